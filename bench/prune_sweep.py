@@ -1,0 +1,98 @@
+"""Sweep pruning methods x sparsity x block on MiniLM; store fidelity, block sparsity and time.
+
+    .venv/bin/python bench/prune_sweep.py                       # full sweep (long)
+    .venv/bin/python bench/prune_sweep.py --sparsity 0.8 --block 16x16 4x4
+
+Results are merged into bench/results/prune_sweep.json (one row per method/sparsity/block/steps),
+so partial runs accumulate.  Times are wall-clock on the machine that ran them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from compiler.prune.command import METHODS, run_prune  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "prune_sweep.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--sparsity", nargs="+", type=float, default=[0.5, 0.8, 0.9])
+    ap.add_argument("--block", nargs="+", default=["1x4", "4x4", "16x16"])
+    ap.add_argument("--model", default="minilm")
+    ap.add_argument("--steps", type=int, default=None, help="override every method's --steps")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    rows = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
+    for sp in args.sparsity:
+        for blk in args.block:
+            for m in args.methods:
+                with tempfile.TemporaryDirectory() as d:
+                    t0 = time.perf_counter()
+                    r = run_prune(args.model, Path(d) / "p", m, sp, blk, steps=args.steps, seed=args.seed)
+                    wall = time.perf_counter() - t0
+                row = {
+                    "model": args.model,
+                    "method": m,
+                    "sparsity": sp,
+                    "block": blk,
+                    "steps": args.steps,
+                    "seed": args.seed,
+                    "achieved_sparsity": round(r["achieved_sparsity"], 6),
+                    "block_sparsity": round(r["achieved_block_sparsity"], 6),
+                    "nnz_blocks": r["nnz_blocks"],
+                    "mean_cosine": round(r["fidelity"]["mean_cosine"], 4),
+                    "spearman": round(r["fidelity"]["spearman"], 4),
+                    "pruned_heads": sum(len(v) for v in r["pruned_heads"].values()),
+                    "pruned_layers": r["pruned_layers"],
+                    "time_s": round(wall, 1),
+                    "settings": r["settings"],
+                }
+                print(
+                    json.dumps(
+                        {
+                            k: row[k]
+                            for k in (
+                                "method",
+                                "sparsity",
+                                "block",
+                                "mean_cosine",
+                                "spearman",
+                                "block_sparsity",
+                                "time_s",
+                            )
+                        }
+                    ),
+                    flush=True,
+                )
+                rows = [
+                    x
+                    for x in rows
+                    if (x["model"], x["method"], x["sparsity"], x["block"], x["steps"], x["seed"])
+                    != (args.model, m, sp, blk, args.steps, args.seed)
+                ]
+                rows.append(row)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                meta = {
+                    "machine": f"{platform.machine()} {os.cpu_count()} cpus (shared, contended)",
+                    "python": platform.python_version(),
+                }
+                args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

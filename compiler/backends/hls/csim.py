@@ -1,0 +1,148 @@
+"""C simulation of a generated project: build it as a shared library and call it.
+
+Like hls4ml's ``compile()``: the generated ``sparsehls_top.cpp`` is built with
+g++ and the ap_types headers into ``libsparsehls.so`` and called through
+ctypes.  The build defines ``SPARSEHLS_TRACE``, so the design can hand every
+op's output to a Python callback (per-op traces, compared with the golden
+model's to name the first op that differs).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compiler.backends.hls.toolchain import CXXFLAGS, ap_types_dir, gxx
+from compiler.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_NP = {"int8_t": np.int8, "int32_t": np.int32}
+TRACE_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
+
+
+def build_library(hls_dir: Path, opt: str = "-O2") -> Path:
+    """Build (or reuse, when up to date) ``hls_dir/csim/libsparsehls.so``."""
+    src = hls_dir / "src"
+    if not (src / "sparsehls_top.cpp").is_file():
+        raise UserError(f"{hls_dir} holds no generated HLS project (run the HLS generation first)")
+    out = hls_dir / "csim" / "libsparsehls.so"
+    newest = max(p.stat().st_mtime for p in src.iterdir())
+    if out.is_file() and out.stat().st_mtime >= newest:
+        return out
+    out.parent.mkdir(exist_ok=True)
+    tmp = out.with_suffix(".so.tmp")
+    cmd = [
+        gxx(),
+        *CXXFLAGS,
+        opt,
+        "-shared",
+        "-fPIC",
+        "-DSPARSEHLS_TRACE",
+        f"-I{src}",
+        f"-I{ap_types_dir()}",
+        str(src / "sparsehls_top.cpp"),
+        "-o",
+        str(tmp),
+    ]
+    log.info("building C simulation: %s", " ".join(cmd))
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        first = next((ln for ln in res.stderr.splitlines() if "error" in ln), res.stderr.strip()[:300])
+        raise UserError(f"g++ failed to build the C simulation: {first}")
+    tmp.replace(out)
+    log.info("built %s in %.1f s", out, time.perf_counter() - t0)
+    return out
+
+
+@dataclass
+class CsimDesign:
+    """A loaded C-simulation library with its weight image and interface."""
+
+    hls_dir: Path
+    lib: ctypes.CDLL
+    interface: dict[str, Any]
+    weights: np.ndarray
+
+    @classmethod
+    def load(cls, hls_dir: Path) -> CsimDesign:
+        hls_dir = Path(hls_dir)
+        path = build_library(hls_dir)
+        interface = json.loads((hls_dir / "interface.json").read_text())
+        raw = np.fromfile(hls_dir / "weights.bin", dtype=np.uint8)
+        weights = np.zeros(raw.size + 64, dtype=np.uint8)  # 4-byte aligned, int32 view in bounds
+        weights[: raw.size] = raw
+        lib = ctypes.CDLL(str(path))
+        return cls(hls_dir, lib, interface, weights)
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return [
+            a
+            for a in self.interface["args"]
+            if a["kind"] == "m_axi" and a["dir"] == "in" and a["name"] not in ("w8", "w32")
+        ]
+
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        return [a for a in self.interface["args"] if a["kind"] == "m_axi" and a["dir"] == "out"]
+
+    def run(
+        self, feeds: dict[str, np.ndarray], trace: bool = False
+    ) -> tuple[dict[str, np.ndarray], dict[tuple[int, int], np.ndarray]]:
+        """Run every sequence of ``feeds``; returns outputs by tensor name (and per-op traces)."""
+        arrays = []
+        shape = None
+        for a in self.inputs:
+            if a["tensor"] not in feeds:
+                raise UserError(f"missing input {a['tensor']}")
+            x = np.ascontiguousarray(np.asarray(feeds[a["tensor"]]), dtype=np.int32)
+            if x.ndim != 2 or (shape is not None and x.shape != shape):
+                raise UserError(f"input {a['tensor']} must be [batch, seq] like the others, got {x.shape}")
+            shape = x.shape
+            arrays.append(x)
+        assert shape is not None
+        n_batch, n_seq = shape
+        if not 1 <= n_seq <= self.interface["max_seq"]:
+            raise UserError(
+                f"sequence length {n_seq} is outside 1..{self.interface['max_seq']} of this design"
+            )
+        outs = {}
+        for a in self.outputs:
+            rows = n_seq if a["rows"] == "seq" else 1
+            outs[a["tensor"]] = np.zeros(
+                (n_batch, rows, a["cols"]) if a["rows"] == "seq" else (n_batch, a["cols"]),
+                dtype=_NP[a["ctype"]],
+            )
+        traces: dict[tuple[int, int], np.ndarray] = {}
+
+        def on_trace(op: int, b: int, data: int, count: int, elem: int) -> None:
+            dt = np.int8 if elem == 1 else np.int32
+            traces[(op, b)] = (
+                np.ctypeslib.as_array(
+                    ctypes.cast(data, ctypes.POINTER(ctypes.c_int8 if elem == 1 else ctypes.c_int32)),
+                    shape=(count,),
+                )
+                .astype(dt)
+                .copy()
+            )
+
+        cb = TRACE_FN(on_trace)
+        self.lib.sparsehls_set_trace(cb if trace else TRACE_FN())
+        ptr = self.weights.ctypes.data_as(ctypes.c_void_p)
+        args: list[Any] = [x.ctypes.data_as(ctypes.c_void_p) for x in arrays]
+        args += [outs[a["tensor"]].ctypes.data_as(ctypes.c_void_p) for a in self.outputs]
+        args += [ptr, ptr, ctypes.c_int(n_batch), ctypes.c_int(n_seq)]
+        self.lib.sparsehls_top.restype = None
+        self.lib.sparsehls_top(*args)
+        self.lib.sparsehls_set_trace(TRACE_FN())
+        return outs, traces

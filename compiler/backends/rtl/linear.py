@@ -1,0 +1,321 @@
+"""Plan and emit one block-sparse linear layer for ``hls_templates/rtl/sparse_linear.sv``.
+
+Python plans (BSR conversion, padding, constant rows, checks), a Jinja
+template prints a thin per-layer top that instantiates the engine with its
+parameters and ROM files.  Every parameter the RTL cannot take is refused
+here with :class:`compiler.errors.UserError`, before any tool runs.
+
+Numerics: ``compiler/golden/ops/linear.py`` ``run_int``; the constant output
+of an empty block row is computed with the same ``intops`` functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from compiler.errors import UserError
+from compiler.golden import intops
+
+log = logging.getLogger(__name__)
+
+#: Block shapes (bm, bn) the engine is built and tested for.  bm x bn MACs per cycle.
+SUPPORTED_BLOCKS = frozenset(
+    (bm, bn) for bm in (1, 2, 4, 8, 16, 32) for bn in (1, 2, 4, 8, 16, 32) if 4 <= bm * bn <= 256
+)
+SUPPORTED_TILES = (2, 4, 8, 16, 32, 64)
+MAX_TOKENS = 65535  # the engine's token counter is 16 bits
+RTL_DIR = Path(__file__).resolve().parents[3] / "hls_templates" / "rtl"
+CORE_SV = RTL_DIR / "sparse_linear.sv"
+
+PORTS = (
+    "ap_clk",
+    "ap_rst_n",
+    "ap_start",
+    "ap_done",
+    "ap_idle",
+    "ap_ready",
+    "n_tokens",
+    "x_in_TDATA",
+    "x_in_TVALID",
+    "x_in_TREADY",
+    "y_out_TDATA",
+    "y_out_TVALID",
+    "y_out_TREADY",
+)
+MEM_NAMES = ("indptr", "indices", "weights", "bias", "mult", "shift", "yconst")
+
+
+@dataclass(frozen=True)
+class LinearPlan:
+    """A linear layer in the engine's block-sparse form (rows padded to bm, cols to bn)."""
+
+    name: str
+    bm: int
+    bn: int
+    n: int  # real output features
+    k: int  # real input features
+    tt: int  # token tile
+    indptr: np.ndarray  # [nb + 1]
+    indices: np.ndarray  # [nnzb] block column of each nonzero block
+    blocks: np.ndarray  # [nnzb, bm, bn] int8
+    bias: np.ndarray  # [nb * bm] int32 (padding rows 0)
+    mult: np.ndarray  # [nb * bm] 0 <= mult < 2**31
+    shift: np.ndarray  # [nb * bm] 1..62
+    yconst: np.ndarray  # [nb * bm] int8 output of rows with no block (bias only)
+
+    @property
+    def nb(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def kb(self) -> int:
+        return -(-self.k // self.bn)
+
+    @property
+    def nnzb(self) -> int:
+        return int(self.indptr[-1])
+
+    @property
+    def row_nnz(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def ideal_cycles(self, tokens: int) -> int:
+        """MACs the layer needs divided by the bm*bn MAC units: one block-token per cycle."""
+        return int(tokens) * self.nnzb
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise UserError(msg)
+
+
+def plan_linear(
+    name: str,
+    weight_q: np.ndarray,
+    bias_q: np.ndarray,
+    mult: np.ndarray,
+    shift: np.ndarray,
+    block: tuple[int, int],
+    tt: int = 8,
+) -> LinearPlan:
+    """Check the layer against what the engine supports and convert it to BSR.
+
+    A block is stored iff it has a nonzero weight (a block that quantized to
+    all zeros is skipped too: the result is the same bit for bit).
+    """
+    bm, bn = int(block[0]), int(block[1])
+    _check(
+        (bm, bn) in SUPPORTED_BLOCKS,
+        f"{name}: block {bm}x{bn} is not supported by the RTL linear engine "
+        f"(bm, bn powers of two <= 32 with 4 <= bm*bn <= 256)",
+    )
+    _check(tt in SUPPORTED_TILES, f"{name}: token tile {tt} must be one of {SUPPORTED_TILES}")
+    w = np.asarray(weight_q)
+    _check(w.ndim == 2 and w.size > 0, f"{name}: weight must be a non-empty [N, K] matrix, got shape {w.shape}")
+    n, k = w.shape
+    _check(
+        w.dtype.kind in "iu" and int(w.min()) >= -128 and int(w.max()) <= 127, f"{name}: weights must be int8"
+    )
+    b = np.asarray(bias_q).reshape(-1)
+    m = np.asarray(mult).reshape(-1)
+    s = np.asarray(shift).reshape(-1)
+    for arr, what in ((b, "bias_q"), (m, "mult"), (s, "shift")):
+        _check(arr.shape == (n,), f"{name}: {what} must have {n} entries, got {arr.shape[0]}")
+        _check(arr.dtype.kind in "iu", f"{name}: {what} must be integer, got {arr.dtype}")
+    _check(bool(np.all((b >= intops.INT32_MIN) & (b <= intops.INT32_MAX))), f"{name}: bias_q must fit int32")
+    _check(bool(np.all((m >= 0) & (m < 2**31))), f"{name}: mult must be in [0, 2**31)")
+    _check(bool(np.all((s >= 1) & (s <= 62))), f"{name}: shift must be in [1, 62]")
+    worst = int(np.max(np.abs(w.astype(np.int64)).sum(axis=1) * 128 + np.abs(b.astype(np.int64))))
+    _check(worst < 2**31, f"{name}: the int32 accumulator can overflow (worst case {worst})")
+
+    nb, kb = -(-n // bm), -(-k // bn)
+    wp = np.zeros((nb * bm, kb * bn), dtype=np.int8)
+    wp[:n, :k] = w
+    blk = wp.reshape(nb, bm, kb, bn).transpose(0, 2, 1, 3)  # [nb, kb, bm, bn]
+    nz = np.any(blk != 0, axis=(2, 3))
+    indptr = np.concatenate([[0], np.cumsum(nz.sum(axis=1))]).astype(np.int64)
+    rows, cols = np.nonzero(nz)  # row-major order = BSR order
+    blocks = blk[rows, cols].astype(np.int8)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        out = np.zeros(nb * bm, dtype=np.int64)
+        out[:n] = a
+        return out
+
+    bias_p, mult_p, shift_p = pad(b), pad(m), pad(s)
+    shift_p[n:] = 1
+    yconst = intops.sat8(intops.requant(bias_p, mult_p, shift_p)).astype(np.int64)
+    plan = LinearPlan(
+        name=name,
+        bm=bm,
+        bn=bn,
+        n=n,
+        k=k,
+        tt=tt,
+        indptr=indptr,
+        indices=cols.astype(np.int64),
+        blocks=blocks,
+        bias=bias_p,
+        mult=mult_p,
+        shift=shift_p,
+        yconst=yconst,
+    )
+    log.debug("%s: %dx%d blocks, %d/%d nonzero", name, bm, bn, plan.nnzb, nb * kb)
+    return plan
+
+
+# ------------------------------------------------------------------ ROM files
+def _pack(values: np.ndarray, width: int) -> int:
+    word = 0
+    for lane, v in enumerate(np.asarray(values, dtype=np.int64).reshape(-1).tolist()):
+        word |= (int(v) & ((1 << width) - 1)) << (lane * width)
+    return word
+
+
+def _mem_text(words: list[int], bits: int) -> str:
+    digits = max(1, -(-bits // 4))
+    return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def nnzb_capacity(plan: LinearPlan) -> int:
+    """Depth of the block ROMs: the block count, at least 2 (legal index widths)."""
+    return max(2, plan.nnzb)
+
+
+def mem_files(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, str]:
+    """Contents of the ROM files ($readmemh, one word per line, lane 0 in the low bits)."""
+    cap = nnzb_capacity(plan) if nnzb_cap is None else nnzb_cap
+    _check(cap >= max(2, plan.nnzb), f"{plan.name}: ROM capacity {cap} < {plan.nnzb} blocks")
+    bm, bn, nb = plan.bm, plan.bn, plan.nb
+    pw = (cap + 1).bit_length()
+    kw = max(1, (plan.kb - 1).bit_length())
+    nbp = max(nb, 2)
+
+    def per_row(a: np.ndarray, width: int) -> list[int]:
+        words = [_pack(a[i * bm : (i + 1) * bm], width) for i in range(nb)]
+        return words + [0] * (nbp - nb)
+
+    empty = plan.row_nnz == 0
+    yc = [_pack(plan.yconst[i * bm : (i + 1) * bm], 8) | (int(empty[i]) << (8 * bm)) for i in range(nb)]
+    idx = plan.indices.tolist() + [0] * (cap - plan.nnzb)
+    wts = [_pack(blk, 8) for blk in plan.blocks] + [0] * (cap - plan.nnzb)
+    return {
+        "indptr": _mem_text([int(v) for v in plan.indptr], pw),
+        "indices": _mem_text([int(v) for v in idx], kw),
+        "weights": _mem_text(wts, bm * bn * 8),
+        "bias": _mem_text(per_row(plan.bias, 32), bm * 32),
+        "mult": _mem_text(per_row(plan.mult, 31), bm * 31),
+        "shift": _mem_text(per_row(plan.shift, 6), bm * 6),
+        "yconst": _mem_text(yc + [0] * (nbp - nb), bm * 8 + 1),
+    }
+
+
+def write_mems(plan: LinearPlan, folder: Path, nnzb_cap: int | None = None) -> dict[str, Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for key, text in mem_files(plan, nnzb_cap).items():
+        path = folder / f"{plan.name}_{key}.mem"
+        path.write_text(text)
+        paths[key] = path
+    return paths
+
+
+# ------------------------------------------------------------------ top level
+_TOP = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(
+    """\
+// Generated by sparsehls (compiler/backends/rtl/linear.py): linear layer {{ name }}.
+// y[{{ n }}] = sat8(requant(x[{{ k }}] @ W.T + b)), W {{ n }}x{{ k }} in {{ bm }}x{{ bn }} blocks,
+// {{ nnzb }} of {{ nb * kb }} blocks nonzero.  ROM files are read relative to the
+// simulator's / synthesis tool's working folder.
+`default_nettype none
+
+module {{ top }} (
+    input  wire          ap_clk,
+    input  wire          ap_rst_n,
+    input  wire          ap_start,
+    output wire          ap_done,
+    output wire          ap_idle,
+    output wire          ap_ready,
+    input  wire [31:0]   n_tokens,
+    input  wire [{{ bn * 8 - 1 }}:0] x_in_TDATA,
+    input  wire          x_in_TVALID,
+    output wire          x_in_TREADY,
+    output wire [{{ bm * 8 - 1 }}:0] y_out_TDATA,
+    output wire          y_out_TVALID,
+    input  wire          y_out_TREADY
+);
+  sparse_linear #(
+      .BM({{ bm }}),
+      .BN({{ bn }}),
+      .NB({{ nb }}),
+      .KB({{ kb }}),
+      .NNZB_CAP({{ cap }}),
+      .TT({{ tt }}),
+{%- for key in mems %}
+      .{{ key | upper }}_MEM("{{ prefix }}{{ key }}.mem"){{ "," if not loop.last }}
+{%- endfor %}
+  ) u_engine (
+{%- for port in ports %}
+      .{{ port }}({{ port }}){{ "," if not loop.last }}
+{%- endfor %}
+  );
+endmodule
+
+`default_nettype wire
+"""
+)
+
+
+def render_top(plan: LinearPlan, top: str | None = None, nnzb_cap: int | None = None) -> str:
+    cap = nnzb_capacity(plan) if nnzb_cap is None else nnzb_cap
+    return _TOP.render(
+        name=plan.name,
+        top=top or f"linear_{plan.name}",
+        n=plan.n,
+        k=plan.k,
+        bm=plan.bm,
+        bn=plan.bn,
+        nb=plan.nb,
+        kb=plan.kb,
+        nnzb=plan.nnzb,
+        cap=cap,
+        tt=plan.tt,
+        mems=MEM_NAMES,
+        prefix=f"{plan.name}_",
+        ports=PORTS,
+    )
+
+
+def write_layer(plan: LinearPlan, folder: Path, nnzb_cap: int | None = None) -> Path:
+    """Write ``linear_<name>.sv`` and its ROM files into ``folder``; return the top's path."""
+    folder = Path(folder)
+    write_mems(plan, folder, nnzb_cap)
+    path = folder / f"linear_{plan.name}.sv"
+    path.write_text(render_top(plan, nnzb_cap=nnzb_cap))
+    return path
+
+
+# ------------------------------------------------------------------ streams
+def pack_input(plan: LinearPlan, x: np.ndarray) -> list[int]:
+    """int8 activations [T, K] -> x_in beats (token-major, KB beats per token)."""
+    t = x.shape[0]
+    xp = np.zeros((t, plan.kb * plan.bn), dtype=np.int64)
+    xp[:, : plan.k] = x
+    return [_pack(xp[i, j * plan.bn : (j + 1) * plan.bn], 8) for i in range(t) for j in range(plan.kb)]
+
+
+def unpack_output(plan: LinearPlan, beats: list[int], tokens: int) -> np.ndarray:
+    """y_out beats -> int8 [T, nb*bm] (padding columns included)."""
+    out = np.zeros((tokens, plan.nb * plan.bm), dtype=np.int64)
+    for idx, word in enumerate(beats):
+        t, i = divmod(idx, plan.nb)
+        for r in range(plan.bm):
+            v = (word >> (8 * r)) & 0xFF
+            out[t, i * plan.bm + r] = v - 256 if v >= 128 else v
+    return out

@@ -1,0 +1,224 @@
+"""The ``sparsehls`` command line.
+
+Verbs: prune, compile, inspect, csim, run, rtlsim.  Errors a user can cause
+print one line (``sparsehls: error: ...``) and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from compiler.errors import UserError
+
+log = logging.getLogger("sparsehls")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's default too)
+        self.exit(2, f"sparsehls: error: {message}\n")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False)
+
+
+def _progress_printer(quiet: bool) -> Callable[[str], None]:
+    from rich.console import Console
+
+    err = Console(stderr=True, highlight=False)
+
+    def step(msg: str) -> None:
+        if not quiet:
+            err.print(f"[dim]•[/dim] {msg}")
+
+    return step
+
+
+# --------------------------------------------------------------------- verbs
+def cmd_prune(a: argparse.Namespace) -> int:
+    from compiler.checkpoint import check_sparsity
+    from compiler.prune.command import run_prune
+
+    check_sparsity(a.sparsity)
+    rep = run_prune(a.model, Path(a.output), a.method, a.sparsity, a.block, data=a.data, steps=a.steps, seed=a.seed, force=a.force)
+    c = _console()
+    ach = rep.get("achieved_sparsity", rep.get("overall", {}).get("sparsity", "?"))
+    c.print(f"pruned {a.model} with {a.method}: sparsity {ach} → {a.output}")
+    fid = rep.get("fidelity") or {}
+    if fid:
+        c.print("fidelity to the dense model: " + ", ".join(f"{k} {v:.4f}" for k, v in fid.items() if isinstance(v, float)))
+    return 0
+
+
+def cmd_compile(a: argparse.Namespace) -> int:
+    from compiler.checkpoint import parse_block
+    from compiler.pipeline import CompileOptions, compile_model
+
+    opts = CompileOptions(
+        seq_len=a.seq_len,
+        block=parse_block(a.block),
+        board=a.board,
+        calib=a.calib,
+        force=a.force,
+        csim=not a.no_csim,
+        hls=not a.no_hls,
+        debug=a.debug,
+    )
+    report = compile_model(a.model, Path(a.output), opts, _progress_printer(a.quiet))
+    _print_summary(Path(a.output), report)
+    return 0
+
+
+def cmd_inspect(a: argparse.Namespace) -> int:
+    from compiler.inspect import inspect_project
+
+    _console().print(inspect_project(Path(a.project)))
+    return 0
+
+
+def cmd_csim(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from compiler.backends.hls.command import run_csim
+    from compiler.ir.io import load_graph
+    from compiler.outputs import update_report
+
+    project = Path(a.project)
+    graph = load_graph(project / "ir")
+    gi = project / "golden_inputs.npz"
+    if not gi.exists():
+        raise UserError(f"{project} has no golden_inputs.npz: incomplete project, recompile it")
+    with np.load(gi, allow_pickle=False) as z:
+        feeds = {k: z[k] for k in z.files}
+    res = run_csim(project, graph, feeds)
+    update_report(project, {"csim": res})
+    _console().print(f"csim: passed={res['passed']} mismatches={res['mismatches']} inputs={res['inputs']} ({res['seconds']:.1f} s)")
+    return 0 if res["passed"] else 1
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from runtime.accelerator import run_text
+
+    out = run_text(Path(a.project), a.text, backend=a.backend)
+    _console().print(out)
+    return 0
+
+
+def cmd_rtlsim(a: argparse.Namespace) -> int:
+    from compiler.backends.rtl.command import run_rtlsim
+    from compiler.outputs import update_report
+
+    res = run_rtlsim(Path(a.project), a.layer)
+    update_report(Path(a.project), {"rtlsim": res})
+    _console().print(" ".join(f"{k}={v}" for k, v in res.items() if not isinstance(v, dict | list)))
+    return 0 if res.get("passed") else 1
+
+
+def _print_summary(project: Path, report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from compiler.inspect import inspect_project
+
+    c = _console()
+    c.print(inspect_project(project))
+    t = Table(title="summary", show_header=False)
+    ch = report["checks"]
+    m = report["model"]
+    t.add_row("model", f"{m['name']} ({m['arch']}, {m['layers']} layers, hidden {m['hidden']}, {m['heads']} heads, seq {m['seq_len']})")
+    t.add_row("onnx vs torch (max abs)", f"{ch.get('onnx_vs_torch_max_abs', float('nan')):.2e}")
+    t.add_row("golden float vs onnxruntime (max abs)", f"{ch['golden_float_vs_onnx_max_abs']:.2e}")
+    t.add_row("golden int vs float (mean cosine)", f"{ch['golden_int_vs_float_cosine']:.4f} over {ch['golden_int_vs_float_inputs']} inputs")
+    sp = report["sparsity"]
+    t.add_row("weight / block sparsity", f"{sp['weight']:.3f} / {sp['block']:.3f}")
+    t.add_row("dropped heads / neurons / layers", f"{sp['dropped_heads']} / {sp['dropped_neurons']} / {sp['dropped_layers']}")
+    if "csim" in report:
+        cs = report["csim"]
+        t.add_row("C simulation", f"passed={cs['passed']} mismatches={cs['mismatches']} on {cs['inputs']} inputs ({cs['seconds']:.1f} s)")
+    t.add_row("compile time", f"{report['timing']['compile_s']:.1f} s")
+    t.add_row("report", str(project / "report.json"))
+    c.print(t)
+
+
+# -------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sparsehls", description="Compile pruned BERT-family encoders to block-sparse Vitis HLS projects.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and run IR verification everywhere")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+
+    s = sub.add_parser("prune", help="prune a checkpoint (writes a normal HF checkpoint)")
+    s.add_argument("model", help="checkpoint folder or 'minilm'")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--method", default="magnitude", help="magnitude | block-lasso | pgb | obert | ae | balanced")
+    s.add_argument("--sparsity", type=float, required=True)
+    s.add_argument("--block", default="16x16")
+    s.add_argument("--data", default=None, help="TSV/CSV/JSONL with a text column (and optional label)")
+    s.add_argument("--steps", type=int, default=None)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--force", action="store_true", help="replace an existing output folder")
+    s.set_defaults(fn=cmd_prune)
+
+    s = sub.add_parser("compile", help="checkpoint -> verified ONNX -> block-sparse integer IR -> HLS project")
+    s.add_argument("model", help="checkpoint folder, .onnx file or 'minilm'")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--seq-len", type=int, default=128)
+    s.add_argument("--block", default="16x16")
+    s.add_argument("--board", default="u250")
+    s.add_argument("--calib", type=int, default=32, help="calibration inputs")
+    s.add_argument("--no-csim", action="store_true", help="skip C simulation")
+    s.add_argument("--no-hls", action="store_true", help="stop after the IR and golden data (no HLS project)")
+    s.add_argument("--force", action="store_true", help="replace an existing output folder")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(fn=cmd_compile)
+
+    s = sub.add_parser("inspect", help="per-layer table of a compiled project")
+    s.add_argument("project")
+    s.set_defaults(fn=cmd_inspect)
+
+    s = sub.add_parser("csim", help="C simulation of a compiled project against the golden model")
+    s.add_argument("project")
+    s.set_defaults(fn=cmd_csim)
+
+    s = sub.add_parser("run", help="run a sentence through a compiled project")
+    s.add_argument("project")
+    s.add_argument("--text", required=True)
+    s.add_argument("--backend", default="golden", help="golden | csim | xrt")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("rtlsim", help="RTL simulation (Verilator) of a compiled project's encoder layer")
+    s.add_argument("project")
+    s.add_argument("--layer", type=int, default=None)
+    s.set_defaults(fn=cmd_rtlsim)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "fn", None):
+        if args.verb is None:
+            parser.print_help()
+            return 2
+    if args.debug:
+        args.fn(args)
+        return 0
+    try:
+        return int(args.fn(args))
+    except UserError as e:
+        print(f"sparsehls: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("sparsehls: interrupted; no output was left behind", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

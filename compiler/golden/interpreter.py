@@ -1,0 +1,57 @@
+"""The golden model: a NumPy interpreter of the IR.
+
+``run(graph, feeds, mode="float"|"int")`` executes the nodes in order and
+returns the graph outputs; ``trace=True`` also returns every intermediate
+tensor (the per-op traces that C and RTL simulation are compared against).
+Integer mode needs a quantized graph (see compiler/passes/quantize.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from compiler.golden.ops import OP_MODULES
+from compiler.ir.graph import Graph
+
+
+def run(
+    graph: Graph,
+    feeds: Mapping[str, np.ndarray],
+    mode: str = "float",
+    trace: bool = False,
+) -> dict[str, np.ndarray]:
+    if mode not in ("float", "int"):
+        raise ValueError(f"mode must be 'float' or 'int', not {mode!r}")
+    if mode == "int" and not graph.quantized:
+        raise ValueError("integer mode needs a quantized graph")
+    # Many small GEMMs (per-head attention): a multi-threaded BLAS spends more
+    # time synchronising than computing, badly so on a loaded 2-core machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(graph, feeds, mode, trace)
+
+
+def _run(graph: Graph, feeds: Mapping[str, np.ndarray], mode: str, trace: bool) -> dict[str, np.ndarray]:
+    env: dict[str, np.ndarray] = {}
+    for name in graph.inputs:
+        if name not in feeds:
+            raise KeyError(f"missing input {name}")
+        env[name] = np.asarray(feeds[name]).astype(np.int64)
+    for node in graph.nodes:
+        mod = OP_MODULES[node.op]
+        fn = mod.run_int if mode == "int" else mod.run_float
+        ins = [env[t] for t in node.inputs]
+        env[node.outputs[0]] = fn(node, ins, graph)
+    if trace:
+        return env
+    return {name: env[name] for name in graph.outputs}
+
+
+def dequantize(graph: Graph, name: str, value: np.ndarray) -> np.ndarray:
+    """Real value of an integer-mode tensor, from the scale the quantizer recorded."""
+    scales = graph.meta.get("tensor_scales", {})
+    if name not in scales:
+        raise KeyError(f"no scale recorded for tensor {name}")
+    return value.astype(np.float64) * float(scales[name])

@@ -1,0 +1,29 @@
+"""gelu: x * Phi(x) (attrs.approximate: "none" = erf form, "tanh" = tanh form).
+
+int (both forms use I-BERT's i-GELU): xf = requant(x8, in_mult, in_shift) in
+FX(F_GELU); y = igelu(xf); out = sat8(requant(y, out_mult, out_shift)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import erf as _erf
+
+from compiler.golden import intops
+from compiler.ir.graph import Graph, Node
+
+def run_float(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
+    x = ins[0].astype(np.float64)
+    if node.attrs.get("approximate", "none") == "tanh":
+        y = 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+    else:
+        y = 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+    return y.astype(np.float32)
+
+
+def run_int(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
+    a = node.attrs
+    xf = intops.requant(ins[0], a["in_mult"], a["in_shift"])
+    return intops.sat8(intops.requant(intops.igelu(xf), a["out_mult"], a["out_shift"]))

@@ -1,0 +1,150 @@
+"""Calibration text: the --data file or the shipped corpus, tokenized into fixed batches."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from compiler.data import default_corpus, split_corpus
+from compiler.errors import UserError
+
+log = logging.getLogger(__name__)
+
+MAX_LEN = 64
+
+
+@dataclass
+class TextSet:
+    texts: list[str]
+    labels: list[int] | None
+    source: str
+
+
+def load_data_file(path: str | Path) -> TextSet:
+    """Read a TSV / CSV / JSONL file with a ``text`` column and an optional integer ``label``."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"data file {p} not found")
+    suffix = p.suffix.lower()
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"data file {p} is not UTF-8 text") from None
+    rows: list[dict[str, Any]] = []
+    if suffix in (".tsv", ".csv"):
+        reader = csv.DictReader(raw.splitlines(), delimiter="\t" if suffix == ".tsv" else ",")
+        cols = reader.fieldnames or []
+        if "text" not in cols:
+            raise UserError(f"data file {p} has columns {cols}; it needs a 'text' column (optional 'label')")
+        rows = list(reader)
+    elif suffix in (".jsonl", ".json"):
+        for n, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                raise UserError(
+                    f"data file {p} line {n} is not JSON (JSONL wants one object per line)"
+                ) from None
+            if not isinstance(obj, dict) or "text" not in obj:
+                raise UserError(f"data file {p} line {n} has no 'text' field (optional 'label')")
+            rows.append(obj)
+    else:
+        raise UserError(f"data file {p}: unknown format '{suffix}' (use .tsv, .csv or .jsonl)")
+    texts = [str(r.get("text") or "").strip() for r in rows]
+    keep = [i for i, t in enumerate(texts) if t]
+    if not keep:
+        raise UserError(f"data file {p} has no rows with text")
+    labels: list[int] | None = None
+    if any(r.get("label") not in (None, "") for r in rows):
+        labels = []
+        for i in keep:
+            v = rows[i].get("label")
+            try:
+                labels.append(int(str(v).strip()))
+            except ValueError:
+                raise UserError(
+                    f"data file {p}: label {v!r} of row {i + 1} is not an integer class id"
+                ) from None
+    return TextSet([texts[i] for i in keep], labels, str(p))
+
+
+def split(ts: TextSet) -> tuple[TextSet, TextSet]:
+    """(calibration, held-out).  The shipped corpus keeps its paraphrase pairs together."""
+    if ts.source == "default_corpus":
+        calib, held = split_corpus(ts.texts)
+        return TextSet(calib, None, ts.source), TextSet(held, None, ts.source)
+    n = len(ts.texts)
+    if n < 5:  # too few to hold out: measure fidelity on the shipped held-out sentences
+        return ts, TextSet(split_corpus(default_corpus())[1], None, "default_corpus")
+    held_idx = set(range(4, n, 5))  # every 5th row
+    sel = lambda idx: [ts.texts[i] for i in idx]  # noqa: E731
+    cal = [i for i in range(n) if i not in held_idx]
+    hel = sorted(held_idx)
+    lab = ts.labels
+    return (
+        TextSet(sel(cal), [lab[i] for i in cal] if lab else None, ts.source),
+        TextSet(sel(hel), [lab[i] for i in hel] if lab else None, ts.source),
+    )
+
+
+def default_set() -> TextSet:
+    return TextSet(default_corpus(), None, "default_corpus")
+
+
+Tokenize = Callable[[list[str]], dict[str, torch.Tensor]]
+
+
+def make_tokenizer(folder: Path, vocab_size: int) -> Tokenize:
+    """The checkpoint's own tokenizer; a deterministic word-hash tokenizer if it ships none.
+
+    Random-weight test checkpoints carry no tokenizer files; hashing words into the
+    vocabulary gives them stable, text-dependent inputs.
+    """
+    if (Path(folder) / "tokenizer.json").exists() or (Path(folder) / "vocab.txt").exists():
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+        def hf(texts: list[str]) -> dict[str, torch.Tensor]:
+            enc = tok(texts, padding=True, truncation=True, max_length=MAX_LEN, return_tensors="pt")
+            return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+        return hf
+    log.info("%s has no tokenizer files: using a word-hash tokenizer", folder)
+
+    def hashed(texts: list[str]) -> dict[str, torch.Tensor]:
+        seqs = [
+            [1]
+            + [3 + zlib.crc32(w.lower().encode()) % max(vocab_size - 3, 1) for w in t.split()][: MAX_LEN - 2]
+            + [2]
+            for t in texts
+        ]
+        n = max(len(s) for s in seqs)
+        ids = torch.zeros(len(seqs), n, dtype=torch.long)
+        mask = torch.zeros(len(seqs), n, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+    return hashed
+
+
+def make_batches(tokenize: Tokenize, ts: TextSet, batch_size: int) -> list[dict[str, torch.Tensor]]:
+    out = []
+    for i in range(0, len(ts.texts), batch_size):
+        b = tokenize(ts.texts[i : i + batch_size])
+        if ts.labels is not None:
+            b["labels"] = torch.tensor(ts.labels[i : i + batch_size], dtype=torch.long)
+        out.append(b)
+    return out

@@ -1,0 +1,85 @@
+// Element-wise ops: GELU, tanh, residual add, take_first (golden ops/gelu.py,
+// tanh.py, add.py, take_first.py). Each is one loop over the elements,
+// pipelined at II=1 (C::UNROLL elements per cycle where the planner asks).
+#ifndef SPARSEHLS_ELEMENTWISE_H
+#define SPARSEHLS_ELEMENTWISE_H
+
+#include <stdint.h>
+
+#include "sparsehls_prims.h"
+
+namespace sparsehls {
+
+// y = sat8(requant(igelu(requant(x, IN_MULT, IN_SHIFT)), OUT_MULT, OUT_SHIFT)); x, y: [rows, COLS].
+// x is int8 or, straight from a wide linear, FX(F_GELU) int32 (C::in_t).
+template <class C>
+void gelu(const typename C::in_t x[C::MAX_ROWS * C::COLS], int8_t y[C::MAX_ROWS * C::COLS], int rows) {
+    const int n = rows * C::COLS;
+GELU_LOOP:
+    for (int e = 0; e < n; ++e) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = C::MAX_ROWS * C::COLS
+#pragma HLS PIPELINE II = 1
+        const int64_t xf = requant(x[e], C::IN_MULT, C::IN_SHIFT);
+        y[e] = sat8(requant(igelu(xf), C::OUT_MULT, C::OUT_SHIFT));
+    }
+}
+
+// y = sat8(requant(itanh(requant(x, IN_MULT, IN_SHIFT)), OUT_MULT, OUT_SHIFT)).
+template <class C>
+void tanh_op(const typename C::in_t x[C::MAX_ROWS * C::COLS], int8_t y[C::MAX_ROWS * C::COLS], int rows) {
+    const int n = rows * C::COLS;
+TANH_LOOP:
+    for (int e = 0; e < n; ++e) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = C::MAX_ROWS * C::COLS
+#pragma HLS PIPELINE II = 1
+        const int64_t xf = requant(x[e], C::IN_MULT, C::IN_SHIFT);
+        y[e] = sat8(requant(itanh(xf), C::OUT_MULT, C::OUT_SHIFT));
+    }
+}
+
+// Residual add into FX(F_RES): y = sat32(requant(a) [+ requant(b)] [+ const_q[col]]).
+// a, b are int8 or FX int32 (C::a_t, C::b_t). b is read only when C::HAS_B;
+// const_q (int32 [COLS] at w32[C::IDX_CONST]) only when C::HAS_CONST. The
+// multipliers are per channel (int32 [COLS] at w32[C::IDX_A_MULT] ...) when
+// C::A_PER_CH / C::B_PER_CH, else the scalars C::A_MULT ...
+template <class C>
+void add(const typename C::a_t a[C::MAX_ROWS * C::COLS], const typename C::b_t b[C::MAX_ROWS * C::COLS],
+         int32_t y[C::MAX_ROWS * C::COLS], int rows, const int32_t* w32) {
+    int32_t cq[C::COLS], am[C::COLS], as[C::COLS], bm[C::COLS], bs[C::COLS];
+ADD_PARAMS:
+    for (int c = 0; c < C::COLS; ++c) {
+#pragma HLS PIPELINE II = 1
+        cq[c] = C::HAS_CONST ? w32[C::IDX_CONST + c] : 0;
+        am[c] = C::A_PER_CH ? w32[C::IDX_A_MULT + c] : (int32_t)C::A_MULT;
+        as[c] = C::A_PER_CH ? w32[C::IDX_A_SHIFT + c] : (int32_t)C::A_SHIFT;
+        bm[c] = C::B_PER_CH ? w32[C::IDX_B_MULT + c] : (int32_t)C::B_MULT;
+        bs[c] = C::B_PER_CH ? w32[C::IDX_B_SHIFT + c] : (int32_t)C::B_SHIFT;
+    }
+ADD_ROW:
+    for (int t = 0; t < rows; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = C::MAX_ROWS
+    ADD_COL:
+        for (int c = 0; c < C::COLS; ++c) {
+#pragma HLS PIPELINE II = 1
+            const int e = t * C::COLS + c;
+            int64_t r = requant(a[e], am[c], as[c]);
+            if (C::HAS_B) r += requant(b[e], bm[c], bs[c]);
+            r += cq[c];
+            y[e] = sat32(r);
+        }
+    }
+}
+
+// y[0, :] = x[0, :] (the first token, pooler input).
+template <class T, int MAX_ROWS, int COLS>
+void take_first(const T x[MAX_ROWS * COLS], T y[COLS]) {
+TAKE_FIRST:
+    for (int c = 0; c < COLS; ++c) {
+#pragma HLS PIPELINE II = 1
+        y[c] = x[c];
+    }
+}
+
+}  // namespace sparsehls
+
+#endif

@@ -1,0 +1,160 @@
+"""Run a compiled sparsehls design: one ``Accelerator`` interface, three backends.
+
+* ``golden``: the NumPy integer golden model (no project needed beyond the graph);
+* ``csim``: the generated HLS C++ built with g++ and called through ctypes;
+* ``xrt``: the Alveo card through XRT's Python binding ``pyxrt`` (weights are
+  copied to the card once, in ``__init__``; each ``run`` moves only the ids,
+  mask and outputs).
+
+All backends take the same feeds (``{input name: int array [batch, seq]}``) and
+return the same integer outputs, so they can be compared element by element.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.util
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compiler.errors import UserError
+from compiler.ir.graph import Graph
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("golden", "csim", "xrt")
+
+
+class Accelerator(abc.ABC):
+    """Runs batches of token sequences through one compiled design."""
+
+    backend: str = ""
+
+    @abc.abstractmethod
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Integer outputs by graph output name, for every sequence of ``feeds``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the device (nothing to do for software backends)."""
+
+    def __enter__(self) -> Accelerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class GoldenAccelerator(Accelerator):
+    backend = "golden"
+
+    def __init__(self, graph: Graph) -> None:
+        if not graph.quantized:
+            raise UserError("the golden accelerator needs a quantized graph")
+        self.graph = graph
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from compiler.golden import interpreter
+
+        return interpreter.run(self.graph, feeds, mode="int")
+
+
+class CsimAccelerator(Accelerator):
+    backend = "csim"
+
+    def __init__(self, project: Path) -> None:
+        from compiler.backends.hls.csim import CsimDesign
+
+        self.design = CsimDesign.load(Path(project) / "hls")
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        outs, _ = self.design.run(feeds)
+        return {k: v.astype(np.int64) for k, v in outs.items()}
+
+
+class XrtAccelerator(Accelerator):
+    """The card, through pyxrt. ``xclbin`` defaults to ``project/hls/build/sparsehls.xclbin``."""
+
+    backend = "xrt"
+
+    def __init__(self, project: Path, xclbin: Path | None = None, device: int = 0) -> None:
+        if importlib.util.find_spec("pyxrt") is None:
+            raise UserError(
+                "the xrt backend needs XRT's Python binding pyxrt (source /opt/xilinx/xrt/setup.sh)"
+            )
+        import pyxrt  # type: ignore[import-not-found]
+
+        hls = Path(project) / "hls"
+        xclbin = Path(xclbin) if xclbin else hls / "build" / "sparsehls.xclbin"
+        if not xclbin.is_file():
+            raise UserError(f"xclbin not found: {xclbin} (build it with `make -C {hls} xclbin`)")
+        self.pyxrt = pyxrt
+        self.interface: dict[str, Any] = json.loads((hls / "interface.json").read_text())
+        self.dev = pyxrt.device(device)
+        uuid = self.dev.load_xclbin(pyxrt.xclbin(str(xclbin)))
+        self.kernel = pyxrt.kernel(self.dev, uuid, self.interface["top"], pyxrt.kernel.cu_access_mode.shared)
+        raw = np.fromfile(hls / "weights.bin", dtype=np.uint8)
+        w8_index = [a["name"] for a in self.interface["args"]].index("w8")
+        self.wbo = pyxrt.bo(self.dev, raw.size, pyxrt.bo.normal, self.kernel.group_id(w8_index))
+        self.wbo.write(raw, 0)
+        self.wbo.sync(pyxrt.xclBOSyncDirection.XCL_BO_SYNC_BO_TO_DEVICE, raw.size, 0)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        px = self.pyxrt
+        args: list[Any] = []
+        outs: dict[str, tuple[Any, np.ndarray]] = {}
+        shape = None
+        for i, a in enumerate(self.interface["args"]):
+            if a["name"] in ("w8", "w32"):
+                args.append(self.wbo)
+            elif a["kind"] == "m_axi" and a["dir"] == "in":
+                x = np.ascontiguousarray(feeds[a["tensor"]], dtype=np.int32)
+                shape = x.shape
+                bo = px.bo(self.dev, x.nbytes, px.bo.normal, self.kernel.group_id(i))
+                bo.write(x, 0)
+                bo.sync(px.xclBOSyncDirection.XCL_BO_SYNC_BO_TO_DEVICE, x.nbytes, 0)
+                args.append(bo)
+            elif a["kind"] == "m_axi":
+                assert shape is not None
+                rows = shape[1] if a["rows"] == "seq" else 1
+                dt = np.int8 if a["ctype"] == "int8_t" else np.int32
+                host = np.zeros(
+                    (shape[0], rows, a["cols"]) if a["rows"] == "seq" else (shape[0], a["cols"]), dtype=dt
+                )
+                bo = px.bo(self.dev, max(host.nbytes, 4), px.bo.normal, self.kernel.group_id(i))
+                outs[a["tensor"]] = (bo, host)
+                args.append(bo)
+            elif a["name"] == "n_batch":
+                assert shape is not None
+                args.append(int(shape[0]))
+            else:
+                assert shape is not None
+                args.append(int(shape[1]))
+        run = self.kernel(*args)
+        run.wait()
+        result = {}
+        for name, (bo, host) in outs.items():
+            bo.sync(px.xclBOSyncDirection.XCL_BO_SYNC_BO_FROM_DEVICE, host.nbytes, 0)
+            host[...] = np.frombuffer(bytes(bo.read(host.nbytes, 0)), dtype=host.dtype).reshape(host.shape)
+            result[name] = host.astype(np.int64)
+        return result
+
+
+def open_accelerator(
+    backend: str, project: Path | None = None, graph: Graph | None = None, **kw: Any
+) -> Accelerator:
+    """``golden`` needs ``graph``; ``csim`` and ``xrt`` need ``project`` (with ``project/hls``)."""
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if backend == "golden":
+        if graph is None:
+            raise UserError("the golden backend needs the quantized graph")
+        return GoldenAccelerator(graph)
+    if project is None:
+        raise UserError(f"the {backend} backend needs a project folder")
+    if not (Path(project) / "hls" / "interface.json").is_file():
+        raise UserError(f"{project} has no generated HLS project (hls/interface.json missing)")
+    return CsimAccelerator(project) if backend == "csim" else XrtAccelerator(project, **kw)

@@ -1,0 +1,159 @@
+// Native XRT host for a sparsehls design.
+//
+//   sparsehls_host <sparsehls.xclbin> <project/hls> [--device N] [--repeat R]
+//
+// Reads the argument list from <hls>/interface.txt, copies <hls>/weights.bin to
+// the card once, runs the batch in <hls>/tb_data (meta.txt, <input>.bin; written
+// by `sparsehls csim`), reads the outputs back and, where
+// tb_data/golden_<output>.bin exists, compares every element. Exit 0 = match.
+#include <stdint.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "xrt/xrt_bo.h"
+#include "xrt/xrt_device.h"
+#include "xrt/xrt_kernel.h"
+
+namespace {
+
+struct Arg {
+    std::string name, kind, dir, ctype, rows;
+    int cols = 0;
+};
+
+std::vector<char> read_file(const std::string& path, bool required) {
+    std::ifstream f(path.c_str(), std::ios::binary);
+    if (!f) {
+        if (required) {
+            std::fprintf(stderr, "sparsehls_host: cannot read %s\n", path.c_str());
+            std::exit(2);
+        }
+        return std::vector<char>();
+    }
+    return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+std::vector<Arg> read_interface(const std::string& path, std::string& top) {
+    std::ifstream f(path.c_str());
+    if (!f) {
+        std::fprintf(stderr, "sparsehls_host: cannot read %s\n", path.c_str());
+        std::exit(2);
+    }
+    std::vector<Arg> args;
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.empty()) continue;
+        if (line[0] == '#') {
+            std::istringstream h(line.substr(1));
+            std::string t;
+            if (top.empty() && (h >> t) && t != "name") top = t;
+            continue;
+        }
+        std::istringstream s(line);
+        Arg a;
+        std::string cols;
+        s >> a.name >> a.kind >> a.dir >> a.ctype >> a.rows >> cols;
+        a.cols = cols == "-" ? 0 : std::atoi(cols.c_str());
+        args.push_back(a);
+    }
+    return args;
+}
+
+size_t elem_bytes(const std::string& ctype) { return ctype == "int8_t" ? 1 : 4; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: sparsehls_host <xclbin> <project/hls> [--device N] [--repeat R]\n");
+        return 2;
+    }
+    const std::string xclbin_path = argv[1], hls = argv[2];
+    unsigned device_index = 0;
+    int repeat = 1;
+    for (int i = 3; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--device")) device_index = (unsigned)std::atoi(argv[i + 1]);
+        if (!std::strcmp(argv[i], "--repeat")) repeat = std::atoi(argv[i + 1]);
+    }
+    std::string top;
+    const std::vector<Arg> args = read_interface(hls + "/interface.txt", top);
+    int n_batch = 0, n_seq = 0;
+    {
+        std::ifstream meta((hls + "/tb_data/meta.txt").c_str());
+        if (!(meta >> n_batch >> n_seq)) {
+            std::fprintf(stderr, "sparsehls_host: cannot read %s/tb_data/meta.txt\n", hls.c_str());
+            return 2;
+        }
+    }
+
+    xrt::device device(device_index);
+    const xrt::uuid uuid = device.load_xclbin(xclbin_path);
+    xrt::kernel kernel(device, uuid, top, xrt::kernel::cu_access_mode::shared);
+
+    // Weights: once, shared by the w8 and w32 arguments.
+    std::vector<char> weights = read_file(hls + "/weights.bin", true);
+    int w8_index = -1;
+    for (size_t i = 0; i < args.size(); ++i)
+        if (args[i].name == "w8") w8_index = (int)i;
+    xrt::bo wbo(device, weights.size(), xrt::bo::flags::normal, kernel.group_id(w8_index));
+    wbo.write(weights.data());
+    wbo.sync(XCL_BO_SYNC_BO_TO_DEVICE);
+
+    std::vector<xrt::bo> bos(args.size());
+    std::vector<size_t> out_bytes(args.size(), 0);
+    xrt::run run(kernel);
+    for (size_t i = 0; i < args.size(); ++i) {
+        const Arg& a = args[i];
+        if (a.name == "w8" || a.name == "w32") {
+            run.set_arg((int)i, wbo);
+        } else if (a.kind == "m_axi" && a.dir == "in") {
+            std::vector<char> data = read_file(hls + "/tb_data/" + a.name + ".bin", true);
+            bos[i] = xrt::bo(device, data.size(), xrt::bo::flags::normal, kernel.group_id((int)i));
+            bos[i].write(data.data());
+            bos[i].sync(XCL_BO_SYNC_BO_TO_DEVICE);
+            run.set_arg((int)i, bos[i]);
+        } else if (a.kind == "m_axi") {
+            const size_t rows = a.rows == "seq" ? (size_t)n_seq : 1;
+            out_bytes[i] = (size_t)n_batch * rows * (size_t)a.cols * elem_bytes(a.ctype);
+            bos[i] = xrt::bo(device, out_bytes[i], xrt::bo::flags::normal, kernel.group_id((int)i));
+            run.set_arg((int)i, bos[i]);
+        } else if (a.name == "n_batch") {
+            run.set_arg((int)i, n_batch);
+        } else {
+            run.set_arg((int)i, n_seq);
+        }
+    }
+
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < repeat; ++r) {
+        run.start();
+        run.wait();
+    }
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("sparsehls_host: %d x %d sequences of %d tokens, %.3f ms per batch\n", repeat, n_batch, n_seq,
+                ms / repeat);
+
+    long bad = 0;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (!out_bytes[i]) continue;
+        std::vector<char> got(out_bytes[i]);
+        bos[i].sync(XCL_BO_SYNC_BO_FROM_DEVICE);
+        bos[i].read(got.data());
+        std::ofstream(hls + "/tb_data/xrt_" + args[i].name + ".bin", std::ios::binary).write(got.data(), (std::streamsize)got.size());
+        std::vector<char> want = read_file(hls + "/tb_data/golden_" + args[i].name + ".bin", false);
+        if (want.empty()) continue;
+        const size_t eb = elem_bytes(args[i].ctype);
+        for (size_t e = 0; e + eb <= got.size(); e += eb)
+            if (e + eb > want.size() || std::memcmp(&got[e], &want[e], eb) != 0) ++bad;
+        std::printf("sparsehls_host: %s compared with the golden model\n", args[i].name.c_str());
+    }
+    std::printf("sparsehls_host: %ld mismatches\n", bad);
+    return bad == 0 ? 0 : 1;
+}
