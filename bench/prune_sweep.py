@@ -35,7 +35,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="override every method's --steps")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core box)"
+    )
+    ap.add_argument(
+        "--table", action="store_true", help="print the stored results as a Markdown table and exit"
+    )
     args = ap.parse_args()
+    if args.table:
+        print_table(args.out)
+        return
+    import torch
+
+    torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     rows = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
     for sp in args.sparsity:
@@ -60,6 +72,7 @@ def main() -> None:
                     "pruned_heads": sum(len(v) for v in r["pruned_heads"].values()),
                     "pruned_layers": r["pruned_layers"],
                     "time_s": round(wall, 1),
+                    "threads": args.threads,
                     "settings": r["settings"],
                 }
                 print(
@@ -92,6 +105,22 @@ def main() -> None:
                     "python": platform.python_version(),
                 }
                 args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+
+
+def print_table(path: Path) -> None:
+    rows = json.loads(path.read_text())["rows"]
+    order = {m: i for i, m in enumerate(METHODS)}
+    rows.sort(key=lambda r: (r["sparsity"], r["block"], order[r["method"]], r["steps"] or 0))
+    print(
+        "| sparsity | block | method | --steps | mean cosine | Spearman | block sparsity | heads pruned | time s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        steps = "default" if r["steps"] is None else r["steps"]
+        print(
+            f"| {r['sparsity']} | {r['block']} | {r['method']} | {steps} | {r['mean_cosine']:.3f} | {r['spearman']:.3f} "
+            f"| {r['block_sparsity']:.4f} | {r['pruned_heads']} | {r['time_s']} |"
+        )
 
 
 if __name__ == "__main__":

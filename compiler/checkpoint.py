@@ -101,6 +101,14 @@ def _check_weights_file(folder: Path) -> Path:
     raise UserError(f"{folder} has no model.safetensors")
 
 
+def quiet_transformers() -> None:
+    """No progress bars or advisory warnings from transformers in our output."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def load_hf_model(folder: Path, eager: bool = True) -> Any:
     """Load a checkpoint folder as a torch module in eval mode, offline, from safetensors."""
     import torch
@@ -109,6 +117,7 @@ def load_hf_model(folder: Path, eager: bool = True) -> Any:
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    quiet_transformers()
     cfg_dict = read_config(folder)
     st = _check_weights_file(folder)
     try:
@@ -158,6 +167,7 @@ def save_hf_model(model: Any, folder: Path, tokenizer_from: Path | None = None) 
     """Save a model as config.json + model.safetensors (+ tokenizer files if known)."""
     import shutil
 
+    quiet_transformers()
     model.save_pretrained(str(folder), safe_serialization=True)
     if tokenizer_from is not None:
         for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "merges.txt", "vocab.json"):

@@ -26,11 +26,15 @@ def check_output_dir(path: Path, force: bool) -> None:
     if path.exists() and not path.is_dir():
         raise UserError(f"output path {path} exists and is not a folder")
     parent = path.resolve().parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"cannot create {path}: {parent} is a file")
     if not parent.exists():
         try:
             parent.mkdir(parents=True)
         except OSError as e:
             raise UserError(f"cannot create {parent}: {e.strerror}") from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UserError(f"cannot write to {path}: permission denied")
     if not os.access(parent, os.W_OK):
         raise UserError(f"cannot write to {parent}: permission denied")
 

@@ -86,10 +86,13 @@ def _attention_case(heads: int, hd: int, sm: float, out: float) -> Case:
 IDENTITY = (1 << 30, 30)  # requant(x, 2**30, 30) == x (an FX int32 input)
 
 
-def _unary_case(op: str, cols: int, fbits: int, s_in: float | None, s_out: float) -> Case:
+def _unary_case(
+    op: str, cols: int, fbits: int, s_in: float | None, s_out: float, offset: int = 0, zero: int = 0
+) -> Case:
     i_m, i_s = qm(s_in * 2**fbits) if s_in is not None else IDENTITY
     o_m, o_s = qm(2.0**-fbits / s_out)
     c = dict(COLS=cols, MAX_ROWS=MAX_ROWS, IN_MULT=i_m, IN_SHIFT=i_s, OUT_MULT=o_m, OUT_SHIFT=o_s)
+    c.update(OUT_OFFSET=offset, OUT_ZERO=zero)  # used by gelu only
     return Case(op, "run_unary", c, {"in_t": "int8_t" if s_in is not None else "int32_t"})
 
 
@@ -148,7 +151,7 @@ CASES += [
     _attention_case(1, 16, 0.9, 1 / 256),
 ]
 CASES += [_unary_case("gelu", 12, intops.F_GELU, 0.05, 0.03), _unary_case("gelu", 7, intops.F_GELU, 0.5, 0.2)]
-CASES += [_unary_case("gelu", 16, intops.F_GELU, None, 0.02)]
+CASES += [_unary_case("gelu", 16, intops.F_GELU, None, 0.02, offset=696, zero=-128)]
 CASES += [
     _unary_case("tanh", 8, intops.F_TANH, 0.02, 1 / 127),
     _unary_case("tanh", 5, intops.F_TANH, 0.3, 1 / 100),
@@ -387,6 +390,8 @@ def test_unary(driver: Path, tmp_path: Path, op: str, ci: int) -> None:
     attrs = dict(
         in_mult=c["IN_MULT"], in_shift=c["IN_SHIFT"], out_mult=c["OUT_MULT"], out_shift=c["OUT_SHIFT"]
     )
+    if op == "gelu":
+        attrs.update(out_offset=c["OUT_OFFSET"], out_zero=c["OUT_ZERO"])
     mod = gelu_op if op == "gelu" else tanh_op
     want = mod.run_int(_node(op, attrs, {}), [x], _graph({}))
     got = run(driver, case, [[rows], x], tmp_path)

@@ -106,6 +106,10 @@ class _Importer:
         self.tmap: dict[str, str] = {}  # onnx tensor -> IR tensor
         self.absorbed: set[str] = set()  # onnx node names consumed by a pattern
         self.graph_inputs = [i.name for i in model.graph.input]
+        for i in model.graph.input:
+            dims = i.type.tensor_type.shape.dim
+            if i.name == "input_ids" and len(dims) == 2 and dims[1].dim_value > 0:
+                self.meta["seq_len"] = int(dims[1].dim_value)
         self.graph_outputs = [o.name for o in model.graph.output]
         self.mask_derived: set[str] = set()
         self.ids_derived: set[str] = set()
@@ -172,7 +176,8 @@ class _Importer:
         for n in self.o.model.graph.node:
             if n.name in self.absorbed or n.op_type == "Constant":
                 continue
-            if all(o in self.mask_derived for o in n.output) or all(o in self.ids_derived for o in n.output):
+            feeds_output = any(o in self.graph_outputs for o in n.output)
+            if not feeds_output and (all(o in self.mask_derived for o in n.output) or all(o in self.ids_derived for o in n.output)):
                 continue
             if n.op_type in LAYOUT_OPS or n.op_type in ("Mul", "Div", "Sub", "Pow", "Sqrt", "Neg", "Cast") or (
                 n.op_type == "MatMul" and self.o.const(n.input[1]) is None
@@ -236,6 +241,9 @@ class _Importer:
         if n is not None and n.op_type == "Gather":
             table = self.o.const(n.input[0])
             return [n] if table is not None and table.ndim == 2 else None
+        c = self.o.const(t)
+        if c is not None and c.ndim >= 2 and c.shape[-2] == self.meta.get("seq_len", -1):
+            return [t]  # position rows already gathered and constant-folded by the exporter
         if n is None or n.op_type != "Add":
             return None
         a, b = (self._embedding_terms(i) for i in n.input)
@@ -246,6 +254,10 @@ class _Importer:
     def _embed(self, n: Any, terms: list[Any]) -> None:
         params, attrs, inputs = {}, {"position_mode": "arange", "position_offset": 0}, ["input_ids"]
         for g in terms:
+            if isinstance(g, str):  # folded position rows [.., S, H]: positions 0..S-1
+                rows = self.o.const(g)
+                params["pos"] = self.add_param("embeddings.pos", rows.reshape(rows.shape[-2], rows.shape[-1]).astype(np.float32))
+                continue
             table, idx = self.o.const(g.input[0]), g.input[1]
             if idx == "input_ids":
                 params["word"] = self.add_param("embeddings.word", table)
@@ -331,7 +343,19 @@ class _Importer:
         self.emit("linear", out, [x], {"block": tuple(self.meta.get("block", (16, 16)))}, params)
 
     def on_Gemm(self, n: Any) -> None:
-        raise UserError(f"unsupported op Gemm at node '{n.name}' (export with the torch.export-based exporter)")
+        w = self.o.const(n.input[1])
+        if w is None or self.o.attr(n, "transA", 0) or self.o.attr(n, "alpha", 1.0) != 1.0 or self.o.attr(n, "beta", 1.0) != 1.0:
+            raise UserError(f"unsupported Gemm form at node '{n.name}' (needs a constant B, no transA, alpha = beta = 1)")
+        weight = w if self.o.attr(n, "transB", 0) else w.T  # [N, K]
+        x = self.ir(n.input[0], n)
+        k = len([m for m in self.nodes if m.op == "linear"])
+        params = {"weight": self.add_param(f"linear{k}.weight", np.ascontiguousarray(weight.astype(np.float32)))}
+        if len(n.input) > 2 and n.input[2]:
+            b = self.o.const(n.input[2])
+            if b is None:
+                raise UserError(f"Gemm at node '{n.name}' has a non-constant bias")
+            params["bias"] = self.add_param(f"linear{k}.bias", np.broadcast_to(b.reshape(-1), (weight.shape[0],)).astype(np.float32))
+        self.emit("linear", n.output[0], [x], {"block": tuple(self.meta.get("block", (16, 16)))}, params)
 
     # ---- attention ------------------------------------------------------
     def _scale_chain(self, t: str) -> tuple[str, float]:

@@ -111,8 +111,9 @@ def prune_obert(ctx: Context) -> PruneResult:
     sched = [ctx.sparsity * (1.0 - (1.0 - (k + 1) / n_steps) ** 3) for k in range(n_steps)]
     masks: dict[str, torch.Tensor] | None = None
     for k, s_k in enumerate(sched):
-        one_shot_prune(ctx, s_k, masks_out := {}, masks)
-        masks = masks_out
+        new_masks: dict[str, torch.Tensor] = {}
+        one_shot_prune(ctx, s_k, new_masks, masks)
+        masks = new_masks
         if k < n_steps - 1:
             ctx.finetune(BETWEEN_STEPS, masks, seed_offset=k)
         if ctx.progress:

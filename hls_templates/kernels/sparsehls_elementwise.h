@@ -10,7 +10,8 @@
 
 namespace sparsehls {
 
-// y = sat8(requant(igelu(requant(x, IN_MULT, IN_SHIFT)), OUT_MULT, OUT_SHIFT)); x, y: [rows, COLS].
+// y = sat8(requant(igelu(requant(x, IN_MULT, IN_SHIFT)) + OUT_OFFSET, OUT_MULT, OUT_SHIFT) + OUT_ZERO);
+// x, y: [rows, COLS]. OUT_OFFSET/OUT_ZERO shift GELU's [-0.17, max] range onto all 256 codes.
 // x is int8 or, straight from a wide linear, FX(F_GELU) int32 (C::in_t).
 template <class C>
 void gelu(const typename C::in_t x[C::MAX_ROWS * C::COLS], int8_t y[C::MAX_ROWS * C::COLS], int rows) {
@@ -20,7 +21,7 @@ GELU_LOOP:
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = C::MAX_ROWS * C::COLS
 #pragma HLS PIPELINE II = 1
         const int64_t xf = requant(x[e], C::IN_MULT, C::IN_SHIFT);
-        y[e] = sat8(requant(igelu(xf), C::OUT_MULT, C::OUT_SHIFT));
+        y[e] = sat8(requant(igelu(xf) + C::OUT_OFFSET, C::OUT_MULT, C::OUT_SHIFT) + C::OUT_ZERO);
     }
 }
 

@@ -5,7 +5,8 @@
 //
 // Interface (what Vitis HLS emits for
 //   void top(hls::stream<ap_int<BN*8>> &x_in, hls::stream<ap_int<BM*8>> &y_out, int n_tokens)
-// with axis streams and ap_ctrl_hs):
+// with axis streams and ap_ctrl_hs; OB = 32 gives ap_int<BM*32> outputs for
+// linears whose int32 result feeds GELU or a residual add, out_bits = 32):
 //   ap_clk, ap_rst_n (sync, active low), ap_start/ap_done/ap_idle/ap_ready,
 //   n_tokens (sampled at ap_start),
 //   x_in  : one beat = BN int8 of one token (lane l = x[t][j*BN+l]), token-major,
@@ -36,6 +37,7 @@ module sparse_linear #(
     parameter int KB = 4,  // block cols of W  (K padded to BN)
     parameter int NNZB_CAP = 16,  // depth of the block ROMs (>= number of nonzero blocks, >= 1)
     parameter int TT = 8,  // token tile, power of two >= 2
+    parameter int OB = 8,  // output bits per lane: 8 (sat8) or 32 (sat32, wide output)
     parameter INDPTR_MEM = "indptr.mem",
     parameter INDICES_MEM = "indices.mem",
     parameter WEIGHTS_MEM = "weights.mem",
@@ -56,7 +58,7 @@ module sparse_linear #(
     input  wire  [BN*8-1:0]    x_in_TDATA,
     input  wire                x_in_TVALID,
     output logic               x_in_TREADY,
-    output logic [BM*8-1:0]    y_out_TDATA,
+    output logic [BM*OB-1:0]   y_out_TDATA,
     output logic               y_out_TVALID,
     input  wire                y_out_TREADY
 );
@@ -79,6 +81,8 @@ module sparse_linear #(
   localparam int NTW = 16;  // token counter width (n_tokens < 65536)
   localparam int FCW = $clog2(FD + 1);
   localparam int OCW = $clog2(OD + 1);
+  localparam logic signed [63:0] YMAX = (64'sd1 <<< (OB - 1)) - 64'sd1;  // saturation bounds
+  localparam logic signed [63:0] YMIN = -(64'sd1 <<< (OB - 1));
 
   // ---------------------------------------------------------------- ROMs
   logic [PW-1:0] indptr_rom[0:NB];
@@ -87,7 +91,7 @@ module sparse_linear #(
   logic [BM*32-1:0] bias_rom[0:NBP-1];
   logic [BM*31-1:0] mult_rom[0:NBP-1];  // 31-bit unsigned multipliers
   logic [BM*6-1:0] shift_rom[0:NBP-1];  // shifts 1..62
-  logic [BM*8:0] yconst_rom[0:NBP-1];  // {row_is_empty, BM x int8}
+  logic [BM*OB:0] yconst_rom[0:NBP-1];  // {row_is_empty, BM x output}
   initial begin
     $readmemh(INDPTR_MEM, indptr_rom);
     $readmemh(INDICES_MEM, indices_rom);
@@ -100,7 +104,7 @@ module sparse_linear #(
 
   // ---------------------------------------------------------------- buffers
   logic [BN*8-1:0] xbuf[0:XD-1];
-  logic [BM*8-1:0] ybuf[0:YD-1];
+  logic [BM*OB-1:0] ybuf[0:YD-1];
   logic [BM*32-1:0] acc_mem[0:TT-1];
 
   // ---------------------------------------------------------------- control
@@ -389,7 +393,7 @@ module sparse_linear #(
   logic [BM*32-1:0] rq4;
   logic [BM*31-1:0] mult4;
   logic [BM*6-1:0] shift4, shift5;
-  logic [BM*8-1:0] y6;
+  logic [BM*OB-1:0] y6;
   logic signed [63:0] prod5[0:BM-1];
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n || start_fire) begin
@@ -417,7 +421,7 @@ module sparse_linear #(
     assign rounded = prod5[r] + (64'sd1 <<< (sh - 6'd1));
     assign shifted = rounded >>> sh;
     always_ff @(posedge ap_clk)
-      y6[r*8+:8] <= (shifted > 64'sd127) ? 8'sd127 : (shifted < -64'sd128) ? -8'sd128 : shifted[7:0];
+      y6[r*OB+:OB] <= (shifted > YMAX) ? YMAX[OB-1:0] : (shifted < YMIN) ? YMIN[OB-1:0] : shifted[OB-1:0];
   end
   assign ydone_set_pipe = (v6 && tend6) ? (2'b01 << bank6) : 2'b00;
   always_ff @(posedge ap_clk) begin
@@ -429,9 +433,9 @@ module sparse_linear #(
   logic st_bank, st_rd, st_tile_end, rd_v;
   logic [TW-1:0] st_t;
   logic [NW-1:0] st_r;
-  logic [BM*8-1:0] rd_y;
-  logic [BM*8:0] rd_c;
-  logic [BM*8-1:0] ofifo[0:OD-1];
+  logic [BM*OB-1:0] rd_y;
+  logic [BM*OB:0] rd_c;
+  logic [BM*OB-1:0] ofifo[0:OD-1];
   logic [$clog2(OD)-1:0] o_wr, o_rd;
   logic [OCW-1:0] ocount;
   assign st_rd = running && (st_tile < ntiles) && ydone[st_bank] && (32'(ocount) + 32'(rd_v) < OD - 1);
@@ -475,7 +479,7 @@ module sparse_linear #(
       ocount <= '0;
     end else begin
       if (rd_v) begin
-        ofifo[o_wr] <= rd_c[BM*8] ? rd_c[BM*8-1:0] : rd_y;
+        ofifo[o_wr] <= rd_c[BM*OB] ? rd_c[BM*OB-1:0] : rd_y;
         o_wr <= o_wr + 1'b1;
       end
       if (y_fire) o_rd <= o_rd + 1'b1;

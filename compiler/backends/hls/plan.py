@@ -413,6 +413,7 @@ class _Planner:
             OUT_MULT=a["out_mult"],
             OUT_SHIFT=a["out_shift"],
         )
+        c.update(OUT_OFFSET=int(a.get("out_offset", 0)), OUT_ZERO=int(a.get("out_zero", 0)))  # gelu only
         out = self._alloc(node.outputs[0], I8, rows, cols, 1)
         return self._op(
             i, node, kernel, [self._buf(x), out.buffer, rexpr], c, out, "1 per element", {"in_t": in_types[0]}

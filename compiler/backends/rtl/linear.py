@@ -12,6 +12,7 @@ of an empty block row is computed with the same ``intops`` functions.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,8 @@ class LinearPlan:
     bias: np.ndarray  # [nb * bm] int32 (padding rows 0)
     mult: np.ndarray  # [nb * bm] 0 <= mult < 2**31
     shift: np.ndarray  # [nb * bm] 1..62
-    yconst: np.ndarray  # [nb * bm] int8 output of rows with no block (bias only)
+    yconst: np.ndarray  # [nb * bm] output of rows with no block (bias only)
+    out_bits: int = 8  # 8: sat8 output; 32: sat32 (linear attrs out_bits, wide output)
 
     @property
     def nb(self) -> int:
@@ -84,9 +86,23 @@ class LinearPlan:
     def row_nnz(self) -> np.ndarray:
         return np.diff(self.indptr)
 
+    def dense(self) -> np.ndarray:
+        """The int8 weight [n, k] back from the blocks (for the golden model)."""
+        w = np.zeros((self.nb * self.bm, self.kb * self.bn), dtype=np.int64)
+        rows = np.repeat(np.arange(self.nb), self.row_nnz)
+        for blk, i, j in zip(self.blocks, rows, self.indices, strict=True):
+            w[i * self.bm : (i + 1) * self.bm, j * self.bn : (j + 1) * self.bn] = blk
+        return w[: self.n, : self.k]
+
     def ideal_cycles(self, tokens: int) -> int:
         """MACs the layer needs divided by the bm*bn MAC units: one block-token per cycle."""
         return int(tokens) * self.nnzb
+
+
+def ident(name: str) -> str:
+    """A Verilog identifier / file stem from an IR node name (``l0.fc1`` -> ``l0_fc1``)."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return s if s[:1].isalpha() else f"n_{s}"
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -101,7 +117,8 @@ def plan_linear(
     mult: np.ndarray,
     shift: np.ndarray,
     block: tuple[int, int],
-    tt: int = 8,
+    tt: int = 4,
+    out_bits: int = 8,
 ) -> LinearPlan:
     """Check the layer against what the engine supports and convert it to BSR.
 
@@ -114,9 +131,12 @@ def plan_linear(
         f"{name}: block {bm}x{bn} is not supported by the RTL linear engine "
         f"(bm, bn powers of two <= 32 with 4 <= bm*bn <= 256)",
     )
+    _check(out_bits in (8, 32), f"{name}: out_bits must be 8 or 32, got {out_bits}")
     _check(tt in SUPPORTED_TILES, f"{name}: token tile {tt} must be one of {SUPPORTED_TILES}")
     w = np.asarray(weight_q)
-    _check(w.ndim == 2 and w.size > 0, f"{name}: weight must be a non-empty [N, K] matrix, got shape {w.shape}")
+    _check(
+        w.ndim == 2 and w.size > 0, f"{name}: weight must be a non-empty [N, K] matrix, got shape {w.shape}"
+    )
     n, k = w.shape
     _check(
         w.dtype.kind in "iu" and int(w.min()) >= -128 and int(w.max()) <= 127, f"{name}: weights must be int8"
@@ -149,7 +169,8 @@ def plan_linear(
 
     bias_p, mult_p, shift_p = pad(b), pad(m), pad(s)
     shift_p[n:] = 1
-    yconst = intops.sat8(intops.requant(bias_p, mult_p, shift_p)).astype(np.int64)
+    sat = intops.sat8 if out_bits == 8 else intops.sat32
+    yconst = sat(intops.requant(bias_p, mult_p, shift_p)).astype(np.int64)
     plan = LinearPlan(
         name=name,
         bm=bm,
@@ -164,6 +185,7 @@ def plan_linear(
         mult=mult_p,
         shift=shift_p,
         yconst=yconst,
+        out_bits=out_bits,
     )
     log.debug("%s: %dx%d blocks, %d/%d nonzero", name, bm, bn, plan.nnzb, nb * kb)
     return plan
@@ -201,7 +223,8 @@ def mem_files(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, str]:
         return words + [0] * (nbp - nb)
 
     empty = plan.row_nnz == 0
-    yc = [_pack(plan.yconst[i * bm : (i + 1) * bm], 8) | (int(empty[i]) << (8 * bm)) for i in range(nb)]
+    ob = plan.out_bits
+    yc = [_pack(plan.yconst[i * bm : (i + 1) * bm], ob) | (int(empty[i]) << (ob * bm)) for i in range(nb)]
     idx = plan.indices.tolist() + [0] * (cap - plan.nnzb)
     wts = [_pack(blk, 8) for blk in plan.blocks] + [0] * (cap - plan.nnzb)
     return {
@@ -211,7 +234,7 @@ def mem_files(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, str]:
         "bias": _mem_text(per_row(plan.bias, 32), bm * 32),
         "mult": _mem_text(per_row(plan.mult, 31), bm * 31),
         "shift": _mem_text(per_row(plan.shift, 6), bm * 6),
-        "yconst": _mem_text(yc + [0] * (nbp - nb), bm * 8 + 1),
+        "yconst": _mem_text(yc + [0] * (nbp - nb), bm * ob + 1),
     }
 
 
@@ -220,7 +243,7 @@ def write_mems(plan: LinearPlan, folder: Path, nnzb_cap: int | None = None) -> d
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for key, text in mem_files(plan, nnzb_cap).items():
-        path = folder / f"{plan.name}_{key}.mem"
+        path = folder / f"{ident(plan.name)}_{key}.mem"
         path.write_text(text)
         paths[key] = path
     return paths
@@ -246,7 +269,7 @@ module {{ top }} (
     input  wire [{{ bn * 8 - 1 }}:0] x_in_TDATA,
     input  wire          x_in_TVALID,
     output wire          x_in_TREADY,
-    output wire [{{ bm * 8 - 1 }}:0] y_out_TDATA,
+    output wire [{{ bm * ob - 1 }}:0] y_out_TDATA,
     output wire          y_out_TVALID,
     input  wire          y_out_TREADY
 );
@@ -257,6 +280,7 @@ module {{ top }} (
       .KB({{ kb }}),
       .NNZB_CAP({{ cap }}),
       .TT({{ tt }}),
+      .OB({{ ob }}),
 {%- for key in mems %}
       .{{ key | upper }}_MEM("{{ prefix }}{{ key }}.mem"){{ "," if not loop.last }}
 {%- endfor %}
@@ -276,7 +300,7 @@ def render_top(plan: LinearPlan, top: str | None = None, nnzb_cap: int | None = 
     cap = nnzb_capacity(plan) if nnzb_cap is None else nnzb_cap
     return _TOP.render(
         name=plan.name,
-        top=top or f"linear_{plan.name}",
+        top=top or f"linear_{ident(plan.name)}",
         n=plan.n,
         k=plan.k,
         bm=plan.bm,
@@ -286,8 +310,9 @@ def render_top(plan: LinearPlan, top: str | None = None, nnzb_cap: int | None = 
         nnzb=plan.nnzb,
         cap=cap,
         tt=plan.tt,
+        ob=plan.out_bits,
         mems=MEM_NAMES,
-        prefix=f"{plan.name}_",
+        prefix=f"{ident(plan.name)}_",
         ports=PORTS,
     )
 
@@ -296,7 +321,7 @@ def write_layer(plan: LinearPlan, folder: Path, nnzb_cap: int | None = None) -> 
     """Write ``linear_<name>.sv`` and its ROM files into ``folder``; return the top's path."""
     folder = Path(folder)
     write_mems(plan, folder, nnzb_cap)
-    path = folder / f"linear_{plan.name}.sv"
+    path = folder / f"linear_{ident(plan.name)}.sv"
     path.write_text(render_top(plan, nnzb_cap=nnzb_cap))
     return path
 
@@ -311,11 +336,12 @@ def pack_input(plan: LinearPlan, x: np.ndarray) -> list[int]:
 
 
 def unpack_output(plan: LinearPlan, beats: list[int], tokens: int) -> np.ndarray:
-    """y_out beats -> int8 [T, nb*bm] (padding columns included)."""
+    """y_out beats -> int8 / int32 [T, nb*bm] (padding columns included)."""
+    ob = plan.out_bits
     out = np.zeros((tokens, plan.nb * plan.bm), dtype=np.int64)
     for idx, word in enumerate(beats):
         t, i = divmod(idx, plan.nb)
         for r in range(plan.bm):
-            v = (word >> (8 * r)) & 0xFF
-            out[t, i * plan.bm + r] = v - 256 if v >= 128 else v
+            v = (word >> (ob * r)) & ((1 << ob) - 1)
+            out[t, i * plan.bm + r] = v - (1 << ob) if v >> (ob - 1) else v
     return out

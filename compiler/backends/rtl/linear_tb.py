@@ -64,7 +64,7 @@ class Monitor:
 class Model:
     """The golden integer model, padded to the engine's block grid."""
 
-    def __init__(self, case: dict[str, np.ndarray]) -> None:
+    def __init__(self, case: dict[str, np.ndarray], out_bits: int) -> None:
         self.params = {k: case[k] for k in ("weight_q", "bias_q", "mult", "shift")}
         self.node = Node(
             op="linear",
@@ -72,6 +72,7 @@ class Model:
             inputs=("x",),
             outputs=("y",),
             params=frozen({k: k for k in self.params}),
+            attrs=frozen({"out_bits": out_bits}),
         )
         self.graph = Graph(nodes=(self.node,), inputs=("x",), outputs=("y",), params=frozen(self.params))
 
@@ -105,17 +106,24 @@ class Testbench:
         self.dut = dut
         bm, bn = (int(v) for v in case["block"])
         self.plan = rtl_linear.plan_linear(
-            "dut", case["weight_q"], case["bias_q"], case["mult"], case["shift"], (bm, bn), int(case["tt"])
+            "dut",
+            case["weight_q"],
+            case["bias_q"],
+            case["mult"],
+            case["shift"],
+            (bm, bn),
+            int(case["tt"]),
+            out_bits=int(case.get("out_bits", 8)),
         )
         self.driver = Driver(dut, bn * 8)
-        self.monitor = Monitor(dut, bm * 8)
-        self.model = Model(case)
+        self.monitor = Monitor(dut, bm * self.plan.out_bits)
+        self.model = Model(case, self.plan.out_bits)
         self.scoreboard = Scoreboard(dut._log)
 
     async def reset(self) -> None:
         for name in ("x_in", "y_out"):  # one line per beat would dominate the run time
             logging.getLogger(f"cocotb.{self.dut._name}.{name}").setLevel(logging.WARNING)
-        cocotb.start_soon(Clock(self.dut.ap_clk, CLK_NS, unit="ns").start())
+        Clock(self.dut.ap_clk, CLK_NS, unit="ns").start()
         self.dut.ap_start.value = 0
         self.dut.n_tokens.value = 0
         self.dut.ap_rst_n.value = 0
@@ -144,7 +152,9 @@ class Testbench:
         dut.n_tokens.value = x.shape[0]
         dut.ap_start.value = 1
         t0 = cocotb.utils.get_sim_time("ns")
-        budget = TIMEOUT_CYCLES + 20 * (self.plan.ideal_cycles(len(x)) + len(x) * (self.plan.kb + self.plan.nb))
+        budget = TIMEOUT_CYCLES + 20 * (
+            self.plan.ideal_cycles(len(x)) + len(x) * (self.plan.kb + self.plan.nb)
+        )
         await with_timeout(RisingEdge(dut.ap_done), budget * CLK_NS, "ns")
         cycles = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS)
         await ReadOnly()

@@ -1,6 +1,6 @@
 """Run the RTL linear engine under Verilator + cocotb (cocotb_tools.runner).
 
-One Verilator build per engine shape (BM, BN, NB, KB, NNZB_CAP, TT): the
+One Verilator build per engine shape (BM, BN, NB, KB, NNZB_CAP, TT, OB): the
 weights are ROM files read by ``$readmemh`` when the simulation starts, so
 every weight set, sparsity and token count of one shape reuses the build.
 Each case runs in its own folder holding its ROM files.
@@ -8,11 +8,11 @@ Each case runs in its own folder holding its ROM files.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,18 +68,29 @@ class EngineShape:
     kb: int
     cap: int
     tt: int
+    ob: int = 8
 
     @property
     def tag(self) -> str:
-        return f"bm{self.bm}_bn{self.bn}_nb{self.nb}_kb{self.kb}_cap{self.cap}_tt{self.tt}"
+        return f"bm{self.bm}_bn{self.bn}_nb{self.nb}_kb{self.kb}_cap{self.cap}_tt{self.tt}_ob{self.ob}"
 
     def parameters(self) -> dict[str, int]:
-        return {"BM": self.bm, "BN": self.bn, "NB": self.nb, "KB": self.kb, "NNZB_CAP": self.cap, "TT": self.tt}
+        return {
+            "BM": self.bm,
+            "BN": self.bn,
+            "NB": self.nb,
+            "KB": self.kb,
+            "NNZB_CAP": self.cap,
+            "TT": self.tt,
+            "OB": self.ob,
+        }
 
 
 def shape_of(plan: LinearPlan, cap: int | None = None) -> EngineShape:
     """Shape of the engine for ``plan``; cap defaults to all blocks (any sparsity fits)."""
-    return EngineShape(plan.bm, plan.bn, plan.nb, plan.kb, max(2, cap or plan.nb * plan.kb), plan.tt)
+    return EngineShape(
+        plan.bm, plan.bn, plan.nb, plan.kb, max(2, cap or plan.nb * plan.kb), plan.tt, plan.out_bits
+    )
 
 
 def build(shape: EngineShape, build_root: Path) -> Path:
@@ -88,7 +99,15 @@ def build(shape: EngineShape, build_root: Path) -> Path:
     from cocotb_tools.runner import get_runner
 
     build_dir = Path(build_root) / shape.tag
+    build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner("verilator")
+    with open(build_dir.parent / f".{shape.tag}.lock", "w") as lock:  # pytest-xdist workers share builds
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build(runner, shape, build_dir)
+    return build_dir
+
+
+def _build(runner: Any, shape: EngineShape, build_dir: Path) -> None:
     runner.build(
         sources=[CORE_SV],
         hdl_toplevel="sparse_linear",
@@ -98,7 +117,6 @@ def build(shape: EngineShape, build_root: Path) -> Path:
         always=False,
         log_file=build_dir / "build.log",
     )
-    return build_dir
 
 
 def run_case(
@@ -122,12 +140,13 @@ def run_case(
     for key, text in mem_files(plan, shape.cap).items():
         (case_dir / f"{key}.mem").write_text(text)
     arrays: dict[str, Any] = {
-        "weight_q": _dense_weight(plan),
+        "weight_q": plan.dense(),
         "bias_q": plan.bias[: plan.n],
         "mult": plan.mult[: plan.n],
         "shift": plan.shift[: plan.n],
         "block": np.array([plan.bm, plan.bn]),
         "tt": np.array(plan.tt),
+        "out_bits": np.array(plan.out_bits),
         "runs": np.array(len(runs)),
     }
     for i, (x, seed) in enumerate(runs):
@@ -160,13 +179,3 @@ def run_case(
     result["passed"] = failed == 0 and result["mismatches"] == 0
     result["seconds"] = seconds
     return result
-
-
-def _dense_weight(plan: LinearPlan) -> np.ndarray:
-    w = np.zeros((plan.nb * plan.bm, plan.kb * plan.bn), dtype=np.int64)
-    rows = np.repeat(np.arange(plan.nb), np.diff(plan.indptr))
-    for blk, i, j in zip(plan.blocks, rows, plan.indices, strict=True):
-        w[i * plan.bm : (i + 1) * plan.bm, j * plan.bn : (j + 1) * plan.bn] = blk
-    return w[: plan.n, : plan.k]
-
-

@@ -1,0 +1,45 @@
+# sparsehls — two commands on a fresh clone:
+#   make demo   set up .venv and compile the embedded MiniLM (pruned 80%, 16x16 blocks)
+#   make test   set up .venv and run the test suite (CI runs this via .ci/run)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.sparsehls-installed
+JOBS   ?= 2
+DEMO   ?= demo_out
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup: $(STAMP)
+
+# torch first, pinned: a range admitting a newer torch would pull a multi-GB CUDA build
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/sparsehls prune minilm -o $(DEMO)/minilm-80 --method magnitude --sparsity 0.8 --block 16x16 --force
+	$(BIN)/sparsehls compile $(DEMO)/minilm-80 -o $(DEMO)/project --block 16x16 --board u250 --force
+	$(BIN)/sparsehls run $(DEMO)/project --text "FPGAs run sparse transformers fast." --backend csim
+
+test: setup
+	$(PY) -m pytest -n $(JOBS) -q
+
+test-fast: setup
+	$(PY) -m pytest -n $(JOBS) -q -m "not slow and not sim"
+
+lint: setup
+	$(BIN)/ruff check compiler runtime tests hw_tests bench
+	$(BIN)/ruff format --check compiler runtime tests hw_tests bench
+	$(BIN)/mypy
+
+bench: setup
+	$(PY) bench/compile_time.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache build dist *.egg-info
