@@ -93,7 +93,8 @@ def run(cases: list, build_root: Path, work: Path) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--work", type=Path, default=ROOT / "bench" / ".rtl_work")
+    # sim_build/ is git-ignored: ROM files, logs and Verilator builds stay out of the repo
+    ap.add_argument("--work", type=Path, default=ROOT / "hw_tests" / "sim_build" / "bench")
     args = ap.parse_args()
     rtlsim.setup_verilator()
     cases = QUICK if args.quick else MAIN + EXTRA

@@ -41,7 +41,9 @@ def embedded_model_dir(name: str) -> Path:
     try:
         mod = importlib.import_module(pkg)
     except ImportError:
-        raise UserError(f"the embedded model '{name}' needs the package {pkg.replace('_', '-')}; run make demo / pip install .") from None
+        raise UserError(
+            f"the embedded model '{name}' needs the package {pkg.replace('_', '-')}; run make demo / pip install ."
+        ) from None
     assert mod.__file__ is not None
     return Path(mod.__file__).parent / "model"
 
@@ -51,7 +53,9 @@ def resolve_model(arg: str) -> ModelRef:
         return ModelRef("hf", embedded_model_dir(arg), arg)
     p = Path(arg)
     if not p.exists():
-        raise UserError(f"model '{arg}' not found: give a checkpoint folder, an .onnx file or one of {sorted(EMBEDDED_MODELS)}")
+        raise UserError(
+            f"model '{arg}' not found: give a checkpoint folder, an .onnx file or one of {sorted(EMBEDDED_MODELS)}"
+        )
     if p.is_file():
         if p.suffix.lower() == ".onnx":
             return ModelRef("onnx", p, p.stem)
@@ -66,7 +70,9 @@ def read_config(folder: Path) -> dict[str, Any]:
     try:
         cfg = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{cfg_path} is not valid JSON ({e.__class__.__name__}: line {getattr(e, 'lineno', '?')})") from None
+        raise UserError(
+            f"{cfg_path} is not valid JSON ({e.__class__.__name__}: line {getattr(e, 'lineno', '?')})"
+        ) from None
     if not isinstance(cfg, dict):
         raise UserError(f"{cfg_path} does not hold a JSON object")
     mtype = cfg.get("model_type")
@@ -79,7 +85,9 @@ def read_config(folder: Path) -> dict[str, Any]:
     archs = cfg.get("architectures") or [_default_arch(mtype)]
     arch = archs[0]
     if not arch.endswith(SUPPORTED_ARCH_SUFFIXES):
-        raise UserError(f"architecture {arch} is not supported (supported: *Model, *ForSequenceClassification)")
+        raise UserError(
+            f"architecture {arch} is not supported (supported: *Model, *ForSequenceClassification)"
+        )
     return cfg
 
 
@@ -97,7 +105,9 @@ def _check_weights_file(folder: Path) -> Path:
     if st.exists():
         return st
     if (folder / "pytorch_model.bin").exists() or list(folder.glob("*.bin")) or list(folder.glob("*.pt")):
-        raise UserError(f"{folder} has only pickle weights (pytorch_model.bin); sparsehls loads safetensors only — convert with save_pretrained(safe_serialization=True)")
+        raise UserError(
+            f"{folder} has only pickle weights (pytorch_model.bin); sparsehls loads safetensors only — convert with save_pretrained(safe_serialization=True)"
+        )
     raise UserError(f"{folder} has no model.safetensors")
 
 
@@ -137,7 +147,9 @@ def load_hf_model(folder: Path, eager: bool = True) -> Any:
             config._attn_implementation = "eager"
         model = cls(config)
     except Exception as e:  # config values transformers rejects
-        raise UserError(f"cannot build {arch} from {folder}/config.json: {str(e).splitlines()[0][:160]}") from None
+        raise UserError(
+            f"cannot build {arch} from {folder}/config.json: {str(e).splitlines()[0][:160]}"
+        ) from None
     prefix = getattr(cls, "base_model_prefix", "")
     own = model.state_dict()
     # sentence-transformers / base checkpoints may lack or add the base prefix
@@ -157,7 +169,9 @@ def load_hf_model(folder: Path, eager: bool = True) -> Any:
         log.info("weights not in checkpoint (left at their initial values): %s", ", ".join(missing[:4]))
     for k, v in fixed.items():
         if tuple(v.shape) != tuple(own[k].shape):
-            raise UserError(f"{st}: weight {k} has shape {tuple(v.shape)}, config expects {tuple(own[k].shape)}")
+            raise UserError(
+                f"{st}: weight {k} has shape {tuple(v.shape)}, config expects {tuple(own[k].shape)}"
+            )
     model.load_state_dict(fixed, strict=False)
     model.eval()
     return model
@@ -170,7 +184,14 @@ def save_hf_model(model: Any, folder: Path, tokenizer_from: Path | None = None) 
     quiet_transformers()
     model.save_pretrained(str(folder), safe_serialization=True)
     if tokenizer_from is not None:
-        for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "merges.txt", "vocab.json"):
+        for name in (
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "vocab.txt",
+            "special_tokens_map.json",
+            "merges.txt",
+            "vocab.json",
+        ):
             src = Path(tokenizer_from) / name
             if src.exists():
                 shutil.copy(src, Path(folder) / name)

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from compiler.errors import UserError
 
@@ -19,14 +19,17 @@ log = logging.getLogger("sparsehls")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse's default too)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse's default too)
         self.exit(2, f"sparsehls: error: {message}\n")
 
 
 def _console() -> Any:
+    import shutil
+
     from rich.console import Console
 
-    return Console(stderr=False, highlight=False)
+    # tables are wide: do not wrap them at 80 columns when piped or captured
+    return Console(stderr=False, highlight=False, width=max(shutil.get_terminal_size((160, 24)).columns, 150))
 
 
 def _progress_printer(quiet: bool) -> Callable[[str], None]:
@@ -47,13 +50,29 @@ def cmd_prune(a: argparse.Namespace) -> int:
     from compiler.prune.command import run_prune
 
     check_sparsity(a.sparsity)
-    rep = run_prune(a.model, Path(a.output), a.method, a.sparsity, a.block, data=a.data, steps=a.steps, seed=a.seed, force=a.force)
+    rep = run_prune(
+        a.model,
+        Path(a.output),
+        a.method,
+        a.sparsity,
+        a.block,
+        data=a.data,
+        steps=a.steps,
+        seed=a.seed,
+        force=a.force,
+        progress=_progress_printer(False),
+    )
     c = _console()
-    ach = rep.get("achieved_sparsity", rep.get("overall", {}).get("sparsity", "?"))
-    c.print(f"pruned {a.model} with {a.method}: sparsity {ach} → {a.output}")
+    c.print(
+        f"pruned {a.model} with {a.method}: weight sparsity {rep['achieved_sparsity']:.4f}, "
+        f"block sparsity {rep['achieved_block_sparsity']:.4f} -> {a.output}"
+    )
     fid = rep.get("fidelity") or {}
     if fid:
-        c.print("fidelity to the dense model: " + ", ".join(f"{k} {v:.4f}" for k, v in fid.items() if isinstance(v, float)))
+        c.print(
+            "fidelity to the dense model (held-out sentences): "
+            + ", ".join(f"{k} {v:.4f}" for k, v in fid.items() if isinstance(v, float))
+        )
     return 0
 
 
@@ -99,12 +118,14 @@ def cmd_csim(a: argparse.Namespace) -> int:
         feeds = {k: z[k] for k in z.files}
     res = run_csim(project, graph, feeds)
     update_report(project, {"csim": res})
-    _console().print(f"csim: passed={res['passed']} mismatches={res['mismatches']} inputs={res['inputs']} ({res['seconds']:.1f} s)")
+    _console().print(
+        f"csim: passed={res['passed']} mismatches={res['mismatches']} inputs={res['inputs']} ({res['seconds']:.1f} s)"
+    )
     return 0 if res["passed"] else 1
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from runtime.accelerator import run_text
+    from runtime.text import run_text
 
     out = run_text(Path(a.project), a.text, backend=a.backend)
     _console().print(out)
@@ -131,16 +152,28 @@ def _print_summary(project: Path, report: dict[str, Any]) -> None:
     t = Table(title="summary", show_header=False)
     ch = report["checks"]
     m = report["model"]
-    t.add_row("model", f"{m['name']} ({m['arch']}, {m['layers']} layers, hidden {m['hidden']}, {m['heads']} heads, seq {m['seq_len']})")
+    t.add_row(
+        "model",
+        f"{m['name']} ({m['arch']}, {m['layers']} layers, hidden {m['hidden']}, {m['heads']} heads, seq {m['seq_len']})",
+    )
     t.add_row("onnx vs torch (max abs)", f"{ch.get('onnx_vs_torch_max_abs', float('nan')):.2e}")
     t.add_row("golden float vs onnxruntime (max abs)", f"{ch['golden_float_vs_onnx_max_abs']:.2e}")
-    t.add_row("golden int vs float (mean cosine)", f"{ch['golden_int_vs_float_cosine']:.4f} over {ch['golden_int_vs_float_inputs']} inputs")
+    t.add_row(
+        "golden int vs float (mean cosine)",
+        f"{ch['golden_int_vs_float_cosine']:.4f} over {ch['golden_int_vs_float_inputs']} inputs",
+    )
     sp = report["sparsity"]
     t.add_row("weight / block sparsity", f"{sp['weight']:.3f} / {sp['block']:.3f}")
-    t.add_row("dropped heads / neurons / layers", f"{sp['dropped_heads']} / {sp['dropped_neurons']} / {sp['dropped_layers']}")
+    t.add_row(
+        "dropped heads / neurons / layers",
+        f"{sp['dropped_heads']} / {sp['dropped_neurons']} / {sp['dropped_layers']}",
+    )
     if "csim" in report:
         cs = report["csim"]
-        t.add_row("C simulation", f"passed={cs['passed']} mismatches={cs['mismatches']} on {cs['inputs']} inputs ({cs['seconds']:.1f} s)")
+        t.add_row(
+            "C simulation",
+            f"passed={cs['passed']} mismatches={cs['mismatches']} on {cs['inputs']} inputs ({cs['seconds']:.1f} s)",
+        )
     t.add_row("compile time", f"{report['timing']['compile_s']:.1f} s")
     t.add_row("report", str(project / "report.json"))
     c.print(t)
@@ -148,7 +181,10 @@ def _print_summary(project: Path, report: dict[str, Any]) -> None:
 
 # -------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="sparsehls", description="Compile pruned BERT-family encoders to block-sparse Vitis HLS projects.")
+    p = _Parser(
+        prog="sparsehls",
+        description="Compile pruned BERT-family encoders to block-sparse Vitis HLS projects.",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     p.add_argument("--debug", action="store_true", help="show tracebacks and run IR verification everywhere")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
@@ -156,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("prune", help="prune a checkpoint (writes a normal HF checkpoint)")
     s.add_argument("model", help="checkpoint folder or 'minilm'")
     s.add_argument("-o", "--output", required=True)
-    s.add_argument("--method", default="magnitude", help="magnitude | block-lasso | pgb | obert | ae | balanced")
+    s.add_argument(
+        "--method",
+        default="magnitude",
+        help="magnitude | balanced | block-lasso | pgb | obert | ae (docs/pruning.md)",
+    )
     s.add_argument("--sparsity", type=float, required=True)
     s.add_argument("--block", default="16x16")
     s.add_argument("--data", default=None, help="TSV/CSV/JSONL with a text column (and optional label)")
@@ -165,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="replace an existing output folder")
     s.set_defaults(fn=cmd_prune)
 
-    s = sub.add_parser("compile", help="checkpoint -> verified ONNX -> block-sparse integer IR -> HLS project")
+    s = sub.add_parser(
+        "compile", help="checkpoint -> verified ONNX -> block-sparse integer IR -> HLS project"
+    )
     s.add_argument("model", help="checkpoint folder, .onnx file or 'minilm'")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--seq-len", type=int, default=128)
@@ -202,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not getattr(args, "fn", None):
         if args.verb is None:
             parser.print_help()

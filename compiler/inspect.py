@@ -28,7 +28,6 @@ def _scale_text(scales: dict[str, Any], t: str) -> str:
 
 def inspect_project(project: Path) -> Any:
     from rich.console import Group
-    from rich.table import Table
 
     project = Path(project)
     if not project.is_dir():
@@ -45,7 +44,18 @@ def _matrix_table(graph: Graph) -> Any:
 
     scales = graph.meta.get("tensor_scales", {})
     t = Table(title="block-sparse matrices", title_justify="left")
-    for col in ("layer", "matrix", "shape [N,K]", "orig", "block", "weight sp.", "block sp.", "nnz blocks", "nnz blk/row min-max", "out scale"):
+    for col in (
+        "layer",
+        "matrix",
+        "shape [N,K]",
+        "orig",
+        "block",
+        "weight sp.",
+        "block sp.",
+        "nnz blocks",
+        "nnz blk/row min-max",
+        "out scale",
+    ):
         t.add_column(col, justify="right" if col not in ("matrix",) else "left")
     for m in matrix_table(graph):
         node = graph.node(m.name)
@@ -73,7 +83,15 @@ def _layer_table(graph: Graph, report: dict[str, Any]) -> Any:
     total_layers = int(graph.meta.get("layers", 0))
     scales = graph.meta.get("tensor_scales", {})
     t = Table(title="encoder layers", title_justify="left")
-    for col in ("layer", "heads kept", "dropped heads", "FFN neurons kept", "dropped neurons", "status", "LN out scale"):
+    for col in (
+        "layer",
+        "heads kept",
+        "dropped heads",
+        "FFN neurons kept",
+        "dropped neurons",
+        "status",
+        "LN out scale",
+    ):
         t.add_column(col, justify="right" if col != "status" else "left")
     for li in range(total_layers):
         attn = graph.find(li, "attn")

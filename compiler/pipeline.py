@@ -97,7 +97,9 @@ def _feeds_for(graph_inputs: tuple[str, ...], feeds: dict[str, np.ndarray]) -> d
     return {k: feeds[k] for k in graph_inputs}
 
 
-def compile_model(model_arg: str, out: Path, opts: CompileOptions, progress: Progress | None = None) -> dict[str, Any]:
+def compile_model(
+    model_arg: str, out: Path, opts: CompileOptions, progress: Progress | None = None
+) -> dict[str, Any]:
     step = progress or (lambda s: log.info(s))
     t_start = time.perf_counter()
     ref = checkpoint.resolve_model(model_arg)
@@ -116,7 +118,9 @@ def compile_model(model_arg: str, out: Path, opts: CompileOptions, progress: Pro
     return report
 
 
-def _compile_into(ref: checkpoint.ModelRef, tmp: Path, opts: CompileOptions, step: Progress) -> dict[str, Any]:
+def _compile_into(
+    ref: checkpoint.ModelRef, tmp: Path, opts: CompileOptions, step: Progress
+) -> dict[str, Any]:
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     checks: dict[str, Any] = {}
@@ -126,15 +130,24 @@ def _compile_into(ref: checkpoint.ModelRef, tmp: Path, opts: CompileOptions, ste
         cfg = checkpoint.read_config(ref.path)
         dims = checkpoint.model_dims(cfg)
         if opts.seq_len > dims["max_pos"]:
-            raise UserError(f"--seq-len {opts.seq_len} is above the model's max_position_embeddings ({dims['max_pos']})")
+            raise UserError(
+                f"--seq-len {opts.seq_len} is above the model's max_position_embeddings ({dims['max_pos']})"
+            )
         step("loading checkpoint")
         model = checkpoint.load_hf_model(ref.path)
         tok_dir = ref.path
         vocab = int(model.config.vocab_size)
-        meta = {"arch": checkpoint.arch_of(cfg), "model_type": cfg["model_type"], "pad_token_id": int(cfg.get("pad_token_id") or 0), **dims}
+        meta = {
+            "arch": checkpoint.arch_of(cfg),
+            "model_type": cfg["model_type"],
+            "pad_token_id": int(cfg.get("pad_token_id") or 0),
+            **dims,
+        }
         check_feeds = inputs.sample_inputs(tok_dir, vocab, opts.seq_len, N_CHECK_TEXT, N_CHECK_RANDOM, seed=1)
         step("exporting ONNX (torch.export) and checking it against torch")
-        res = export.export_and_check(model, onnx_path, opts.seq_len, _feeds_for(export.model_input_names(model), check_feeds))
+        res = export.export_and_check(
+            model, onnx_path, opts.seq_len, _feeds_for(export.model_input_names(model), check_feeds)
+        )
         checks["onnx_vs_torch_max_abs"] = res.max_abs
         del model
     else:
@@ -149,17 +162,22 @@ def _compile_into(ref: checkpoint.ModelRef, tmp: Path, opts: CompileOptions, ste
     try:
         onnx_model = onnx.load(str(onnx_path))
     except Exception as e:
-        raise UserError(f"{onnx_path.name} is not a readable ONNX model ({str(e).splitlines()[0][:100]})") from None
+        raise UserError(
+            f"{onnx_path.name} is not a readable ONNX model ({str(e).splitlines()[0][:100]})"
+        ) from None
     graph = import_onnx(onnx_model, {**meta, "block": opts.block, "seq_len": opts.seq_len})
     graph = _complete_meta(graph, onnx_model, opts)
     check_block_fits(graph, opts.block)
     verify(graph)
+    seq = int(graph.meta["seq_len"])  # an .onnx model fixes its own sequence length
     if ref.kind == "onnx":
         vocab = int(graph.params[graph.nodes[0].params["word"]].shape[0])
     sess = export.ort_session(onnx_path)
     ort_names = [i.name for i in sess.get_inputs()]
     if ref.kind == "onnx":
-        check_feeds = inputs.random_inputs(N_CHECK_TEXT + N_CHECK_RANDOM, graph.meta["seq_len"], vocab, seed=1)
+        check_feeds = inputs.random_inputs(
+            N_CHECK_TEXT + N_CHECK_RANDOM, graph.meta["seq_len"], vocab, seed=1
+        )
     feeds = _feeds_for(tuple(ort_names), check_feeds)
     ort_out = export.ort_forward(sess, feeds)
     gold = interpreter.run(graph, _feeds_for(graph.inputs, check_feeds))[graph.outputs[0]]
@@ -182,7 +200,9 @@ def _compile_into(ref: checkpoint.ModelRef, tmp: Path, opts: CompileOptions, ste
         diff = float(np.max(np.abs(before - after)))
         pass_checks[p.name] = diff
         if not diff <= PASS_TOL:
-            raise UserError(f"pass {p.name} changed the model's outputs by {diff:.3g} (> {PASS_TOL}): refusing to continue")
+            raise UserError(
+                f"pass {p.name} changed the model's outputs by {diff:.3g} (> {PASS_TOL}): refusing to continue"
+            )
         graph = new
     checks["passes_max_abs"] = pass_checks
     timing["passes_s"] = time.perf_counter() - t0
@@ -190,10 +210,12 @@ def _compile_into(ref: checkpoint.ModelRef, tmp: Path, opts: CompileOptions, ste
     t0 = time.perf_counter()
     step(f"calibrating on {opts.calib} inputs and quantizing")
     n_text = opts.calib if tok_dir is not None else 0
-    calib_feeds = inputs.sample_inputs(tok_dir, vocab, opts.seq_len, n_text, opts.calib - n_text, seed=2, offset=0)
+    calib_feeds = inputs.sample_inputs(tok_dir, vocab, seq, n_text, opts.calib - n_text, seed=2, offset=0)
     q = quantize(graph, _feeds_for(graph.inputs, calib_feeds), opts.percentile)
     verify(q)
-    eval_feeds = inputs.sample_inputs(tok_dir, vocab, opts.seq_len, N_EVAL_TEXT, N_EVAL_RANDOM, seed=3, offset=opts.calib)
+    eval_feeds = inputs.sample_inputs(
+        tok_dir, vocab, seq, N_EVAL_TEXT, N_EVAL_RANDOM, seed=3, offset=opts.calib
+    )
     fid = int_fidelity(graph, q, _feeds_for(q.inputs, eval_feeds))
     checks["golden_int_vs_float_cosine"] = fid["mean"]
     checks["golden_int_vs_float_cosine_min"] = fid["min"]
@@ -203,9 +225,11 @@ def _compile_into(ref: checkpoint.ModelRef, tmp: Path, opts: CompileOptions, ste
 
     step("saving IR and golden data")
     save_graph(q, tmp / "ir")
-    golden_feeds = _feeds_for(q.inputs, inputs.sample_inputs(tok_dir, vocab, opts.seq_len, 6, 2, seed=4, offset=opts.calib + N_EVAL_TEXT))
-    np.savez(tmp / "golden_inputs.npz", **golden_feeds)
-    np.savez(tmp / "golden_outputs.npz", **interpreter.run(q, golden_feeds, mode="int"))
+    golden_feeds = _feeds_for(
+        q.inputs, inputs.sample_inputs(tok_dir, vocab, seq, 6, 2, seed=4, offset=opts.calib + N_EVAL_TEXT)
+    )
+    np.savez(tmp / "golden_inputs.npz", **golden_feeds)  # type: ignore[arg-type]
+    np.savez(tmp / "golden_outputs.npz", **interpreter.run(q, golden_feeds, mode="int"))  # type: ignore[arg-type]
     if tok_dir is not None:
         _copy_tokenizer(tok_dir, tmp / "tokenizer")
     stats = stats_report(q)

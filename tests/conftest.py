@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 
-def make_checkpoint(folder: Path, family: str = "bert", classifier: bool = False, seed: int = 0, **dims: int) -> Path:
+def make_checkpoint(
+    folder: Path, family: str = "bert", classifier: bool = False, seed: int = 0, **dims: int
+) -> Path:
     """Save a random-weight model of a transformers config class to ``folder``."""
     import torch
     import transformers
@@ -18,20 +20,35 @@ def make_checkpoint(folder: Path, family: str = "bert", classifier: bool = False
     d.update(dims)
     if family == "bert":
         cfg = transformers.BertConfig(
-            vocab_size=d["vocab"], hidden_size=d["hidden"], num_hidden_layers=d["layers"], num_attention_heads=d["heads"],
-            intermediate_size=d["ffn"], max_position_embeddings=d["max_pos"], num_labels=3,
+            vocab_size=d["vocab"],
+            hidden_size=d["hidden"],
+            num_hidden_layers=d["layers"],
+            num_attention_heads=d["heads"],
+            intermediate_size=d["ffn"],
+            max_position_embeddings=d["max_pos"],
+            num_labels=3,
         )
         cls = transformers.BertForSequenceClassification if classifier else transformers.BertModel
     elif family == "distilbert":
         cfg = transformers.DistilBertConfig(
-            vocab_size=d["vocab"], dim=d["hidden"], n_layers=d["layers"], n_heads=d["heads"], hidden_dim=d["ffn"],
-            max_position_embeddings=d["max_pos"], num_labels=3,
+            vocab_size=d["vocab"],
+            dim=d["hidden"],
+            n_layers=d["layers"],
+            n_heads=d["heads"],
+            hidden_dim=d["ffn"],
+            max_position_embeddings=d["max_pos"],
+            num_labels=3,
         )
         cls = transformers.DistilBertForSequenceClassification if classifier else transformers.DistilBertModel
     elif family == "roberta":
         cfg = transformers.RobertaConfig(
-            vocab_size=d["vocab"], hidden_size=d["hidden"], num_hidden_layers=d["layers"], num_attention_heads=d["heads"],
-            intermediate_size=d["ffn"], max_position_embeddings=d["max_pos"] + 2, num_labels=3,
+            vocab_size=d["vocab"],
+            hidden_size=d["hidden"],
+            num_hidden_layers=d["layers"],
+            num_attention_heads=d["heads"],
+            intermediate_size=d["ffn"],
+            max_position_embeddings=d["max_pos"] + 2,
+            num_labels=3,
         )
         cls = transformers.RobertaForSequenceClassification if classifier else transformers.RobertaModel
     else:
@@ -63,7 +80,23 @@ def minilm_pruned_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     base = tmp_path_factory.mktemp("minilm-pruned")
     ckpt = base / "ckpt"
-    assert main(["prune", "minilm", "-o", str(ckpt), "--method", "magnitude", "--sparsity", "0.8", "--block", "4x4"]) == 0
+    assert (
+        main(
+            [
+                "prune",
+                "minilm",
+                "-o",
+                str(ckpt),
+                "--method",
+                "magnitude",
+                "--sparsity",
+                "0.8",
+                "--block",
+                "4x4",
+            ]
+        )
+        == 0
+    )
     out = base / "project"
     assert main(["compile", str(ckpt), "-o", str(out), "--block", "4x4", "-q"]) == 0
     return out

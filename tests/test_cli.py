@@ -14,8 +14,6 @@ import pytest
 
 from compiler.cli import main
 
-from conftest import make_checkpoint
-
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     capsys.readouterr()  # drop what fixtures printed
@@ -35,7 +33,21 @@ def assert_user_error(code: int, err: str, *needles: str) -> None:
 
 
 def _compile(out: Path, model: Path | str, *extra: str) -> list[str]:
-    return ["compile", str(model), "-o", str(out), "--seq-len", "16", "--block", "4x4", "--calib", "4", "--no-hls", "-q", *extra]
+    return [
+        "compile",
+        str(model),
+        "-o",
+        str(out),
+        "--seq-len",
+        "16",
+        "--block",
+        "4x4",
+        "--calib",
+        "4",
+        "--no-hls",
+        "-q",
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -81,17 +93,23 @@ def test_decoder_model_is_refused(capsys, tmp_path):
     import transformers
 
     d = tmp_path / "gpt2"
-    transformers.GPT2Model(transformers.GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50)).save_pretrained(d)
+    transformers.GPT2Model(
+        transformers.GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50)
+    ).save_pretrained(d)
     code, err = run_cli(capsys, *_compile(tmp_path / "out", d))
     assert_user_error(code, err, "gpt2", "encoder-only")
 
 
 def test_seq_len_above_max_positions(capsys, ckpt, tmp_path):
-    code, err = run_cli(capsys, "compile", str(ckpt), "-o", str(tmp_path / "out"), "--seq-len", "65", "--no-hls")
+    code, err = run_cli(
+        capsys, "compile", str(ckpt), "-o", str(tmp_path / "out"), "--seq-len", "65", "--no-hls"
+    )
     assert_user_error(code, err, "max_position_embeddings")
 
 
-@pytest.mark.parametrize("block,needle", [("0x4", "positive"), ("4x-1", "positive"), ("4by4", "BMxBN"), ("64x64", "block")])
+@pytest.mark.parametrize(
+    "block,needle", [("0x4", "positive"), ("4x-1", "positive"), ("4by4", "BMxBN"), ("64x64", "block")]
+)
 def test_bad_block(capsys, ckpt, tmp_path, block, needle):
     args = _compile(tmp_path / "out", ckpt)
     args[args.index("--block") + 1] = block
@@ -197,7 +215,9 @@ def test_onnx_model_with_unsupported_op(capsys, tmp_path):
     x = helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, 4])
     y = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [1, 4])
     node = helper.make_node("Cos", ["input_ids"], ["last_hidden_state"], name="my_cos")
-    model = helper.make_model(helper.make_graph([node], "g", [x], [y]), opset_imports=[helper.make_opsetid("", 18)])
+    model = helper.make_model(
+        helper.make_graph([node], "g", [x], [y]), opset_imports=[helper.make_opsetid("", 18)]
+    )
     p = tmp_path / "m.onnx"
     onnx.save(model, str(p))
     code, err = run_cli(capsys, "compile", str(p), "-o", str(tmp_path / "out"), "--no-hls", "-q")

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from conftest import make_checkpoint
 
 from compiler.checkpoint import load_hf_model
 from compiler.frontend import export, inputs
 from compiler.golden import interpreter
 from compiler.ir.importer import import_onnx
 from compiler.ir.verify import verify
-
-from conftest import make_checkpoint
 
 CONFIGS = [
     # family, classifier, dims, seq
@@ -41,7 +40,9 @@ def _export(tmp_path: Path, family: str, classifier: bool, dims: dict, seq: int,
 def test_import_matches_onnxruntime(tmp_path, family, classifier, dims, seq):
     model, feeds, names, res = _export(tmp_path, family, classifier, dims, seq, seed=len(str(dims)))
     assert res.max_abs <= 1e-3
-    g = import_onnx(onnx.load(str(res.onnx_path)), {"block": (4, 4), "pad_token_id": int(model.config.pad_token_id or 0)})
+    g = import_onnx(
+        onnx.load(str(res.onnx_path)), {"block": (4, 4), "pad_token_id": int(model.config.pad_token_id or 0)}
+    )
     verify(g)
     assert g.meta["layers"] == dims["layers"]
     attn = [n for n in g.nodes if n.op == "attention"]
@@ -49,7 +50,10 @@ def test_import_matches_onnxruntime(tmp_path, family, classifier, dims, seq):
     roles = [n.role for n in g.nodes if n.layer == 0]
     assert roles == ["q", "k", "v", "attn", "o", "res1", "ln1", "fc1", "gelu", "fc2", "res2", "ln2"]
     if classifier:
-        assert [n.role for n in g.nodes if n.layer < 0][-3:] in (["pooler", "pooler_act", "classifier"], ["cls", "pooler", "classifier"]) or "classifier" in [n.role for n in g.nodes]
+        assert [n.role for n in g.nodes if n.layer < 0][-3:] in (
+            ["pooler", "pooler_act", "classifier"],
+            ["cls", "pooler", "classifier"],
+        ) or "classifier" in [n.role for n in g.nodes]
     ort = export.ort_forward(export.ort_session(res.onnx_path), {k: feeds[k] for k in names})
     got = interpreter.run(g, {k: feeds[k] for k in g.inputs})[g.outputs[0]]
     assert got.shape == ort.shape

@@ -82,7 +82,12 @@ def export_onnx(model: Any, path: Path, seq_len: int) -> tuple[tuple[str, ...], 
     names = model_input_names(model)
     out = output_name(model)
     wrapper = _Wrapper.make(model, names, out)
-    args = tuple(torch.zeros((1, seq_len), dtype=torch.long) if n != "attention_mask" else torch.ones((1, seq_len), dtype=torch.long) for n in names)
+    args = tuple(
+        torch.zeros((1, seq_len), dtype=torch.long)
+        if n != "attention_mask"
+        else torch.ones((1, seq_len), dtype=torch.long)
+        for n in names
+    )
     buf = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
         warnings.simplefilter("ignore")
@@ -90,8 +95,16 @@ def export_onnx(model: Any, path: Path, seq_len: int) -> tuple[tuple[str, ...], 
             logging.getLogger(name).setLevel(logging.ERROR)
         try:
             prog = torch.onnx.export(
-                wrapper, args, dynamo=True, input_names=list(names), output_names=[out], opset_version=18, verbose=False
+                wrapper,
+                args,
+                dynamo=True,
+                input_names=list(names),
+                output_names=[out],
+                opset_version=18,
+                verbose=False,
             )
+            if prog is None:
+                raise RuntimeError("the exporter returned no program")
             prog.save(str(path))
         except Exception as e:
             raise UserError(f"ONNX export failed: {str(e).splitlines()[0][:200]}") from None
@@ -120,7 +133,9 @@ def ort_forward(sess: Any, feeds: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(outs)
 
 
-def export_and_check(model: Any, path: Path, seq_len: int, feeds: dict[str, np.ndarray], tol: float = EXPORT_TOL) -> ExportResult:
+def export_and_check(
+    model: Any, path: Path, seq_len: int, feeds: dict[str, np.ndarray], tol: float = EXPORT_TOL
+) -> ExportResult:
     names, out = export_onnx(model, path, seq_len)
     sess = ort_session(path)
     ref = torch_forward(model, feeds)

@@ -57,11 +57,21 @@ def random_inputs(n: int, seq_len: int, vocab: int, seed: int, pad_id: int = 0) 
         length = seq_len if i == 0 else int(rng.integers(1, seq_len + 1))
         mask[i, length:] = 0
         ids[i, length:] = pad_id
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros((n, seq_len), dtype=np.int64)}
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "token_type_ids": np.zeros((n, seq_len), dtype=np.int64),
+    }
 
 
 def sample_inputs(
-    tokenizer_dir: Path | None, vocab: int, seq_len: int, n_text: int, n_random: int, seed: int = 0, offset: int = 0
+    tokenizer_dir: Path | None,
+    vocab: int,
+    seq_len: int,
+    n_text: int,
+    n_random: int,
+    seed: int = 0,
+    offset: int = 0,
 ) -> dict[str, np.ndarray]:
     """``n_text`` real sentences (if a tokenizer exists) plus ``n_random`` random-id rows."""
     parts = []

@@ -133,7 +133,7 @@ def iexp(d: npt.ArrayLike) -> IntArray:
 
     d = -q*ln2 + r with r in (-ln2, 0]; exp(r) ~ A (r + B)^2 + C; exp(d) = exp(r) >> q.
     """
-    d = np.maximum(as_i64(d), EXP_CLAMP)
+    d: IntArray = np.maximum(as_i64(d), EXP_CLAMP)
     q = (-d) // EXP_LN2
     r = d + q * EXP_LN2
     t = r + EXP_QB
@@ -192,7 +192,7 @@ def itanh(x: npt.ArrayLike) -> IntArray:
     tanh|x| = (1 - e) / (1 + e) with e = exp(-2|x|) (F_TANH == F_EXP).
     """
     x = as_i64(x)
-    e = iexp(-2 * np.abs(x))
+    e = iexp(np.int64(-2) * np.abs(x))
     t = ((TANH_ONE - e) << F_TANH) // (TANH_ONE + e)
     return np.sign(x) * t
 
@@ -205,8 +205,8 @@ def layernorm_rows(
     gamma_q: npt.ArrayLike,
     beta_q: npt.ArrayLike,
     eps_q: int,
-    mult: int,
-    shift: int,
+    mult: npt.ArrayLike,
+    shift: npt.ArrayLike,
 ) -> IntArray:
     """Integer LayerNorm over the last axis; returns int8.
 

@@ -79,7 +79,9 @@ class _Onnx:
                     elif a.name in ("value_float", "value_int"):
                         self.consts[n.output[0]] = np.array(a.f if a.name == "value_float" else a.i)
                     elif a.name in ("value_floats", "value_ints"):
-                        self.consts[n.output[0]] = np.array(list(a.floats) if a.name == "value_floats" else list(a.ints))
+                        self.consts[n.output[0]] = np.array(
+                            list(a.floats) if a.name == "value_floats" else list(a.ints)
+                        )
         return self
 
     def attr(self, node: Any, name: str, default: Any = None) -> Any:
@@ -130,15 +132,31 @@ class _Importer:
         self.params[key] = np.ascontiguousarray(value)
         return key
 
-    def emit(self, op: str, onnx_out: str, inputs: list[str], attrs: dict[str, Any] | None = None, params: dict[str, str] | None = None) -> str:
+    def emit(
+        self,
+        op: str,
+        onnx_out: str,
+        inputs: list[str],
+        attrs: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> str:
         out = self.fresh(op)
-        self.nodes.append(Node(op=op, name=out, inputs=tuple(inputs), outputs=(out,), attrs=frozen(attrs), params=frozen(params)))
+        self.nodes.append(
+            Node(
+                op=op,
+                name=out,
+                inputs=tuple(inputs),
+                outputs=(out,),
+                attrs=frozen(attrs),
+                params=frozen(params),
+            )
+        )
         self.tmap[onnx_out] = out
         return out
 
     def through_layout(self, t: str) -> tuple[str, list[Any]]:
         """Walk back through Reshape/Transpose/...; return the source tensor and the layout nodes."""
-        chain = []
+        chain: list[Any] = []
         while True:
             n = self.o.prod(t)
             if n is None or n.op_type not in LAYOUT_OPS:
@@ -153,7 +171,9 @@ class _Importer:
             return t
         n = self.o.prod(t)
         op = n.op_type if n is not None else "?"
-        raise UserError(f"unsupported pattern: tensor '{t}' produced by {op} node '{getattr(n, 'name', '?')}' feeds {where.op_type} node '{where.name}'")
+        raise UserError(
+            f"unsupported pattern: tensor '{t}' produced by {op} node '{getattr(n, 'name', '?')}' feeds {where.op_type} node '{where.name}'"
+        )
 
     # ------------------------------------------------------------- analysis
     def propagate_derived(self) -> None:
@@ -177,10 +197,14 @@ class _Importer:
             if n.name in self.absorbed or n.op_type == "Constant":
                 continue
             feeds_output = any(o in self.graph_outputs for o in n.output)
-            if not feeds_output and (all(o in self.mask_derived for o in n.output) or all(o in self.ids_derived for o in n.output)):
+            if not feeds_output and (
+                all(o in self.mask_derived for o in n.output) or all(o in self.ids_derived for o in n.output)
+            ):
                 continue
-            if n.op_type in LAYOUT_OPS or n.op_type in ("Mul", "Div", "Sub", "Pow", "Sqrt", "Neg", "Cast") or (
-                n.op_type == "MatMul" and self.o.const(n.input[1]) is None
+            if (
+                n.op_type in LAYOUT_OPS
+                or n.op_type in ("Mul", "Div", "Sub", "Pow", "Sqrt", "Neg", "Cast")
+                or (n.op_type == "MatMul" and self.o.const(n.input[1]) is None)
             ):
                 self.deferred.append(n)  # absorbed later by the attention pattern, or an error
                 continue
@@ -190,7 +214,9 @@ class _Importer:
             handler(n)
         for n in self.deferred:
             if n.name not in self.absorbed:
-                raise UserError(f"unsupported op {n.op_type} at node '{n.name}' (not part of a recognised pattern)")
+                raise UserError(
+                    f"unsupported op {n.op_type} at node '{n.name}' (not part of a recognised pattern)"
+                )
         outputs = []
         for o in self.graph_outputs:
             if o not in self.tmap:
@@ -226,9 +252,14 @@ class _Importer:
         axes = self.o.const(n.input[3]) if len(n.input) > 3 else None
         cons = self.o.consumers.get(n.output[0], [])
         if (
-            starts is not None and ends is not None and axes is not None and list(axes.reshape(-1)) == [1]
-            and int(starts.reshape(-1)[0]) == 0 and int(ends.reshape(-1)[0]) == 1
-            and len(cons) == 1 and cons[0].op_type in ("Squeeze", "Reshape")
+            starts is not None
+            and ends is not None
+            and axes is not None
+            and list(axes.reshape(-1)) == [1]
+            and int(starts.reshape(-1)[0]) == 0
+            and int(ends.reshape(-1)[0]) == 1
+            and len(cons) == 1
+            and cons[0].op_type in ("Squeeze", "Reshape")
         ):
             self.absorbed.add(cons[0].name)
             self.emit("take_first", cons[0].output[0], [self.ir(n.input[0], n)])
@@ -255,10 +286,12 @@ class _Importer:
         params, attrs, inputs = {}, {"position_mode": "arange", "position_offset": 0}, ["input_ids"]
         for g in terms:
             if isinstance(g, str):  # folded position rows [.., S, H]: positions 0..S-1
-                rows = self.o.const(g)
-                params["pos"] = self.add_param("embeddings.pos", rows.reshape(rows.shape[-2], rows.shape[-1]).astype(np.float32))
+                rows = self.o.consts[g]
+                params["pos"] = self.add_param(
+                    "embeddings.pos", rows.reshape(rows.shape[-2], rows.shape[-1]).astype(np.float32)
+                )
                 continue
-            table, idx = self.o.const(g.input[0]), g.input[1]
+            table, idx = self.o.consts[g.input[0]], g.input[1]
             if idx == "input_ids":
                 params["word"] = self.add_param("embeddings.word", table)
             elif idx == "token_type_ids":
@@ -312,7 +345,10 @@ class _Importer:
         eps = float(self.o.attr(n, "epsilon", 1e-5))
         x = self._ir_or_embed(n.input[0], n)
         base = f"ln{len([m for m in self.nodes if m.op == 'layernorm'])}"
-        params = {"gamma": self.add_param(f"{base}.gamma", gamma.astype(np.float32)), "beta": self.add_param(f"{base}.beta", beta.astype(np.float32))}
+        params = {
+            "gamma": self.add_param(f"{base}.gamma", gamma.astype(np.float32)),
+            "beta": self.add_param(f"{base}.beta", beta.astype(np.float32)),
+        }
         self.emit("layernorm", n.output[0], [x], {"eps": eps}, params)
 
     def _ir_or_embed(self, t: str, where: Any) -> str:
@@ -322,7 +358,9 @@ class _Importer:
         w = self.o.const(n.input[1])
         if w is None:
             # attention matmuls are absorbed by the Softmax pattern
-            raise UserError(f"unsupported MatMul of two activations at node '{n.name}' (not part of a recognised attention)")
+            raise UserError(
+                f"unsupported MatMul of two activations at node '{n.name}' (not part of a recognised attention)"
+            )
         if w.ndim != 2:
             raise UserError(f"MatMul at node '{n.name}' has a {w.ndim}-D weight")
         x = self.ir(n.input[0], n)
@@ -344,17 +382,28 @@ class _Importer:
 
     def on_Gemm(self, n: Any) -> None:
         w = self.o.const(n.input[1])
-        if w is None or self.o.attr(n, "transA", 0) or self.o.attr(n, "alpha", 1.0) != 1.0 or self.o.attr(n, "beta", 1.0) != 1.0:
-            raise UserError(f"unsupported Gemm form at node '{n.name}' (needs a constant B, no transA, alpha = beta = 1)")
+        if (
+            w is None
+            or self.o.attr(n, "transA", 0)
+            or self.o.attr(n, "alpha", 1.0) != 1.0
+            or self.o.attr(n, "beta", 1.0) != 1.0
+        ):
+            raise UserError(
+                f"unsupported Gemm form at node '{n.name}' (needs a constant B, no transA, alpha = beta = 1)"
+            )
         weight = w if self.o.attr(n, "transB", 0) else w.T  # [N, K]
         x = self.ir(n.input[0], n)
         k = len([m for m in self.nodes if m.op == "linear"])
-        params = {"weight": self.add_param(f"linear{k}.weight", np.ascontiguousarray(weight.astype(np.float32)))}
+        params = {
+            "weight": self.add_param(f"linear{k}.weight", np.ascontiguousarray(weight.astype(np.float32)))
+        }
         if len(n.input) > 2 and n.input[2]:
             b = self.o.const(n.input[2])
             if b is None:
                 raise UserError(f"Gemm at node '{n.name}' has a non-constant bias")
-            params["bias"] = self.add_param(f"linear{k}.bias", np.broadcast_to(b.reshape(-1), (weight.shape[0],)).astype(np.float32))
+            params["bias"] = self.add_param(
+                f"linear{k}.bias", np.broadcast_to(b.reshape(-1), (weight.shape[0],)).astype(np.float32)
+            )
         self.emit("linear", n.output[0], [x], {"block": tuple(self.meta.get("block", (16, 16)))}, params)
 
     # ---- attention ------------------------------------------------------
@@ -419,7 +468,9 @@ class _Importer:
             if c.op_type == "Reshape":
                 shape = self.o.const(c.input[1])
         if shape is None or shape.size != 4:
-            raise UserError(f"cannot find the head split (Reshape to [B, S, heads, head_dim]) for Softmax '{n.name}'")
+            raise UserError(
+                f"cannot find the head split (Reshape to [B, S, heads, head_dim]) for Softmax '{n.name}'"
+            )
         heads, head_dim = int(shape[2]), int(shape[3])
         if heads <= 0 or head_dim <= 0:
             width = self.params[self.nodes_by_out(q).params["weight"]].shape[0]
@@ -438,7 +489,12 @@ class _Importer:
                 break
         if not has_mask:
             raise UserError(f"attention at Softmax '{n.name}' has no attention mask input")
-        self.emit("attention", out, [q, k, v, "attention_mask"], {"heads": heads, "head_dim": head_dim, "scale": scale})
+        self.emit(
+            "attention",
+            out,
+            [q, k, v, "attention_mask"],
+            {"heads": heads, "head_dim": head_dim, "scale": scale},
+        )
 
     def nodes_by_out(self, t: str) -> Node:
         for m in self.nodes:
@@ -548,7 +604,11 @@ def _rename_outputs(nodes: list[Node], mapping: dict[str, str]) -> list[Node]:
 
     out = []
     for n in nodes:
-        n = replace(n, inputs=tuple(mapping.get(t, t) for t in n.inputs), outputs=tuple(mapping.get(t, t) for t in n.outputs))
+        n = replace(
+            n,
+            inputs=tuple(mapping.get(t, t) for t in n.inputs),
+            outputs=tuple(mapping.get(t, t) for t in n.outputs),
+        )
         out.append(n)
     return out
 
@@ -580,12 +640,23 @@ def assign_layers(g: Graph) -> Graph:
         if n.op != "attention":
             continue
         li = roles[n.name][0]
-        chain = [("linear", "o"), ("add", "res1"), ("layernorm", "ln1"), ("linear", "fc1"), ("gelu", "gelu"), ("linear", "fc2"), ("add", "res2"), ("layernorm", "ln2")]
+        chain = [
+            ("linear", "o"),
+            ("add", "res1"),
+            ("layernorm", "ln1"),
+            ("linear", "fc1"),
+            ("gelu", "gelu"),
+            ("linear", "fc2"),
+            ("add", "res2"),
+            ("layernorm", "ln2"),
+        ]
         t = n.outputs[0]
         for op, role in chain:
             nxt = only(t, op)
             if nxt is None:
-                raise UserError(f"encoder layer {li}: expected a {op} ({role}) after tensor '{t}' — not a BERT-style post-LN layer")
+                raise UserError(
+                    f"encoder layer {li}: expected a {op} ({role}) after tensor '{t}' — not a BERT-style post-LN layer"
+                )
             roles[nxt.name] = (li, role)
             t = nxt.outputs[0]
     nodes = []

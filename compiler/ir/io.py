@@ -56,7 +56,7 @@ def save_graph(graph: Graph, folder: Path) -> None:
         ],
     }
     (folder / "graph.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    np.savez(folder / "params.npz", **{k: np.asarray(v) for k, v in sorted(graph.params.items())})
+    np.savez(folder / "params.npz", **{k: np.asarray(v) for k, v in sorted(graph.params.items())})  # type: ignore[arg-type]
 
 
 def _attrs(d: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +76,9 @@ def load_graph(folder: Path) -> Graph:
     except json.JSONDecodeError:
         raise UserError(f"{gj} is not valid JSON") from None
     if doc.get("sparsehls_ir_version") != IR_VERSION:
-        raise UserError(f"{gj} has IR version {doc.get('sparsehls_ir_version')}; this sparsehls reads version {IR_VERSION} — recompile the project")
+        raise UserError(
+            f"{gj} has IR version {doc.get('sparsehls_ir_version')}; this sparsehls reads version {IR_VERSION} — recompile the project"
+        )
     try:
         with np.load(pz, allow_pickle=False) as z:
             params = {k: z[k] for k in z.files}
@@ -98,4 +100,10 @@ def load_graph(folder: Path) -> Graph:
     meta = dict(doc["meta"])
     if "block" in meta:
         meta["block"] = tuple(meta["block"])
-    return Graph(nodes=nodes, inputs=tuple(doc["inputs"]), outputs=tuple(doc["outputs"]), params=frozen(params), meta=frozen(meta))
+    return Graph(
+        nodes=nodes,
+        inputs=tuple(doc["inputs"]),
+        outputs=tuple(doc["outputs"]),
+        params=frozen(params),
+        meta=frozen(meta),
+    )

@@ -132,7 +132,7 @@ def quantize(graph: Graph, feeds: Mapping[str, np.ndarray], percentile: float = 
         if fn is None:
             new_nodes.append(node)
             continue
-        n2, p2 = fn(node, graph, scales)
+        n2, p2 = fn(node, graph, scales)  # type: ignore[operator]
         new_nodes.append(n2)
         new_params.update(p2)
     g = graph.with_nodes(new_nodes).with_params(new_params)
@@ -144,16 +144,26 @@ def quantize(graph: Graph, feeds: Mapping[str, np.ndarray], percentile: float = 
 
 
 def _pkey(node: Node, role: str) -> str:
-    base = node.params.get("weight") or node.params.get("gamma") or node.params.get("word") or node.params.get("const") or node.name
+    base = (
+        node.params.get("weight")
+        or node.params.get("gamma")
+        or node.params.get("word")
+        or node.params.get("const")
+        or node.name
+    )
     return base.rsplit(".", 1)[0] + "." + role
 
 
-def _linear(node: Node, g: Graph, scales: dict[str, float]) -> tuple[Node, dict[str, np.ndarray]]:
+def _linear(node: Node, g: Graph, scales: dict[str, Scale]) -> tuple[Node, dict[str, np.ndarray]]:
     s_x = scales[node.inputs[0]]
     s_y = scales[node.outputs[0]]
     # a per-channel input scale is folded into the weight columns: the
     # accumulator scale of row n is then s_w[n] alone
-    w = g.param(node, "weight").astype(np.float64) * np.asarray(s_x)[None, ...] if not np.isscalar(s_x) else g.param(node, "weight").astype(np.float64)
+    w = (
+        g.param(node, "weight").astype(np.float64) * np.asarray(s_x)[None, ...]
+        if not np.isscalar(s_x)
+        else g.param(node, "weight").astype(np.float64)
+    )
     n_out, k = w.shape
     wq, s_w = _q8_weights(w)
     acc_scale = s_w if not np.isscalar(s_x) else s_w * float(s_x)  # type: ignore[arg-type]
@@ -201,7 +211,9 @@ def _layernorm(node: Node, g: Graph, scales: dict[str, float]) -> tuple[Node, di
     bq = np.rint(beta * 2 ** (intops.F_LN + intops.F_GAMMA))
     eps_q = int(round(float(node.attrs["eps"]) * 2 ** (2 * intops.F_RES)))
     s_o = np.asarray(scales[node.outputs[0]], dtype=np.float64)
-    mults, shifts = zip(*(qm(2.0**-intops.F_LN / float(s)) for s in np.broadcast_to(s_o, gamma.shape)), strict=True)
+    mults, shifts = zip(
+        *(qm(2.0**-intops.F_LN / float(s)) for s in np.broadcast_to(s_o, gamma.shape)), strict=True
+    )
     keys = {r: _pkey(node, r) for r in ("gamma_q", "beta_q", "mult", "shift")}
     p = {
         keys["gamma_q"]: gq.astype(np.int32),
@@ -217,7 +229,9 @@ def _gelu(node: Node, g: Graph, scales: dict[str, float]) -> tuple[Node, dict[st
     im, ish = IDENTITY if s_i == 2.0**-intops.F_GELU else qm(s_i * 2.0**intops.F_GELU)
     om, osh = qm(2.0**-intops.F_GELU / s_o)
     off = round(GELU_SHIFT * 2**intops.F_GELU)
-    return node.with_attrs(in_mult=im, in_shift=ish, out_mult=om, out_shift=osh, out_offset=off, out_zero=GELU_ZERO), {}
+    return node.with_attrs(
+        in_mult=im, in_shift=ish, out_mult=om, out_shift=osh, out_offset=off, out_zero=GELU_ZERO
+    ), {}
 
 
 def _tanh(node: Node, g: Graph, scales: dict[str, float]) -> tuple[Node, dict[str, np.ndarray]]:

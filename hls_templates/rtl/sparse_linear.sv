@@ -1,4 +1,4 @@
-// sparse_linear: block-sparse int8 linear layer, y = sat8(requant(x @ W.T + b)).
+// sparse_linear: block-sparse int8 linear layer, y = sat8|sat32(requant(x @ W.T + b)).
 //
 // Numerics: compiler/golden/intops.py (requant = round-half-up arithmetic
 // shift, sat8) and compiler/golden/ops/linear.py run_int, bit for bit.

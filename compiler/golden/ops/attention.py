@@ -59,4 +59,9 @@ def probabilities_int(node: Node, q: np.ndarray, k: np.ndarray, mask: np.ndarray
     h, d = node.attrs["heads"], node.attrs["head_dim"]
     qh, kh = (_split(t.astype(np.float64), h, d) for t in (q, k))
     valid = (mask != 0)[:, None, None, :]
-    return intops.softmax_rows((qh @ np.ascontiguousarray(kh.transpose(0, 1, 3, 2))).astype(np.int64), valid, node.attrs["sm_mult"], node.attrs["sm_shift"])
+    return intops.softmax_rows(
+        (qh @ np.ascontiguousarray(kh.transpose(0, 1, 3, 2))).astype(np.int64),
+        valid,
+        node.attrs["sm_mult"],
+        node.attrs["sm_shift"],
+    )

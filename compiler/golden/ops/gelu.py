@@ -21,6 +21,7 @@ from scipy.special import erf as _erf
 from compiler.golden import intops
 from compiler.ir.graph import Graph, Node
 
+
 def run_float(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
     x = ins[0].astype(np.float64)
     if node.attrs.get("approximate", "none") == "tanh":

@@ -28,4 +28,6 @@ def run_int(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
         mult, shift = g.param(node, "mult"), g.param(node, "shift")
     else:
         mult, shift = a["mult"], a["shift"]
-    return intops.layernorm_rows(ins[0], g.param(node, "gamma_q"), g.param(node, "beta_q"), a["eps_q"], mult, shift)
+    return intops.layernorm_rows(
+        ins[0], g.param(node, "gamma_q"), g.param(node, "beta_q"), a["eps_q"], mult, shift
+    )

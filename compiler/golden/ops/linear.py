@@ -23,7 +23,9 @@ def run_float(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
     w = g.param(node, "weight")
     x = ins[0].astype(np.float32)
     # 2-D GEMM: NumPy's batched matmul path is much slower for [B, S, K] inputs
-    y = (x.reshape(-1, x.shape[-1]) @ np.ascontiguousarray(w.T, dtype=np.float32)).reshape(*x.shape[:-1], w.shape[0])
+    y = (x.reshape(-1, x.shape[-1]) @ np.ascontiguousarray(w.T, dtype=np.float32)).reshape(
+        *x.shape[:-1], w.shape[0]
+    )
     if "bias" in node.params:
         y = y + g.param(node, "bias")
     return y.astype(np.float32)

@@ -1,0 +1,1 @@
+"""`sparsehls bench` / `sparsehls report`: measure CPU backends, estimate FPGA boards, render reports."""

@@ -1,0 +1,78 @@
+"""FPGA resources and memory of the Alveo cards, for the scheduler and the performance model.
+
+Sources (Xilinx/AMD public data sheets):
+
+* DS962 "Alveo U200 and U250 Data Center Accelerator Cards Data Sheet" (v1.x):
+  U200 = XCU200 (VU9P class, 3 SLRs): 1,182K LUTs, 2,364K FFs, 6,840 DSP slices,
+  2,160 BRAM36 (75.9 Mb), 960 URAM (270 Mb); 4x DDR4-2400 16 GB, 77 GB/s total.
+  U250 = XCU250 (VU13P class, 4 SLRs): 1,728K LUTs, 3,456K FFs, 12,288 DSP,
+  2,688 BRAM36 (94.5 Mb), 1,280 URAM (360 Mb); 4x DDR4-2400 16 GB, 77 GB/s total.
+* DS963 "Alveo U280 Data Center Accelerator Card Data Sheet": XCU280 (3 SLRs):
+  1,304K LUTs, 2,607K FFs, 9,024 DSP, 2,016 BRAM36, 960 URAM; 8 GB HBM2 in 32
+  pseudo-channels, 460 GB/s (plus 2x DDR4 32 GB, 38 GB/s, not used here).
+* DS978 "Alveo U55C Data Center Accelerator Card Data Sheet": XCU55C (3 SLRs),
+  same fabric totals as the U280; 16 GB HBM2 in 32 pseudo-channels, 460 GB/s.
+* UG579 "UltraScale Architecture DSP Slice": DSP48E2 = 27x18 multiplier; WP486
+  "Deep Learning with INT8 Optimization on Xilinx Devices": two int8 products
+  sharing one operand per DSP48E2 per cycle (the packing the physical limit assumes).
+
+Per-SLR numbers are the totals divided by the SLR count (the parts are built
+from identical SLRs).  The platform shell takes part of one SLR; the 80 % fit
+budget of the scheduler leaves room for it.  Default kernel clock: 300 MHz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler.errors import UserError
+
+RESOURCES = ("dsp", "lut", "ff", "bram", "uram")
+BRAM36_BYTES = 36 * 1024 // 8  # 36 Kb
+URAM_BYTES = 288 * 1024 // 8  # 288 Kb
+INT8_MACS_PER_DSP_PEAK = 2  # WP486 packing: the physical limit
+
+
+@dataclass(frozen=True)
+class BoardResources:
+    name: str
+    slrs: int
+    dsp_per_slr: int
+    lut_per_slr: int
+    ff_per_slr: int
+    bram_per_slr: int  # BRAM36
+    uram_per_slr: int
+    memory: str  # "DDR4" or "HBM2"
+    channels: int
+    bandwidth_gbs: float  # peak off-chip bandwidth, GB/s (1e9 bytes/s)
+    clock_mhz: float = 300.0
+
+    def total(self, res: str) -> int:
+        return self.slrs * int(getattr(self, f"{res}_per_slr"))
+
+    def totals(self) -> dict[str, int]:
+        return {r: self.total(r) for r in RESOURCES}
+
+    @property
+    def onchip_bytes(self) -> int:
+        return self.total("bram") * BRAM36_BYTES + self.total("uram") * URAM_BYTES
+
+    def peak_macs_per_s(self, clock_mhz: float | None = None) -> float:
+        """Peak int8 MACs/s: every DSP48E2 doing 2 packed int8 MACs per cycle."""
+        return self.total("dsp") * INT8_MACS_PER_DSP_PEAK * (clock_mhz or self.clock_mhz) * 1e6
+
+
+BOARD_RESOURCES: dict[str, BoardResources] = {
+    # name      SLRs DSP/SLR LUT/SLR  FF/SLR   BRAM URAM  memory  ch  GB/s
+    "u200": BoardResources("u200", 3, 2280, 394080, 788160, 720, 320, "DDR4", 4, 77.0),
+    "u250": BoardResources("u250", 4, 3072, 432000, 864000, 672, 320, "DDR4", 4, 77.0),
+    "u280": BoardResources("u280", 3, 3008, 434560, 869120, 672, 320, "HBM2", 32, 460.0),
+    "u55c": BoardResources("u55c", 3, 3008, 434560, 869120, 672, 320, "HBM2", 32, 460.0),
+}
+
+
+def board_resources(name: str) -> BoardResources:
+    key = name.strip().lower()
+    if key not in BOARD_RESOURCES:
+        raise UserError(f"unknown board {name!r}: choose one of {', '.join(sorted(BOARD_RESOURCES))}")
+    return BOARD_RESOURCES[key]

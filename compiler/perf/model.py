@@ -1,0 +1,277 @@
+"""FPGA performance model: cycles per kernel, per layer and per sequence for a scheduled design.
+
+The modelled design (what :mod:`compiler.perf.schedule` sizes) is
+**layer-sequential with a shared engine pool**: one encoder layer's worth of
+hardware runs the layers one after another.
+
+* ``P`` linear engines (the RTL ``sparse_linear`` engine, BM x BN MACs each).
+  In each phase the pool is split among that phase's matrices; a matrix with
+  ``e`` engines splits its tokens over them (each engine runs
+  ``ceil(T / e)`` tokens, the engines read the same weight block at the same
+  time, so weights are never replicated).  Kernel cycles are
+  :func:`compiler.perf.cycle_model.linear_cycles` of that token count: the
+  model that matches the RTL cycle for cycle (bench/results/rtl_linear.json).
+* Phase A: q, k, v in parallel (attention needs all of K and V).
+  Phase B: attention -> o -> add+LayerNorm -> fc1 -> GELU -> fc2 ->
+  add+LayerNorm as a token-streaming dataflow pipeline: its time is the
+  slowest stage plus the first-tile latency of every other stage.
+* Attention lanes: one (head, query row) per lane at one key per cycle
+  (QK dot of head_dim MACs, softmax, PV of head_dim MACs, pipelined);
+  GELU lanes: one element per cycle each; LayerNorm: lanes per row, 3 passes.
+* Weights on-chip (URAM/BRAM) where they fit, otherwise streamed per layer
+  from DDR/HBM with double buffering: such a layer takes max(compute,
+  bytes / bandwidth).
+
+Everything here is an **estimate** at the stated clock (no Vivado run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.perf import cycle_model
+from compiler.perf.boards import BoardResources
+from compiler.perf.costs import Cost, UnitCosts, brams
+from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
+
+ATTN_FILL = 30  # divider + exp pipeline depth of an attention lane
+LN_FILL = 40  # isqrt + 2 dividers
+GELU_FILL = 20
+EMBED_LANES = 16
+
+
+def kernel_cycles(m: LinearWork, tokens: int, engines: int = 1, tt: int = 4, rows: int = 1) -> int:
+    """Cycles of one linear kernel on ``engines`` RTL engines (exact for engines = rows = 1).
+
+    The engines form ``rows`` groups that split the block rows (each group sees
+    every token, ceil(nnzb / rows) blocks, assuming rows balanced by kept
+    blocks) times ``engines // rows`` groups that split the tokens.
+    """
+    t = 1 if m.tokens_one else tokens
+    r = max(1, min(rows, m.nb, engines))
+    per = -(-t // max(1, engines // r))
+    return cycle_model.linear_cycles(per, -(-m.nb // r), m.kb, -(-m.nnzb // r), tt)
+
+
+def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1) -> int:
+    """Latency until a downstream stage sees this kernel's first output tile."""
+    r = max(1, min(rows, m.nb))
+    return (
+        tt * m.kb
+        + -(-m.nnzb // r) * max(tt, cycle_model.TIMING.min_tile)
+        + cycle_model.TIMING.pipe
+        + tt * -(-m.nb // r)
+    )
+
+
+def attention_cycles(ly: LayerWork, tokens: int, lanes: int) -> int:
+    if not ly.heads:
+        return 0
+    rows = ly.heads * tokens
+    return -(-rows // max(1, lanes)) * tokens + 3 * tokens + ATTN_FILL
+
+
+def gelu_cycles(ly: LayerWork, tokens: int, lanes: int) -> int:
+    return -(-(tokens * ly.ffn) // max(1, lanes)) + GELU_FILL if ly.ffn else 0
+
+
+def layernorm_cycles(hidden: int, tokens: int, lanes: int) -> int:
+    return tokens * 3 * -(-hidden // max(1, lanes)) + LN_FILL
+
+
+@dataclass
+class Design:
+    board: BoardResources
+    clock_mhz: float
+    engines: int  # pool size P
+    alloc: dict[int, dict[str, int]]  # layer -> role -> engines (phase-wise share of the pool)
+    attn_lanes: int
+    gelu_lanes: int
+    ln_lanes: int
+    onchip_layers: tuple[int, ...]  # layers whose weights stay on chip; others are streamed
+    costs: UnitCosts
+    tt: int = 4
+    rows: dict[int, dict[str, int]] = field(default_factory=dict)  # layer -> role -> row groups
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LayerTiming:
+    layer: int
+    phase_a: int
+    phase_b: int
+    bottleneck: str
+    memory: int  # cycles to stream this layer's weights (0: on chip)
+    kernels: dict[str, int]
+
+    @property
+    def cycles(self) -> int:
+        return max(self.phase_a + self.phase_b, self.memory)
+
+
+def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
+    alloc = d.alloc.get(ly.index, {})
+    rows = d.rows.get(ly.index, {})
+    kern = {
+        m.role: kernel_cycles(m, wl.seq, alloc.get(m.role, 1), d.tt, rows.get(m.role, 1)) for m in ly.linears
+    }
+    a = max((kern[r] for r in PHASE_A if r in kern), default=0)
+    stages: dict[str, int] = {}
+    fills: dict[str, int] = {}
+    if ly.heads:
+        stages["attention"] = attention_cycles(ly, wl.seq, d.attn_lanes)
+        fills["attention"] = 3 * wl.seq + ATTN_FILL
+        kern["attention"] = stages["attention"]
+    for m in ly.linears:
+        if m.role not in PHASE_A:
+            stages[m.role] = kern[m.role]
+            fills[m.role] = first_tile_cycles(m, d.tt, rows.get(m.role, 1))
+    for nm in ("ln1", "ln2"):
+        stages[nm] = kern[nm] = layernorm_cycles(ly.hidden, wl.seq, d.ln_lanes)
+        fills[nm] = 3 * -(-ly.hidden // d.ln_lanes) + LN_FILL
+    if ly.ffn:
+        stages["gelu"] = kern["gelu"] = gelu_cycles(ly, wl.seq, d.gelu_lanes)
+        fills["gelu"] = GELU_FILL
+    top = max(stages, key=lambda s: stages[s])
+    b = stages[top] + sum(f for s, f in fills.items() if s != top)
+    mem = 0
+    if ly.index not in d.onchip_layers:
+        nbytes = sum(m.weight_bytes() for m in ly.linears)
+        mem = int(nbytes / bytes_per_cycle(d))
+    return LayerTiming(ly.index, a, b, top, mem, kern)
+
+
+def bytes_per_cycle(d: Design) -> float:
+    return d.board.bandwidth_gbs * 1e9 / (d.clock_mhz * 1e6)
+
+
+def total_cycles(wl: Workload, d: Design) -> tuple[int, list[LayerTiming], int]:
+    layers = [layer_timing(wl, d, ly) for ly in wl.layers]
+    embed = wl.seq * -(-wl.hidden // EMBED_LANES) + 10
+    tail = sum(kernel_cycles(m, wl.seq, d.engines, d.tt) for m in wl.tail)
+    return embed + sum(t.cycles for t in layers) + tail, layers, embed + tail
+
+
+def resources(wl: Workload, d: Design) -> Cost:
+    bm, bn = wl.block
+    max_kb = max((m.kb for m in wl.linears()), default=1)
+    max_nb = max((m.nb for m in wl.linears()), default=1)
+    hd = max((ly.head_dim for ly in wl.layers), default=64)
+    c = d.costs
+    total = c.fixed() + d.engines * c.engine(bm, bn, max_kb, max_nb, d.tt)
+    total = total + d.attn_lanes * c.attention_lane(hd, wl.seq) + d.gelu_lanes * c.gelu_lane()
+    total = total + c.layernorm_unit() + d.ln_lanes * c.layernorm_lane()
+    # activations: K, V, Q (int8) and two int32 residual rows buffers of T x hidden
+    act = wl.seq * wl.hidden * (3 + 8)
+    total = total + Cost(bram=brams(act, 64))
+    return total + weight_storage(wl, d)
+
+
+def weight_storage(wl: Workload, d: Design) -> Cost:
+    """On-chip layers' weights in URAM (then BRAM); streamed layers need a double buffer of the largest one."""
+    from compiler.perf.boards import URAM_BYTES
+
+    onchip = sum(sum(m.weight_bytes() for m in ly.linears) for ly in wl.layers if ly.index in d.onchip_layers)
+    onchip += sum(m.weight_bytes() for m in wl.tail)
+    streamed = [
+        sum(m.weight_bytes() for m in ly.linears) for ly in wl.layers if ly.index not in d.onchip_layers
+    ]
+    if streamed:
+        onchip += 2 * max(streamed)
+    uram_cap = 0.8 * d.board.total("uram") * URAM_BYTES
+    in_uram = min(onchip, uram_cap)
+    return Cost(uram=-(-in_uram // URAM_BYTES), bram=brams(onchip - in_uram))
+
+
+def utilization(cost: Cost, board: BoardResources) -> dict[str, float]:
+    tot = board.totals()
+    return {r: getattr(cost, r) / tot[r] for r in tot}
+
+
+def physical_limit(wl: Workload, board: BoardResources, clock_mhz: float) -> dict[str, Any]:
+    """The board's limit for this model: peak int8 MACs (2 per DSP48E2) and peak memory bandwidth.
+
+    Compute: the block-sparse MACs (kept blocks computed in full, plus attention)
+    over every DSP at 2 int8 MACs per cycle.  Memory: if the weights fit the
+    whole on-chip RAM (BRAM + URAM), only the sequence's input ids and output
+    activations cross the memory bus; otherwise the weights are read once per
+    sequence.
+    """
+    macs = wl.macs()
+    compute_s = macs / board.peak_macs_per_s(clock_mhz)
+    io = wl.seq * 4 * 3 + wl.seq * wl.hidden * 4
+    wbytes = wl.weight_bytes()
+    moved = io + (wbytes if wbytes > board.onchip_bytes else 0)
+    memory_s = moved / (board.bandwidth_gbs * 1e9)
+    return {
+        "macs": int(macs),
+        "dense_macs": int(wl.dense_macs()),
+        "peak_gmacs": board.peak_macs_per_s(clock_mhz) / 1e9,
+        "compute_ms": compute_s * 1e3,
+        "memory_ms": memory_s * 1e3,
+        "bytes_per_seq": int(moved),
+        "limit_ms": max(compute_s, memory_s) * 1e3,
+        "bound": "compute" if compute_s >= memory_s else "memory",
+        "assumes": "2 int8 MACs per DSP48E2 per cycle (WP486 packing), every DSP busy; peak off-chip bandwidth",
+    }
+
+
+def estimate(wl: Workload, d: Design) -> dict[str, Any]:
+    """The ``estimate`` section of report.json / bench.json (all numbers are estimates)."""
+    cycles, layers, other = total_cycles(wl, d)
+    res = resources(wl, d)
+    util = utilization(res, d.board)
+    lat_ms = cycles / (d.clock_mhz * 1e3)
+    lim = physical_limit(wl, d.board, d.clock_mhz)
+    streamed = [ly.index for ly in wl.layers if ly.index not in d.onchip_layers]
+    wbytes_streamed = sum(
+        sum(m.weight_bytes() for m in ly.linears) for ly in wl.layers if ly.index in streamed
+    )
+    moved = (
+        lim["bytes_per_seq"]
+        - (wl.weight_bytes() if wl.weight_bytes() > d.board.onchip_bytes else 0)
+        + wbytes_streamed
+    )
+    mem_ms = moved / (d.board.bandwidth_gbs * 1e9) * 1e3
+    return {
+        "is_estimate": True,
+        "board": d.board.name,
+        "clock_mhz": d.clock_mhz,
+        "mac_per_dsp": d.costs.mac_per_dsp,
+        "cycles": int(cycles),
+        "latency_ms": lat_ms,
+        "throughput_seq_s": 1e3 / lat_ms if lat_ms else 0.0,
+        "limit_ms": lim["limit_ms"],
+        "latency_over_limit": lat_ms / lim["limit_ms"] if lim["limit_ms"] else float("inf"),
+        "limit": lim,
+        "memory_ms": mem_ms,
+        "memory_bound": mem_ms >= lat_ms * 0.999,
+        "weights_streamed_layers": streamed,
+        "weight_bytes": int(wl.weight_bytes()),
+        "achieved_gmacs": wl.macs() / (lat_ms * 1e-3) / 1e9 if lat_ms else 0.0,
+        **res.as_dict(),
+        "utilization": {k: round(v, 4) for k, v in util.items()},
+        "fits": all(v <= 0.8 for v in util.values()),
+        "engines": d.engines,
+        "attn_lanes": d.attn_lanes,
+        "gelu_lanes": d.gelu_lanes,
+        "ln_lanes": d.ln_lanes,
+        "block": list(wl.block),
+        "seq_len": wl.seq,
+        "cost_source": d.costs.source,
+        "layers": [
+            {
+                "layer": t.layer,
+                "cycles": t.cycles,
+                "phase_a": t.phase_a,
+                "phase_b": t.phase_b,
+                "bottleneck": t.bottleneck,
+                "memory": t.memory,
+                "kernels": t.kernels,
+            }
+            for t in layers
+        ],
+        "other_cycles": int(other),
+        "notes": list(d.notes),
+    }

@@ -1,0 +1,230 @@
+"""Board-aware scheduler: size the engine pool and the lanes so the design is balanced and fits.
+
+For a workload and a board it chooses (see :mod:`compiler.perf.model` for the
+design these numbers describe):
+
+* the pool size ``P`` of RTL linear engines and, per layer and phase, how many
+  of them each matrix gets (proportional to its kept blocks, so the kernels of
+  a phase finish together);
+* attention / GELU / LayerNorm lanes: the fewest that keep each of those stages
+  at or below the slowest linear of phase B (a balanced pipeline);
+* which layers keep their weights on chip (URAM, then BRAM) and which are
+  streamed from DDR/HBM;
+
+so that every resource (DSP, LUT, FF, BRAM36, URAM) stays at or below
+``budget`` (80 %) of the board, with the lowest predicted latency.  When even
+the smallest design does not fit, :class:`Schedule` says so and what it needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.perf.boards import BoardResources, board_resources
+from compiler.perf.costs import UnitCosts, unit_costs
+from compiler.perf.model import (
+    ATTN_FILL,
+    Design,
+    estimate,
+    first_tile_cycles,
+    kernel_cycles,
+    resources,
+    total_cycles,
+    utilization,
+)
+from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
+
+log = logging.getLogger(__name__)
+
+FIT_BUDGET = 0.8
+
+
+@dataclass
+class Schedule:
+    design: Design
+    estimate: dict[str, Any]
+    fits: bool
+    message: str
+
+    def to_meta(self) -> dict[str, Any]:
+        """JSON-ready summary stored in ``graph.meta["schedule"]`` and report.json."""
+        d = self.design
+        return {
+            "board": d.board.name,
+            "clock_mhz": d.clock_mhz,
+            "fits": self.fits,
+            "message": self.message,
+            "engines": d.engines,
+            "attn_lanes": d.attn_lanes,
+            "gelu_lanes": d.gelu_lanes,
+            "ln_lanes": d.ln_lanes,
+            "token_tile": d.tt,
+            "mac_per_dsp": d.costs.mac_per_dsp,
+            "alloc": {str(k): v for k, v in sorted(d.alloc.items())},
+            "row_groups": {str(k): v for k, v in sorted(d.rows.items())},
+            "weights": {
+                "onchip_layers": list(d.onchip_layers),
+                "streamed_layers": self.estimate["weights_streamed_layers"],
+            },
+            "utilization": self.estimate["utilization"],
+            "budget": FIT_BUDGET,
+        }
+
+
+def split_engines(p: int, ly: LayerWork, roles: list[str], tokens: int, tt: int) -> dict[str, int]:
+    """Share ``p`` engines among ``roles`` of a layer: proportional to kept blocks, then greedy on the slowest."""
+    ms = [m for m in ly.linears if m.role in roles]
+    if not ms:
+        return {}
+    cap = max(1, math.ceil(tokens / 2))  # an engine needs >= 2 tokens (min tile)
+    work = {m.role: max(m.nnzb, 1) for m in ms}
+    tot = sum(work.values())
+    alloc = {r: min(cap, max(1, int(p * w / tot))) for r, w in work.items()}
+    left = p - sum(alloc.values())
+    byrole = {m.role: m for m in ms}
+    while left > 0:
+        open_ = [r for r in alloc if alloc[r] < cap]
+        if not open_:
+            break
+        r = max(open_, key=lambda r: kernel_cycles(byrole[r], tokens, alloc[r], tt))
+        alloc[r] += 1
+        left -= 1
+    return alloc
+
+
+def choose_rows(m: LinearWork, tokens: int, engines: int, tt: int, streaming: bool) -> int:
+    """Row groups for a kernel's engines: fewest cycles (+ first-tile latency when it streams into the next stage)."""
+    best, best_r = None, 1
+    for r in range(1, min(engines, m.nb, 8) + 1):
+        if engines % r:
+            continue
+        c = kernel_cycles(m, tokens, engines, tt, r) + (first_tile_cycles(m, tt, r) if streaming else 0)
+        if best is None or c < best:
+            best, best_r = c, r
+    return best_r
+
+
+def _lanes(wl: Workload, alloc: dict[int, dict[str, int]], tt: int) -> tuple[int, int, int]:
+    """Fewest attention / GELU / LayerNorm lanes that keep pace with phase B's slowest linear."""
+    a = g = ln = 1
+    for ly in wl.layers:
+        al = alloc.get(ly.index, {})
+        target = max(
+            (kernel_cycles(m, wl.seq, al.get(m.role, 1), tt) for m in ly.linears if m.role not in PHASE_A),
+            default=0,
+        )
+        target = max(
+            target, max((kernel_cycles(m, wl.seq, al.get(m.role, 1), tt) for m in ly.linears), default=0)
+        )
+        target = max(target, 3 * wl.seq + ATTN_FILL + wl.seq)
+        if ly.heads:
+            per_lane = max(1, (target - 3 * wl.seq - ATTN_FILL) // wl.seq)  # query rows a lane can do in time
+            a = max(a, min(ly.heads * wl.seq, math.ceil(ly.heads * wl.seq / per_lane)))
+        if ly.ffn:
+            g = max(g, min(ly.ffn, math.ceil(wl.seq * ly.ffn / target)))
+        ln = max(ln, min(ly.hidden, math.ceil(3 * ly.hidden * wl.seq / target)))
+    return a, g, ln
+
+
+def _design(
+    wl: Workload,
+    board: BoardResources,
+    clock: float,
+    costs: UnitCosts,
+    p: int,
+    onchip: tuple[int, ...],
+    tt: int,
+) -> Design:
+    alloc: dict[int, dict[str, int]] = {}
+    for ly in wl.layers:
+        roles_b = [m.role for m in ly.linears if m.role not in PHASE_A]
+        alloc[ly.index] = {
+            **split_engines(p, ly, list(PHASE_A), wl.seq, tt),
+            **split_engines(p, ly, roles_b, wl.seq, tt),
+        }
+    rows = {
+        ly.index: {
+            m.role: choose_rows(m, wl.seq, alloc[ly.index].get(m.role, 1), tt, m.role not in PHASE_A)
+            for m in ly.linears
+        }
+        for ly in wl.layers
+    }
+    a, g, ln = _lanes(wl, alloc, tt)
+    return Design(board, clock, p, alloc, a, g, ln, onchip, costs, tt, rows=rows)
+
+
+def _fits(wl: Workload, d: Design, budget: float) -> bool:
+    return all(v <= budget for v in utilization(resources(wl, d), d.board).values())
+
+
+def _candidates(pmax: int) -> list[int]:
+    out, p = [], 3
+    while p <= pmax:
+        out.append(p)
+        p = p + 1 if p < 32 else int(p * 1.08) + 1
+    return out or [3]
+
+
+def _placement(
+    wl: Workload, board: BoardResources, clock: float, costs: UnitCosts, tt: int, budget: float
+) -> tuple[int, ...]:
+    """As many layers on chip as the RAM budget allows with the smallest pool (the rest streamed)."""
+    idx = [ly.index for ly in wl.layers]
+    for k in range(len(idx), -1, -1):
+        d = _design(wl, board, clock, costs, 3, tuple(idx[:k]), tt)
+        util = utilization(resources(wl, d), board)
+        if util["bram"] <= budget and util["uram"] <= budget:
+            return tuple(idx[:k])
+    return ()
+
+
+def schedule(
+    wl: Workload,
+    board: str | BoardResources,
+    clock_mhz: float | None = None,
+    mac_per_dsp: int = 2,
+    budget: float = FIT_BUDGET,
+    tt: int = 2,
+    costs: UnitCosts | None = None,
+) -> Schedule:
+    """Pick the fastest design for ``wl`` whose resources stay <= ``budget`` of ``board``."""
+    b = board_resources(board) if isinstance(board, str) else board
+    clock = float(clock_mhz or b.clock_mhz)
+    costs = costs or unit_costs(mac_per_dsp)
+    onchip = _placement(wl, b, clock, costs, tt, budget)
+    bm, bn = wl.block
+    eng_dsp = costs.engine(bm, bn, 1, 1, tt).dsp
+    pmax = max(3, int(budget * b.total("dsp") / max(eng_dsp, 1e-9)))
+    pmax = min(pmax, 3 * max(1, math.ceil(wl.seq / 2)))
+    best: tuple[int, Design] | None = None
+    for p in _candidates(pmax):
+        d = _design(wl, b, clock, costs, p, onchip, tt)
+        if not _fits(wl, d, budget):
+            continue
+        cyc = total_cycles(wl, d)[0]
+        if best is None or cyc < best[0]:
+            best = (cyc, d)
+    if best is not None:
+        d = best[1]
+        est = estimate(wl, d)
+        streamed = est["weights_streamed_layers"]
+        msg = (
+            f"fits {b.name} within {budget:.0%}: {d.engines} engines of {bm}x{bn} MACs, {d.attn_lanes} attention lanes, "
+            f"{d.gelu_lanes} GELU lanes, {d.ln_lanes} LayerNorm lanes; weights "
+            + ("on chip" if not streamed else f"streamed for layers {streamed}")
+        )
+        return Schedule(d, est, True, msg)
+    d = _design(wl, b, clock, costs, 3, onchip, tt)
+    d.attn_lanes = d.gelu_lanes = d.ln_lanes = 1
+    est = estimate(wl, d)
+    over = {r: u for r, u in est["utilization"].items() if u > budget}
+    need = ", ".join(f"{r.upper()} {getattr_total(est, r)} = {u:.0%} of the board" for r, u in over.items())
+    msg = f"does NOT fit {b.name} within {budget:.0%}: the smallest design (3 engines, 1 lane each) needs {need}"
+    return Schedule(d, est, False, msg)
+
+
+def getattr_total(est: dict[str, Any], res: str) -> int:
+    return int(est.get(res, 0))

@@ -1,0 +1,59 @@
+"""`sparsehls run PROJECT --text ...`: tokenize, run one backend, print its outputs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from compiler.errors import UserError
+from compiler.frontend.inputs import encode, load_tokenizer
+from compiler.ir.io import load_graph
+from runtime.accelerator import open_accelerator
+
+
+def run_text_outputs(
+    project: Path, text: str, backend: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(feeds, integer outputs) for one sentence."""
+    project = Path(project)
+    if not project.is_dir():
+        raise UserError(f"project folder {project} not found")
+    graph = load_graph(project / "ir")
+    tok = load_tokenizer(project / "tokenizer")
+    if tok is None:
+        raise UserError(
+            f"{project} has no tokenizer (compiled from a model without tokenizer.json); --text needs one"
+        )
+    if not text.strip():
+        raise UserError("--text is empty")
+    feeds = encode(tok, [text], int(graph.meta["seq_len"]))
+    feeds = {k: feeds[k] for k in graph.inputs}
+    with open_accelerator(backend, project=project, graph=graph) as acc:
+        out = acc.run(feeds)
+    return feeds, out
+
+
+def run_text(project: Path, text: str, backend: str = "golden") -> str:
+    """Human-readable summary: integer output digest and values, plus the dequantized result."""
+    feeds, out = run_text_outputs(project, text, backend)
+    graph = load_graph(Path(project) / "ir")
+    name = graph.outputs[0]
+    y = np.asarray(out[name]).astype(np.int64)
+    digest = hashlib.sha256(y.tobytes()).hexdigest()[:16]
+    scale = np.asarray(graph.meta["tensor_scales"][name], dtype=np.float64)
+    real = y * scale
+    n = int(feeds["attention_mask"].sum())
+    lines = [f"backend {backend}: {name} int8 shape {list(y.shape)}, sha256 {digest}, {n} real tokens"]
+    if y.ndim == 3:
+        lines.append("token 0 (int8), first 16: " + " ".join(str(v) for v in y[0, 0, :16]))
+        emb = real[0, :n].mean(axis=0)
+        lines.append(
+            "sentence embedding (mean pooled, dequantized), first 8: "
+            + " ".join(f"{v:+.4f}" for v in emb[:8])
+        )
+    else:
+        lines.append("logits (int8): " + " ".join(str(v) for v in y[0]))
+        lines.append("logits (dequantized): " + " ".join(f"{v:+.4f}" for v in real[0]))
+    return "\n".join(lines)
