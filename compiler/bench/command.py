@@ -33,7 +33,9 @@ def is_project(p: Path) -> bool:
     return (p / "ir" / "graph.json").exists()
 
 
-def estimate_project(project: Path, board: str = "u250", clock_mhz: float | None = None, mac_per_dsp: int = 2) -> dict[str, Any]:
+def estimate_project(
+    project: Path, board: str = "u250", clock_mhz: float | None = None, mac_per_dsp: int = 2
+) -> dict[str, Any]:
     """Schedule a compiled project for ``board`` and write ``estimate`` + ``schedule`` into its report.json."""
     from compiler.ir.io import load_graph
 
@@ -98,7 +100,12 @@ def run_bench(
         project = out / "project"
         step(f"compiling {model_or_project} (IR only, csim skipped) → {project}")
         t0 = time.perf_counter()
-        compile_model(model_or_project, project, CompileOptions(seq_len=seq_len, csim=False, hls=False, force=True), step)
+        compile_model(
+            model_or_project,
+            project,
+            CompileOptions(seq_len=seq_len, csim=False, hls=False, force=True),
+            step,
+        )
         timing["compile_s"] = time.perf_counter() - t0
     out = Path(out or f"bench-{name}")
     out.mkdir(parents=True, exist_ok=True)
@@ -114,7 +121,9 @@ def run_bench(
         fpga[b] = {**s.estimate, "fits_message": s.message, "schedule": s.to_meta()}
         if mac_per_dsp != 1:
             s1 = schedule(wl, b, clock_mhz, 1)
-            as_built[b] = {k: s1.estimate[k] for k in ("latency_ms", "latency_over_limit", "fits", "engines", "dsp")}
+            as_built[b] = {
+                k: s1.estimate[k] for k in ("latency_ms", "latency_over_limit", "fits", "engines", "dsp")
+            }
     if "u250" in fpga:
         sb = schedule(wl, "u250", clock_mhz, mac_per_dsp)
         update_report(project, {"estimate": sb.estimate, "schedule": sb.to_meta()})
@@ -123,7 +132,14 @@ def run_bench(
     sweep = {"boards": boards, "points": []}
     for sp in SWEEP:
         w2 = _uniform(wl, sp)
-        sweep["points"].append({"sparsity": sp, "latency_ms": {b: schedule(w2, b, clock_mhz, mac_per_dsp).estimate["latency_ms"] for b in boards}})
+        sweep["points"].append(
+            {
+                "sparsity": sp,
+                "latency_ms": {
+                    b: schedule(w2, b, clock_mhz, mac_per_dsp).estimate["latency_ms"] for b in boards
+                },
+            }
+        )
 
     cpu_res: dict[str, Any] = {}
     onnx = project / "model.onnx"
@@ -136,7 +152,15 @@ def run_bench(
         cpu_res.update(cpu.bench_onnx(onnx, seq, vocab, threads, reps))
     res: dict[str, Any] = {
         "what": "CPU latencies measured in this run (median, batch 1); FPGA latencies are ESTIMATES of the scheduled design at the stated clock",
-        "model": {"name": name, "layers": len(wl.layers), "hidden": wl.hidden, "block": list(wl.block), "block_sparsity": wl.block_sparsity(), "macs": wl.macs(), "dense_macs": wl.dense_macs()},
+        "model": {
+            "name": name,
+            "layers": len(wl.layers),
+            "hidden": wl.hidden,
+            "block": list(wl.block),
+            "block_sparsity": wl.block_sparsity(),
+            "macs": wl.macs(),
+            "dense_macs": wl.dense_macs(),
+        },
         "seq_len": seq,
         "threads": threads,
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
@@ -167,7 +191,10 @@ def write_outputs(res: dict[str, Any], out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "bench.json", res)
-    pngs = [plots.latency_bars(res, out / "latency.png"), plots.latency_vs_sparsity(res, out / "sparsity.png")]
+    pngs = [
+        plots.latency_bars(res, out / "latency.png"),
+        plots.latency_vs_sparsity(res, out / "sparsity.png"),
+    ]
     rb = "u250" if "u250" in res["fpga"] else next(iter(res["fpga"]))
     pngs.append(plots.roofline(res, rb, out / "roofline.png"))
     md = markdown(res)
@@ -207,9 +234,15 @@ def markdown(res: dict[str, Any]) -> str:
             f"{e['throughput_seq_s']:.0f} | {e['dsp']} ({u['dsp']:.0%}) | {e['lut']} ({u['lut']:.0%}) | {e['bram']} ({u['bram']:.0%}) | {e['uram']} ({u['uram']:.0%}) | {e['engines']} | "
             f"{ab.get('latency_ms', float('nan')):.4f} |"
         )
-    lines += ["", "Speed-up of the FPGA estimate over each measured CPU backend (CPU latency ÷ FPGA latency):", ""]
+    lines += [
+        "",
+        "Speed-up of the FPGA estimate over each measured CPU backend (CPU latency ÷ FPGA latency):",
+        "",
+    ]
     for b, r in res["ratios"].items():
-        lines.append(f"- {b.upper()}: " + ", ".join(f"{k.replace(' / fpga', '')} {v:.0f}×" for k, v in r.items()))
+        lines.append(
+            f"- {b.upper()}: " + ", ".join(f"{k.replace(' / fpga', '')} {v:.0f}×" for k, v in r.items())
+        )
     lines += ["", "Fit decisions:", ""] + [f"- {e['fits_message']}" for e in res["fpga"].values()]
     lines += ["", "Physical limit: " + next(iter(res["fpga"].values()))["limit"]["assumes"] + ".", ""]
     lines += ["![latency](latency.png)", "", "![sparsity](sparsity.png)", "", "![roofline](roofline.png)", ""]
@@ -220,13 +253,21 @@ def print_table(res: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"{res['model']['name']} seq {res['seq_len']}: CPU measured ({res['threads']} threads) vs FPGA estimates")
+    t = Table(
+        title=f"{res['model']['name']} seq {res['seq_len']}: CPU measured ({res['threads']} threads) vs FPGA estimates"
+    )
     for c in ("backend", "latency ms", "kind", "fits", "÷ limit"):
         t.add_column(c)
     for k, v in res["cpu"].items():
         t.add_row(f"CPU {k}", f"{v['median_ms']:.2f}", "measured", "", "")
     for b, e in res["fpga"].items():
-        t.add_row(b.upper(), f"{e['latency_ms']:.4f}", f"estimate @ {e['clock_mhz']:.0f} MHz", "yes" if e["fits"] else "NO", f"{e['latency_over_limit']:.2f}")
+        t.add_row(
+            b.upper(),
+            f"{e['latency_ms']:.4f}",
+            f"estimate @ {e['clock_mhz']:.0f} MHz",
+            "yes" if e["fits"] else "NO",
+            f"{e['latency_over_limit']:.2f}",
+        )
     Console().print(t)
 
 

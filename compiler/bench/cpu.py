@@ -127,7 +127,7 @@ def _sparsify(model: Any, fmt: str) -> Any:
             return y.reshape(*shp[:-1], -1)
 
     m = copy.deepcopy(model)
-    for name, mod in list(m.named_modules()):
+    for _name, mod in list(m.named_modules()):
         for cname, child in list(mod.named_children()):
             if isinstance(child, torch.nn.Linear) and float((child.weight == 0).float().mean()) > 0.3:
                 setattr(mod, cname, SparseLinear(child))

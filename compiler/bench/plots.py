@@ -45,7 +45,12 @@ def latency_vs_sparsity(res: dict[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     sw = res["sparsity_sweep"]
     for b in sw["boards"]:
-        ax.plot([p["sparsity"] for p in sw["points"]], [p["latency_ms"][b] for p in sw["points"]], marker="o", label=f"{b.upper()} estimate")
+        ax.plot(
+            [p["sparsity"] for p in sw["points"]],
+            [p["latency_ms"][b] for p in sw["points"]],
+            marker="o",
+            label=f"{b.upper()} estimate",
+        )
     for name, r in res["cpu"].items():
         ax.axhline(r["median_ms"], ls="--", lw=0.8, color="gray")
         ax.text(0.0, r["median_ms"], f" CPU {name}", fontsize=6, va="bottom")
@@ -68,9 +73,20 @@ def roofline(res: dict[str, Any], board: str, path: Path) -> Path:
     bw = res["boards"][board]["bandwidth_gbs"]
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [10 ** (i / 10) for i in range(-10, 61)]
-    ax.plot(xs, [min(peak, bw * x) for x in xs], color="black", label=f"{board.upper()} roof: {peak:.0f} GMAC/s, {bw:.0f} GB/s")
+    ax.plot(
+        xs,
+        [min(peak, bw * x) for x in xs],
+        color="black",
+        label=f"{board.upper()} roof: {peak:.0f} GMAC/s, {bw:.0f} GB/s",
+    )
     ai = lim["macs"] / max(lim["bytes_per_seq"], 1)
-    ax.plot([ai], [e["achieved_gmacs"]], "o", color="tab:green", label=f"design (estimate) {e['achieved_gmacs']:.0f} GMAC/s")
+    ax.plot(
+        [ai],
+        [e["achieved_gmacs"]],
+        "o",
+        color="tab:green",
+        label=f"design (estimate) {e['achieved_gmacs']:.0f} GMAC/s",
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (MAC / off-chip byte)")

@@ -26,8 +26,17 @@ def md_to_html(md: str, images: dict[str, Path]) -> str:
 
     def flush() -> None:
         if rows:
-            cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows if not re.match(r"^\|[-:| ]+\|$", r.strip())]
-            body = "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{_inline(c)}</{'th' if i == 0 else 'td'}>" for c in r) + "</tr>" for i, r in enumerate(cells))
+            cells = [
+                [c.strip() for c in r.strip().strip("|").split("|")]
+                for r in rows
+                if not re.match(r"^\|[-:| ]+\|$", r.strip())
+            ]
+            body = "".join(
+                "<tr>"
+                + "".join(f"<{'th' if i == 0 else 'td'}>{_inline(c)}</{'th' if i == 0 else 'td'}>" for c in r)
+                + "</tr>"
+                for i, r in enumerate(cells)
+            )
             out.append(f"<table>{body}</table>")
             rows.clear()
 
@@ -77,20 +86,52 @@ def project_markdown(rep: dict[str, Any]) -> str:
         lines.append(f"| timing {k} | {v} |")
     e = rep.get("estimate")
     if e:
-        lines += ["", f"## FPGA estimate ({e['board'].upper()} @ {e['clock_mhz']:.0f} MHz, estimate, not a measurement)", ""]
+        lines += [
+            "",
+            f"## FPGA estimate ({e['board'].upper()} @ {e['clock_mhz']:.0f} MHz, estimate, not a measurement)",
+            "",
+        ]
         lines += ["| quantity | value |", "|---|---|"]
-        for k in ("cycles", "latency_ms", "throughput_seq_s", "limit_ms", "latency_over_limit", "dsp", "lut", "ff", "bram", "uram", "fits", "engines", "attn_lanes", "gelu_lanes", "ln_lanes", "mac_per_dsp", "cost_source"):
+        for k in (
+            "cycles",
+            "latency_ms",
+            "throughput_seq_s",
+            "limit_ms",
+            "latency_over_limit",
+            "dsp",
+            "lut",
+            "ff",
+            "bram",
+            "uram",
+            "fits",
+            "engines",
+            "attn_lanes",
+            "gelu_lanes",
+            "ln_lanes",
+            "mac_per_dsp",
+            "cost_source",
+        ):
             v = e.get(k)
             lines.append(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |")
         lines += ["", f"- {rep.get('schedule', {}).get('message', '')}", ""]
         lines += ["| layer | cycles | phase A | phase B | bottleneck |", "|---|---:|---:|---:|---|"]
         for ly in e.get("layers", []):
-            lines.append(f"| {ly['layer']} | {ly['cycles']} | {ly['phase_a']} | {ly['phase_b']} | {ly['bottleneck']} |")
+            lines.append(
+                f"| {ly['layer']} | {ly['cycles']} | {ly['phase_a']} | {ly['phase_b']} | {ly['bottleneck']} |"
+            )
     mats = rep.get("matrices", [])
     if mats:
-        lines += ["", "## Matrices", "", "| layer | role | shape | block sparsity | kept blocks |", "|---|---|---|---:|---:|"]
+        lines += [
+            "",
+            "## Matrices",
+            "",
+            "| layer | role | shape | block sparsity | kept blocks |",
+            "|---|---|---|---:|---:|",
+        ]
         for r in mats:
-            lines.append(f"| {r['layer']} | {r['role']} | {r['shape'][0]}x{r['shape'][1]} | {r['block_sparsity']:.1%} | {r['nnz_blocks']} |")
+            lines.append(
+                f"| {r['layer']} | {r['role']} | {r['shape'][0]}x{r['shape'][1]} | {r['block_sparsity']:.1%} | {r['nnz_blocks']} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -133,9 +133,9 @@ def iexp(d: npt.ArrayLike) -> IntArray:
 
     d = -q*ln2 + r with r in (-ln2, 0]; exp(r) ~ A (r + B)^2 + C; exp(d) = exp(r) >> q.
     """
-    d: IntArray = np.maximum(as_i64(d), EXP_CLAMP)
-    q = (-d) // EXP_LN2
-    r = d + q * EXP_LN2
+    dd = np.maximum(as_i64(d), EXP_CLAMP)
+    q = (-dd) // EXP_LN2
+    r = dd + q * EXP_LN2
     t = r + EXP_QB
     e = (EXP_QA * t * t + EXP_QC) >> (2 * F_EXP)
     return e >> q

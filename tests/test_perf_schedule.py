@@ -1,0 +1,68 @@
+"""Scheduler fit decisions and the performance model against RTL cycle counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler.perf import cycle_model
+from compiler.perf.boards import BOARD_RESOURCES
+from compiler.perf.model import kernel_cycles
+from compiler.perf.schedule import schedule
+from compiler.perf.workload import LinearWork, from_shape
+
+RTL = Path(__file__).resolve().parents[1] / "bench" / "results" / "rtl_linear.json"
+
+
+@pytest.mark.skipif(not RTL.exists(), reason="bench/results/rtl_linear.json not measured yet")
+def test_kernel_model_matches_rtl_cycles() -> None:
+    cases = json.loads(RTL.read_text())["cases"]
+    assert cases
+    for c in cases:
+        bm, bn = c["block"]
+        m = LinearWork("x", 0, "q", c["n"], c["k"], bm, bn, c["nnzb"])
+        pred = kernel_cycles(m, c["tokens"], engines=1, tt=c["tt"])
+        assert abs(pred - c["cycles"]) / c["cycles"] <= 0.02, c["case"]
+
+
+@pytest.mark.parametrize("board", sorted(BOARD_RESOURCES))
+def test_fit_within_80_percent(board: str) -> None:
+    wl = from_shape(4, 256, 4, 1024, 64, (16, 16), 0.8)
+    s = schedule(wl, board)
+    assert s.fits
+    for res, u in s.estimate["utilization"].items():
+        assert u <= 0.8, (res, u)
+    assert s.estimate["latency_ms"] >= s.estimate["limit_ms"]  # never faster than the physical limit
+
+
+def test_does_not_fit_says_what_it_needs() -> None:
+    wl = from_shape(2, 4096, 32, 16384, 512, (16, 16), 0.0)  # dense and huge activations
+    s = schedule(wl, "u200", budget=0.05)
+    assert not s.fits
+    assert "does NOT fit" in s.message and "%" in s.message
+
+
+def test_latency_monotone_in_sparsity() -> None:
+    lats = [
+        schedule(from_shape(2, 256, 4, 1024, 64, (16, 16), sp), "u250").estimate["latency_ms"]
+        for sp in (0.0, 0.5, 0.8, 0.9, 0.95)
+    ]
+    assert all(a >= b * 0.999 for a, b in zip(lats[:4], lats[1:4], strict=False)), lats
+    # past ~90 % the engines become load/store bound (nnzb < KB or NB, docs/rtl.md): flat, not faster
+    assert lats[4] <= lats[3] * 1.05, lats
+
+
+def test_more_engines_never_slower_per_kernel() -> None:
+    m = LinearWork("x", 0, "fc1", 1024, 256, 16, 16, 200)
+    cyc = [kernel_cycles(m, 128, e, 2) for e in (1, 2, 4, 8)]
+    assert cyc == sorted(cyc, reverse=True)
+    assert cyc[0] == cycle_model.linear_cycles(128, m.nb, m.kb, m.nnzb, 2)
+
+
+def test_limit_is_computed_from_board() -> None:
+    wl = from_shape(2, 256, 4, 1024, 128, (16, 16), 0.9)
+    e = schedule(wl, "u250").estimate
+    b = BOARD_RESOURCES["u250"]
+    assert e["limit"]["compute_ms"] == pytest.approx(wl.macs() / (b.total("dsp") * 2 * 300e6) * 1e3)
