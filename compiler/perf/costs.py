@@ -62,17 +62,19 @@ class UnitCosts:
     mac_per_dsp: int = 2
     synth: dict[str, dict[str, float]] = field(default_factory=dict)  # "BMxBN" -> Yosys LUT/FF/DSP/BRAM
     source: str = "formula"
+    requant_lanes: int | None = None  # per engine; None = BM, as built (one requant pipeline per output lane)
 
     def engine(self, bm: int, bn: int, max_kb: int, max_nb: int, tt: int = 4) -> Cost:
         """One sparse_linear engine (BM x BN MACs) with its tile buffers; weights not included."""
         macs = bm * bn
-        dsp = macs / self.mac_per_dsp + bm * REQUANT_DSP_PER_LANE
+        lanes = bm if self.requant_lanes is None else min(bm, self.requant_lanes)
+        dsp = macs / self.mac_per_dsp + lanes * REQUANT_DSP_PER_LANE
         key = f"{bm}x{bn}"
         if key in self.synth:
             s = self.synth[key]
             lut, ff = float(s["LUT"]), float(s["FF"])
             yosys_req = max(float(s["DSP"]) - macs, 0.0) / bm  # requant DSPs per lane as built
-            dsp = macs / self.mac_per_dsp + bm * yosys_req
+            dsp = macs / self.mac_per_dsp + lanes * yosys_req
         else:
             # adder tree (BN-1 adds of 16..20 bits per row), requant lanes (64-bit round/shift), control
             lut = macs * 14 + bm * 250 + 1500
@@ -120,11 +122,13 @@ def load_synth(path: Path = SYNTH_JSON) -> dict[str, dict[str, float]]:
     return out
 
 
-def unit_costs(mac_per_dsp: int = 2, use_synth: bool = True) -> UnitCosts:
+def unit_costs(mac_per_dsp: int = 2, use_synth: bool = True, requant_lanes: int | None = None) -> UnitCosts:
     synth = load_synth() if use_synth else {}
     src = (
         "Yosys rtl_synth.json (linear engines) + formulas (attention/GELU/LayerNorm)"
         if synth
         else "formulas (no rtl_synth.json)"
     )
-    return UnitCosts(mac_per_dsp, synth, src)
+    if requant_lanes is not None:
+        src += f"; {requant_lanes} shared requant lanes per engine (not in the RTL)"
+    return UnitCosts(mac_per_dsp, synth, src, requant_lanes)

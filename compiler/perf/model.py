@@ -38,7 +38,8 @@ from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
 ATTN_FILL = 30  # divider + exp pipeline depth of an attention lane
 LN_FILL = 40  # isqrt + 2 dividers
 GELU_FILL = 20
-EMBED_LANES = 16
+EMBED_LANES = 64  # int8 rows gathered from DDR: 64 bytes per cycle (512-bit port)
+DDR_LATENCY = 200  # cycles, first word of a gather
 
 
 def kernel_cycles(m: LinearWork, tokens: int, engines: int = 1, tt: int = 4, rows: int = 1) -> int:
@@ -46,7 +47,8 @@ def kernel_cycles(m: LinearWork, tokens: int, engines: int = 1, tt: int = 4, row
 
     The engines form ``rows`` groups that split the block rows (each group sees
     every token, ceil(nnzb / rows) blocks, assuming rows balanced by kept
-    blocks) times ``engines // rows`` groups that split the tokens.
+    blocks) times ``engines // rows`` groups that split the tokens (engines
+    beyond ``rows * (engines // rows)`` idle).
     """
     t = 1 if m.tokens_one else tokens
     r = max(1, min(rows, m.nb, engines))
@@ -148,7 +150,7 @@ def bytes_per_cycle(d: Design) -> float:
 
 def total_cycles(wl: Workload, d: Design) -> tuple[int, list[LayerTiming], int]:
     layers = [layer_timing(wl, d, ly) for ly in wl.layers]
-    embed = wl.seq * -(-wl.hidden // EMBED_LANES) + 10
+    embed = wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY
     tail = sum(kernel_cycles(m, wl.seq, d.engines, d.tt) for m in wl.tail)
     return embed + sum(t.cycles for t in layers) + tail, layers, embed + tail
 

@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from compiler.perf.boards import BoardResources, board_resources
 from compiler.perf.costs import UnitCosts, unit_costs
 from compiler.perf.model import (
-    ATTN_FILL,
     Design,
+    attention_cycles,
     estimate,
     first_tile_cycles,
+    gelu_cycles,
     kernel_cycles,
+    layernorm_cycles,
     resources,
     total_cycles,
     utilization,
@@ -99,33 +102,46 @@ def choose_rows(m: LinearWork, tokens: int, engines: int, tt: int, streaming: bo
     """Row groups for a kernel's engines: fewest cycles (+ first-tile latency when it streams into the next stage)."""
     best, best_r = None, 1
     for r in range(1, min(engines, m.nb, 8) + 1):
-        if engines % r:
-            continue
         c = kernel_cycles(m, tokens, engines, tt, r) + (first_tile_cycles(m, tt, r) if streaming else 0)
         if best is None or c < best:
             best, best_r = c, r
     return best_r
 
 
-def _lanes(wl: Workload, alloc: dict[int, dict[str, int]], tt: int) -> tuple[int, int, int]:
-    """Fewest attention / GELU / LayerNorm lanes that keep pace with phase B's slowest linear."""
+def _fewest(fn: Callable[[int], int], target: int, hi: int) -> int:
+    """Smallest lanes in [1, hi] with fn(lanes) <= target (fn non-increasing), else hi."""
+    lo = 1
+    if fn(hi) > target:
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fn(mid) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _lanes(
+    wl: Workload, alloc: dict[int, dict[str, int]], rows: dict[int, dict[str, int]], tt: int
+) -> tuple[int, int, int]:
+    """Fewest attention / GELU / LayerNorm lanes whose stages are no slower than phase B's slowest linear."""
     a = g = ln = 1
     for ly in wl.layers:
-        al = alloc.get(ly.index, {})
+        al, rw = alloc.get(ly.index, {}), rows.get(ly.index, {})
         target = max(
-            (kernel_cycles(m, wl.seq, al.get(m.role, 1), tt) for m in ly.linears if m.role not in PHASE_A),
+            (
+                kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1))
+                for m in ly.linears
+                if m.role not in PHASE_A
+            ),
             default=0,
         )
-        target = max(
-            target, max((kernel_cycles(m, wl.seq, al.get(m.role, 1), tt) for m in ly.linears), default=0)
-        )
-        target = max(target, 3 * wl.seq + ATTN_FILL + wl.seq)
         if ly.heads:
-            per_lane = max(1, (target - 3 * wl.seq - ATTN_FILL) // wl.seq)  # query rows a lane can do in time
-            a = max(a, min(ly.heads * wl.seq, math.ceil(ly.heads * wl.seq / per_lane)))
+            a = max(a, _fewest(lambda n, ly=ly: attention_cycles(ly, wl.seq, n), target, ly.heads * wl.seq))
         if ly.ffn:
-            g = max(g, min(ly.ffn, math.ceil(wl.seq * ly.ffn / target)))
-        ln = max(ln, min(ly.hidden, math.ceil(3 * ly.hidden * wl.seq / target)))
+            g = max(g, _fewest(lambda n, ly=ly: gelu_cycles(ly, wl.seq, n), target, ly.ffn))
+        ln = max(ln, _fewest(lambda n, ly=ly: layernorm_cycles(ly.hidden, wl.seq, n), target, ly.hidden))
     return a, g, ln
 
 
@@ -152,7 +168,7 @@ def _design(
         }
         for ly in wl.layers
     }
-    a, g, ln = _lanes(wl, alloc, tt)
+    a, g, ln = _lanes(wl, alloc, rows, tt)
     return Design(board, clock, p, alloc, a, g, ln, onchip, costs, tt, rows=rows)
 
 
@@ -164,7 +180,7 @@ def _candidates(pmax: int) -> list[int]:
     out, p = [], 3
     while p <= pmax:
         out.append(p)
-        p = p + 1 if p < 32 else int(p * 1.08) + 1
+        p = p + 1 if p < 96 else int(p * 1.05) + 1
     return out or [3]
 
 
