@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_checkpoint
+from ckpts import make_checkpoint
 from safetensors.numpy import load_file, save_file
 
 from compiler.cli import main

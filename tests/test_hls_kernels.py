@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from compiler.backends.hls.bsr import to_bsr
 from compiler.backends.hls.consts import consts_header
 from compiler.backends.hls.render import KERNELS
 from compiler.backends.hls.toolchain import CXXFLAGS, ap_types_dir, gxx, have_toolchain
@@ -28,6 +27,7 @@ from compiler.golden.ops import gelu as gelu_op
 from compiler.golden.ops import layernorm as layernorm_op
 from compiler.golden.ops import linear as linear_op
 from compiler.golden.ops import tanh as tanh_op
+from compiler.ir.bsr import BSR
 from compiler.ir.graph import Graph, Node, frozen
 
 pytestmark = [
@@ -343,7 +343,7 @@ def test_bsr_linear(driver: Path, tmp_path: Path, shape: tuple[int, int, int, in
     ms = 10.0 ** rng.uniform(lo, hi, size=n)
     ms[0] = 2.0**20  # row 0 saturates
     mults, shifts = zip(*(qm(m) for m in ms), strict=True)
-    bsr = to_bsr(w, bm, bn)
+    bsr = BSR.from_dense(w, (bm, bn))
     assert np.array_equal(bsr.to_dense(), w)
     attrs: dict[str, Any] = {"block": (bm, bn)}
     if out_bits == 32:
@@ -351,7 +351,7 @@ def test_bsr_linear(driver: Path, tmp_path: Path, shape: tuple[int, int, int, in
     node = _node("linear", attrs, {"weight_q": "w", "bias_q": "b", "mult": "m", "shift": "s"})
     g = _graph({"w": w, "b": bias.astype(np.int32), "m": np.array(mults), "s": np.array(shifts)})
     want = linear_op.run_int(node, [x], g)
-    vals = [[rows], x, bsr.indptr, [bsr.nnzb], bsr.indices, bsr.blocks, bias, mults, shifts]
+    vals = [[rows], x, bsr.indptr, [bsr.nnz_blocks], bsr.indices, bsr.data, bias, mults, shifts]
     got = run(driver, case_of("linear", LINEAR_SHAPES.index(shape)), vals, tmp_path)
     lim = 2 ** (out_bits - 1)
     assert np.any(want == lim - 1) or np.any(want == -lim)  # saturation is exercised

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from conftest import make_checkpoint
+from ckpts import make_checkpoint
 
 from compiler.checkpoint import load_hf_model
 from compiler.frontend import export, inputs

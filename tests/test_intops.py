@@ -42,7 +42,9 @@ def test_requant_identity():
 
 def test_isqrt_exact():
     rng = np.random.default_rng(0)
-    v = np.concatenate([rng.integers(0, 2**62, 2000), np.arange(0, 300), [2**62 - 1, (2**31 - 1) ** 2, (2**31 - 1) ** 2 - 1]])
+    v = np.concatenate(
+        [rng.integers(0, 2**62, 2000), np.arange(0, 300), [2**62 - 1, (2**31 - 1) ** 2, (2**31 - 1) ** 2 - 1]]
+    )
     got = intops.isqrt(v)
     assert got.tolist() == [math.isqrt(int(a)) for a in v]
 
@@ -107,5 +109,7 @@ def test_layernorm_rows_matches_float():
 def test_layernorm_constant_row_is_beta():
     r = np.full((1, 16), 12345, dtype=np.int64)
     beta = np.arange(16) - 8
-    out = intops.layernorm_rows(r, np.full(16, 4096), beta * 2 ** (intops.F_LN + intops.F_GAMMA), 0, 2**30, 30 + intops.F_LN)
+    out = intops.layernorm_rows(
+        r, np.full(16, 4096), beta * 2 ** (intops.F_LN + intops.F_GAMMA), 0, 2**30, 30 + intops.F_LN
+    )
     assert out[0].tolist() == beta.tolist()

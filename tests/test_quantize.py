@@ -67,7 +67,9 @@ def test_final_output_cosine(graphs):
     g, q = graphs
     feeds = random_feeds(g, 6, seed=9)
     yf = interpreter.run(g, feeds)[g.outputs[0]]
-    yi = interpreter.run(q, feeds, mode="int")[q.outputs[0]] * np.asarray(q.meta["tensor_scales"][q.outputs[0]])
+    yi = interpreter.run(q, feeds, mode="int")[q.outputs[0]] * np.asarray(
+        q.meta["tensor_scales"][q.outputs[0]]
+    )
     assert _cos(yi, yf) > 0.97  # random weights: 0.980 measured; MiniLM is checked at >= 0.99 in test_minilm
 
 

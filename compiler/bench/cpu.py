@@ -77,7 +77,9 @@ def bench_torch(ckpt: Path, seq: int, threads: int, reps: int) -> dict[str, dict
     from compiler.frontend.export import model_input_names
 
     torch.set_num_threads(threads)
-    model = load_hf_model(ckpt).eval()
+    model = _stock_model(ckpt)
+    if model is None:
+        model = load_hf_model(ckpt).eval()
     names = list(model_input_names(model))
     f = {k: torch.from_numpy(v) for k, v in feeds(seq, int(model.config.vocab_size), names).items()}
     out: dict[str, dict[str, Any]] = {}
@@ -99,6 +101,27 @@ def bench_torch(ckpt: Path, seq: int, threads: int, reps: int) -> dict[str, dict
         if best is not None:
             out[f"torch sparse {best[0]} fp32"] = best[1]
     return out
+
+
+def _stock_model(ckpt: Path) -> Any:
+    """The checkpoint as stock transformers loads it (default attention kernel): the fair torch baseline.
+
+    ``compiler.checkpoint.load_hf_model`` forces eager attention (needed for a
+    correct ONNX export); timed here it was about 10x slower than this.
+    """
+    try:
+        import transformers
+
+        from compiler.checkpoint import quiet_transformers
+
+        quiet_transformers()
+        cfg = transformers.AutoConfig.from_pretrained(str(ckpt), local_files_only=True)
+        arch = (getattr(cfg, "architectures", None) or ["AutoModel"])[0]
+        cls = getattr(transformers, arch, transformers.AutoModel)
+        return cls.from_pretrained(str(ckpt), local_files_only=True).eval()
+    except Exception as e:  # an architecture stock transformers cannot load by name
+        log.info("stock load of %s failed (%s); using load_hf_model", ckpt, e)
+        return None
 
 
 def _sparsify(model: Any, fmt: str) -> Any:

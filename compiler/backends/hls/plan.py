@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from compiler.backends.hls.boards import Board
-from compiler.backends.hls.bsr import to_bsr
 from compiler.backends.hls.pack import WeightImage
 from compiler.errors import UserError
+from compiler.ir.bsr import BSR
 from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
@@ -347,7 +347,7 @@ class _Planner:
             raise UserError(
                 f"linear {node.name}: weight has K={k} but input {x} has {self.tensors[x].cols} columns"
             )
-        bsr = to_bsr(w, bm, bn)
+        bsr = BSR.from_dense(np.asarray(w, dtype=np.int8), (bm, bn))  # bm, bn divide N, K here
         rows, rexpr = self._rows(x)
         bits = 32 if node.attrs.get("out_bits", 8) == 32 else 8
         mult = np.broadcast_to(np.asarray(g.param(node, "mult")), (n,))
@@ -359,11 +359,11 @@ class _Planner:
             BN=bn,
             OUT_BITS=bits,
             MAX_ROWS=self.max_seq if rows == "seq" else 1,
-            NNZB=bsr.nnzb,
+            NNZB=bsr.nnz_blocks,
         )
         c["IDX_INDPTR"] = self._sec(node, "indptr", bsr.indptr, "int32") // 4
         c["IDX_INDICES"] = self._sec(node, "indices", bsr.indices, "int32") // 4
-        c["OFF_BLOCKS"] = self._sec(node, "blocks", bsr.blocks, "int8")
+        c["OFF_BLOCKS"] = self._sec(node, "blocks", bsr.data, "int8")
         c["IDX_BIAS"] = self._sec(node, "bias", np.asarray(g.param(node, "bias_q")), "int32") // 4
         c["IDX_MULT"] = self._sec(node, "mult", mult, "int32") // 4
         c["IDX_SHIFT"] = self._sec(node, "shift", shift, "int32") // 4
@@ -371,7 +371,7 @@ class _Planner:
         out = self._alloc(node.outputs[0], I32 if bits == 32 else I8, rows, n, bm)
         args = [self._buf(x), out.buffer, rexpr, "w8", "w32"]
         return self._op(
-            i, node, "bsr_linear", args, c, out, "1 per token per block", {"out_t": out.ctype}, bsr.nnzb
+            i, node, "bsr_linear", args, c, out, "1 per token per block", {"out_t": out.ctype}, bsr.nnz_blocks
         )
 
     def _op_attention(self, i: int, node: Node, in_types: list[str]) -> OpPlan:

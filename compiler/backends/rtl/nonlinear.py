@@ -1,0 +1,206 @@
+"""The integer non-linear units in RTL (GELU, residual add, LayerNorm, softmax): build and run.
+
+``hls_templates/rtl/int_{gelu,add,layernorm,softmax}.sv`` are each bit-exact
+with the golden ``run_int`` of their op (``compiler/golden/ops``) /
+``intops.softmax_rows``.  Every unit streams one element per AXI-Stream beat
+and takes its scalars as ports sampled at ``ap_start``; per-channel tables
+(add, LayerNorm) are ROMs read by ``$readmemh`` from the simulation folder.
+So one Verilator build per unit serves every case (HMAX / LMAX bound the
+channels / keys).
+
+A case is an .npz (written by :func:`run_unit`, read by
+``compiler.backends.rtl.nonlinear_tb``): the unit's parameters and one input
+set per run, each with its pause seed (-1 = full rate).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compiler.backends.rtl import rtlsim
+from compiler.backends.rtl.linear import RTL_DIR
+from compiler.errors import UserError
+
+HMAX = 1024  # most channels of the add / LayerNorm builds (BERT-base: 768)
+LMAX = 512  # most keys of the softmax build
+
+#: Full-rate cycles of one call, ap_start -> ap_done, as measured on the RTL
+#: (hw_tests/test_nonlinear.py checks every full-rate run against these).
+PIPE_LATENCY = {"gelu": 13, "add": 7}
+
+
+@dataclass(frozen=True)
+class Unit:
+    top: str
+    sources: tuple[str, ...]
+    parameters: dict[str, int] = field(default_factory=dict)
+
+    def paths(self) -> list[Path]:
+        return [RTL_DIR / s for s in self.sources]
+
+
+UNITS: dict[str, Unit] = {
+    "gelu": Unit("int_gelu", ("int_gelu.sv",)),
+    "add": Unit("int_add", ("int_add.sv",), {"HMAX": HMAX}),
+    "layernorm": Unit("int_layernorm", ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"), {"HMAX": HMAX}),
+    "softmax": Unit("int_softmax", ("int_divu.sv", "int_softmax.sv"), {"LMAX": LMAX}),
+}
+
+
+def build_unit(unit: str, build_root: Path) -> Path:
+    """One Verilator build per unit (incremental; pytest-xdist workers share it under a lock)."""
+    rtlsim.setup_verilator()
+    from cocotb_tools.runner import get_runner
+
+    spec = UNITS[unit]
+    build_dir = Path(build_root) / f"unit_{unit}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.parent / f".unit_{unit}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        get_runner("verilator").build(
+            sources=spec.paths(),
+            hdl_toplevel=spec.top,
+            parameters=spec.parameters,
+            build_dir=build_dir,
+            build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
+            always=False,
+            log_file=build_dir / "build.log",
+        )
+    return build_dir
+
+
+# --------------------------------------------------------------------------
+# ROM files
+# --------------------------------------------------------------------------
+def _fields_mem(fields: list[tuple[np.ndarray, int]], depth: int) -> str:
+    """One hex word per channel; fields (values [H], bits) packed low bits first."""
+    h = len(fields[0][0])
+    bits = sum(b for _, b in fields)
+    lines = []
+    for c in range(depth):
+        word, pos = 0, 0
+        for vals, b in fields:
+            v = int(vals[c]) if c < h else 0
+            word |= (v & ((1 << b) - 1)) << pos
+            pos += b
+        lines.append(f"{word:0{-(-bits // 4)}x}")
+    return "\n".join(lines) + "\n"
+
+
+def _per_channel(v: Any, h: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(v, dtype=np.int64), (h,))
+
+
+def add_mem(h: int, a_ms: tuple[Any, Any], b_ms: tuple[Any, Any] | None, const_q: Any) -> str:
+    """``add_params.mem``: {const_q[64], b_shift[6], b_mult[32], a_shift[6], a_mult[32]} per channel."""
+    _check_ms(*a_ms, "add a")
+    b_m, b_s = b_ms if b_ms is not None else (0, 1)
+    _check_ms(b_m, b_s, "add b")
+    c = _per_channel(0 if const_q is None else const_q, h)
+    return _fields_mem(
+        [
+            (_per_channel(a_ms[0], h), 32),
+            (_per_channel(a_ms[1], h), 6),
+            (_per_channel(b_m, h), 32),
+            (_per_channel(b_s, h), 6),
+            (c, 64),
+        ],
+        HMAX,
+    )
+
+
+def layernorm_mem(h: int, gamma_q: Any, beta_q: Any, mult: Any, shift: Any) -> str:
+    """``ln_params.mem``: {beta_q[64], shift[6], mult[32], gamma_q[32]} per channel."""
+    _check_ms(mult, shift, "layernorm")
+    return _fields_mem(
+        [
+            (_per_channel(gamma_q, h), 32),
+            (_per_channel(mult, h), 32),
+            (_per_channel(shift, h), 6),
+            (_per_channel(beta_q, h), 64),
+        ],
+        HMAX,
+    )
+
+
+def _check_ms(mult: Any, shift: Any, what: str) -> None:
+    m, s = np.asarray(mult), np.asarray(shift)
+    if np.any(m < 0) or np.any(m >= 2**31) or np.any(s < 1) or np.any(s > 62):
+        raise UserError(f"{what}: requant multiplier must be in [0, 2^31) and shift in [1, 62]")
+
+
+# --------------------------------------------------------------------------
+# running a case
+# --------------------------------------------------------------------------
+def run_unit(
+    unit: str,
+    case: dict[str, Any],
+    runs: list[dict[str, np.ndarray]],
+    case_dir: Path,
+    build_root: Path,
+    mems: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Simulate ``runs`` of ``unit`` back to back; every output element is compared with the golden.
+
+    ``case``: the unit's parameters (see ``nonlinear_tb.SPECS``); each run: its input
+    arrays, ``pause`` (seed, or -1 for full rate) and optionally scalars that
+    override the case's for that run (e.g. GELU's multipliers).  Returns {"runs": [{"elems",
+    "rows", "paused", "cycles"}], "mismatches", "compared", "passed", "seconds"}.
+    """
+    if unit not in UNITS:
+        raise UserError(f"no RTL unit {unit!r} (have {', '.join(UNITS)})")
+    build_dir = build_unit(unit, build_root)
+    from cocotb_tools.runner import get_results, get_runner
+
+    case_dir = Path(case_dir)
+    case_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in (mems or {}).items():
+        (case_dir / name).write_text(text)
+    arrays: dict[str, Any] = {"unit": np.array(unit), "runs": np.array(len(runs))}
+    for k, v in case.items():
+        arrays[k] = np.asarray(v)
+    for i, run in enumerate(runs):
+        for k, v in run.items():
+            arrays[f"run{i}.{k}"] = np.asarray(v)
+    np.savez(case_dir / "case.npz", **arrays)
+    result_path = case_dir / "result.json"
+    result_path.unlink(missing_ok=True)
+    env = {
+        "SPARSEHLS_CASE": str(case_dir / "case.npz"),
+        "SPARSEHLS_RESULT": str(result_path),
+        "PYTHONPATH": os.pathsep.join([str(rtlsim.REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    t0 = time.perf_counter()
+    xml = get_runner("verilator").test(
+        test_module="compiler.backends.rtl.nonlinear_tb",
+        hdl_toplevel=UNITS[unit].top,
+        hdl_toplevel_lang="verilog",
+        build_dir=build_dir,
+        test_dir=case_dir,
+        extra_env=env,
+        results_xml=str(case_dir / "results.xml"),
+        log_file=case_dir / "sim.log",
+    )
+    seconds = time.perf_counter() - t0
+    _, failed = get_results(xml)
+    if not result_path.exists():
+        raise RuntimeError(f"RTL simulation of {unit} produced no result; see {case_dir / 'sim.log'}")
+    result = json.loads(result_path.read_text())
+    result["passed"] = failed == 0 and result["mismatches"] == 0
+    result["seconds"] = seconds
+    return result
+
+
+def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
+    """Full-rate cycles of one call as measured on the RTL (see docs/rtl.md)."""
+    if unit in PIPE_LATENCY:
+        return elems + PIPE_LATENCY[unit] if elems else 2
+    raise KeyError(unit)

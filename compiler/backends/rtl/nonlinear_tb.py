@@ -1,0 +1,262 @@
+"""cocotb testbench of the non-linear RTL units (int_gelu, int_add, int_layernorm, int_softmax).
+
+Same shape as ``linear_tb`` (and it reuses its pieces): Drivers (cocotbext-axi
+AXI-Stream sources, random idle cycles), a Monitor (sink, random
+backpressure), the Model (the golden ``run_int`` of the op, or
+``intops.softmax_rows``) and the Scoreboard that compares every output element.
+The case comes from ``$SPARSEHLS_CASE`` (written by ``nonlinear.run_unit``),
+the measured cycles go to ``$SPARSEHLS_RESULT``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
+from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
+
+from compiler.backends.rtl.linear_tb import CLK_NS, TIMEOUT_CYCLES, Driver, Monitor, Scoreboard, pauses
+from compiler.golden import intops
+from compiler.golden.ops import add as golden_add
+from compiler.golden.ops import gelu as golden_gelu
+from compiler.golden.ops import layernorm as golden_layernorm
+from compiler.ir.graph import Graph, Node, frozen
+
+
+class StreamDriver(Driver):
+    def __init__(self, dut, prefix: str, width: int) -> None:  # noqa: D107
+        self.src = AxiStreamSource(AxiStreamBus.from_prefix(dut, prefix), dut.ap_clk, byte_size=width)
+
+
+class StreamMonitor(Monitor):
+    def __init__(self, dut, prefix: str, width: int) -> None:  # noqa: D107
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), dut.ap_clk, byte_size=width)
+
+
+def _words(x: np.ndarray, bits: int) -> list[int]:
+    return [int(v) & ((1 << bits) - 1) for v in np.asarray(x, dtype=np.int64).ravel()]
+
+
+def _signed(words: list[int], bits: int) -> np.ndarray:
+    w = np.array(words, dtype=np.int64)
+    return np.where(w >= 1 << (bits - 1), w - (1 << bits), w)
+
+
+def _graph(op: str, params: dict[str, np.ndarray], attrs: dict[str, Any], n_in: int) -> tuple[Node, Graph]:
+    ins = tuple(f"x{i}" for i in range(n_in))
+    node = Node(
+        op=op,
+        name="dut",
+        inputs=ins,
+        outputs=("y",),
+        params=frozen({k: k for k in params}),
+        attrs=frozen(attrs),
+    )
+    return node, Graph(nodes=(node,), inputs=ins, outputs=("y",), params=frozen(params))
+
+
+def _ms(case: dict[str, np.ndarray], tag: str, params: dict, attrs: dict, h: int) -> None:
+    m, s = case[f"{tag}_mult"], case[f"{tag}_shift"]
+    if m.ndim:
+        params[f"{tag}_mult"], params[f"{tag}_shift"] = m[:h], s[:h]
+    else:
+        attrs[f"{tag}_mult"], attrs[f"{tag}_shift"] = int(m), int(s)
+
+
+# ---------------------------------------------------------------- per unit
+def gelu_ports(case, run) -> dict[str, int]:
+    keys = ("in_mult", "in_shift", "out_mult", "out_shift", "out_offset", "out_zero")
+    ports = {k: int(case[k]) for k in keys}
+    ports["n_elems"] = run["x"].size
+    return ports
+
+
+def gelu_model(case, run) -> np.ndarray:
+    attrs = {
+        k: int(case[k]) for k in ("in_mult", "in_shift", "out_mult", "out_shift", "out_offset", "out_zero")
+    }
+    node, g = _graph("gelu", {}, attrs, 1)
+    return golden_gelu.run_int(node, [run["x"]], g)
+
+
+def add_ports(case, run) -> dict[str, int]:
+    return {"n_elems": run["a"].size, "n_ch": run["a"].shape[1], "use_b": int(case["use_b"])}
+
+
+def add_model(case, run) -> np.ndarray:
+    params: dict[str, np.ndarray] = {}
+    attrs: dict[str, Any] = {}
+    h = run["a"].shape[1]
+    _ms(case, "a", params, attrs, h)
+    ins = [run["a"]]
+    if int(case["use_b"]):
+        _ms(case, "b", params, attrs, h)
+        ins.append(run["b"])
+    if "const_q" in case:
+        params["const_q"] = case["const_q"][:h]
+    node, g = _graph("add", params, attrs, len(ins))
+    return golden_add.run_int(node, ins, g)
+
+
+def layernorm_ports(case, run) -> dict[str, int]:
+    return {"n_rows": run["r"].shape[0], "h": run["r"].shape[1], "eps_q": int(case["eps_q"])}
+
+
+def layernorm_model(case, run) -> np.ndarray:
+    h = run["r"].shape[1]
+    params = {k: case[k][:h] for k in ("gamma_q", "beta_q")}
+    attrs: dict[str, Any] = {"eps_q": int(case["eps_q"])}
+    if case["mult"].ndim:
+        params["mult"], params["shift"] = case["mult"][:h], case["shift"][:h]
+    else:
+        attrs["mult"], attrs["shift"] = int(case["mult"]), int(case["shift"])
+    node, g = _graph("layernorm", params, attrs, 1)
+    return golden_layernorm.run_int(node, [run["r"]], g)
+
+
+def softmax_ports(case, run) -> dict[str, int]:
+    return {
+        "n_rows": run["s"].shape[0],
+        "row_len": run["s"].shape[1],
+        "sm_mult": int(case["mult"]),
+        "sm_shift": int(case["shift"]),
+    }
+
+
+def softmax_beats(case, run) -> dict[str, list[int]]:
+    return {
+        "x_in": [w | (int(v) << 32) for w, v in zip(_words(run["s"], 32), run["valid"].ravel(), strict=True)]
+    }
+
+
+def softmax_model(case, run) -> np.ndarray:
+    return intops.softmax_rows(run["s"], run["valid"].astype(bool), int(case["mult"]), int(case["shift"]))
+
+
+@dataclass(frozen=True)
+class Spec:
+    sources: tuple[tuple[str, int], ...]  # (prefix, TDATA bits)
+    sink: tuple[str, int, bool]  # (prefix, bits, signed)
+    ports: Callable[[Any, Any], dict[str, int]]
+    model: Callable[[Any, Any], np.ndarray]
+    beats: Callable[[Any, Any], dict[str, list[int]]]
+
+
+SPECS: dict[str, Spec] = {
+    "gelu": Spec(
+        (("x_in", 32),), ("y_out", 8, True), gelu_ports, gelu_model, lambda c, r: {"x_in": _words(r["x"], 32)}
+    ),
+    "add": Spec(
+        (("a_in", 32), ("b_in", 32)),
+        ("r_out", 32, True),
+        add_ports,
+        add_model,
+        lambda c, r: {"a_in": _words(r["a"], 32), "b_in": _words(r["b"], 32) if int(c["use_b"]) else []},
+    ),
+    "layernorm": Spec(
+        (("x_in", 32),),
+        ("y_out", 8, True),
+        layernorm_ports,
+        layernorm_model,
+        lambda c, r: {"x_in": _words(r["r"], 32)},
+    ),
+    "softmax": Spec((("x_in", 40),), ("y_out", 8, False), softmax_ports, softmax_model, softmax_beats),
+}
+RUN_KEYS = {"gelu": "x", "add": "a", "layernorm": "r", "softmax": "s"}  # the run's main input
+
+
+class Testbench:
+    def __init__(self, dut, case: dict[str, np.ndarray]) -> None:
+        self.dut = dut
+        self.case = case
+        self.unit = str(case["unit"])
+        self.spec = SPECS[self.unit]
+        self.drivers = {p: StreamDriver(dut, p, w) for p, w in self.spec.sources}
+        prefix, bits, _ = self.spec.sink
+        self.monitor = StreamMonitor(dut, prefix, bits)
+        self.scoreboard = Scoreboard(dut._log)
+
+    async def reset(self) -> None:
+        for p, _ in (*self.spec.sources, self.spec.sink[:2]):
+            logging.getLogger(f"cocotb.{self.dut._name}.{p}").setLevel(logging.WARNING)
+        Clock(self.dut.ap_clk, CLK_NS, unit="ns").start()
+        self.dut.ap_start.value = 0
+        self.dut.ap_rst_n.value = 0
+        for _ in range(3):
+            await RisingEdge(self.dut.ap_clk)
+        self.dut.ap_rst_n.value = 1
+        await RisingEdge(self.dut.ap_clk)
+
+    def set_pauses(self, seed: int | None) -> None:
+        ends = [d.src for d in self.drivers.values()] + [self.monitor.sink]
+        for i, end in enumerate(ends):
+            if seed is None:
+                end.set_pause_generator(None)
+                end.pause = False  # removing a generator leaves the last pause value in place
+            else:
+                end.set_pause_generator(pauses(random.Random(seed + i), 0.3))
+
+    async def run(self, run: dict[str, np.ndarray], pause_seed: int | None, label: str) -> int:
+        dut = self.dut
+        self.set_pauses(pause_seed)
+        for prefix, beats in self.spec.beats({**self.case, **run}, run).items():
+            await self.drivers[prefix].send(beats)
+        await RisingEdge(dut.ap_clk)
+        case = {**self.case, **run}  # a run's scalars override the case's
+        want = np.asarray(self.spec.model(case, run)).ravel()
+        for port, value in self.spec.ports(case, run).items():
+            getattr(dut, port).value = value & ((1 << len(getattr(dut, port))) - 1)
+        dut.ap_start.value = 1
+        t0 = cocotb.utils.get_sim_time("ns")
+        budget = TIMEOUT_CYCLES + 20 * want.size
+        await with_timeout(RisingEdge(dut.ap_done), budget * CLK_NS, "ns")
+        cycles = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS)
+        await ReadOnly()
+        assert int(dut.ap_ready.value) == 1, "ap_ready must pulse with ap_done"
+        await RisingEdge(dut.ap_clk)
+        dut.ap_start.value = 0
+        _, bits, signed = self.spec.sink
+        words = self.monitor.collect()
+        got = _signed(words, bits) if signed else np.array(words, dtype=np.int64)
+        self.scoreboard.compare(got.reshape(1, -1), want.reshape(1, -1), label)
+        assert int(dut.ap_idle.value) == 1
+        for d in self.drivers.values():
+            assert d.src.empty(), f"{label}: the unit left input beats unread"
+        return cycles
+
+
+@cocotb.test()
+async def unit_runs(dut) -> None:
+    """Every run of the case, back to back, compared element by element with the golden."""
+    case = dict(np.load(os.environ["SPARSEHLS_CASE"]))
+    unit = str(case["unit"])
+    tb = Testbench(dut, case)
+    await tb.reset()
+    results = []
+    for r in range(int(case["runs"])):
+        run = {k.split(".", 1)[1]: v for k, v in case.items() if k.startswith(f"run{r}.")}
+        seed = int(run["pause"])
+        cycles = await tb.run(run, None if seed < 0 else seed, f"run{r}")
+        first = run[RUN_KEYS[unit]]
+        results.append(
+            {
+                "elems": int(first.size),
+                "rows": int(first.shape[0]) if first.ndim > 1 else 1,
+                "paused": seed >= 0,
+                "cycles": cycles,
+            }
+        )
+    with open(os.environ["SPARSEHLS_RESULT"], "w") as f:
+        json.dump(
+            {"runs": results, "mismatches": tb.scoreboard.mismatches, "compared": tb.scoreboard.compared}, f
+        )
+    assert tb.scoreboard.mismatches == 0, f"{tb.scoreboard.mismatches} output elements differ from the golden"

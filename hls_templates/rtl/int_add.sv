@@ -1,0 +1,137 @@
+// int_add: residual add, bit-exact with compiler/golden/ops/add.py run_int:
+//   r = sat32(requant(a, a_mult[c], a_shift[c]) [+ requant(b, b_mult[c], b_shift[c])] [+ const_q[c]])
+// c = element index mod n_ch (the hidden channel of a token-major stream).
+// Per-tensor multipliers are the same value in every channel of the ROM;
+// a missing const_q is 0; an int32 FX input uses the identity (2^30, 30).
+//
+// Numerics: signed 64-bit with two's-complement wrap = NumPy int64 of the golden.
+//
+// Interface (axis + ap_ctrl_hs, scalars sampled at ap_start):
+//   a_in, b_in : one int32 element per beat (int8 producers sign-extend); b_in is
+//                ignored (TREADY low) when use_b = 0;
+//   r_out      : one int32 element per beat;
+//   per-channel parameters: ROM of HMAX words read by $readmemh from
+//   {MEM_PREFIX, "add_params.mem"}: word = {const_q[63:0], b_shift[5:0], b_mult[31:0],
+//   a_shift[5:0], a_mult[31:0]} (140 bits, channel 0 first).
+// Pipeline of 5 stages, one global stall, II = 1: cycles = n_elems + 7 at full rate.
+`default_nettype none
+
+module int_add #(
+    parameter int    HMAX       = 1024,  // most channels (n_ch <= HMAX)
+    parameter string MEM_PREFIX = ""
+) (
+    input  wire         ap_clk,
+    input  wire         ap_rst_n,
+    input  wire         ap_start,
+    output logic        ap_done,
+    output logic        ap_idle,
+    output logic        ap_ready,
+    input  wire  [31:0] n_elems,
+    input  wire  [31:0] n_ch,
+    input  wire         use_b,
+    input  wire  [31:0] a_in_TDATA,
+    input  wire         a_in_TVALID,
+    output logic        a_in_TREADY,
+    input  wire  [31:0] b_in_TDATA,
+    input  wire         b_in_TVALID,
+    output logic        b_in_TREADY,
+    output logic [31:0] r_out_TDATA,
+    output logic        r_out_TVALID,
+    input  wire         r_out_TREADY
+);
+  localparam int PIPE = 5;
+  localparam int PW = 140;
+  localparam int AW = $clog2(HMAX);
+
+  logic [PW-1:0] rom[HMAX];
+  initial $readmemh({MEM_PREFIX, "add_params.mem"}, rom);
+
+  logic running, done_r, start_fire, in_fire, out_fire, adv, want, both;
+  logic use_b_r;
+  logic [31:0] n_r, in_cnt, out_cnt;
+  logic [AW-1:0] ch;
+  logic [31:0] nch_r;
+  logic [PIPE-1:0] v;
+
+  assign start_fire = ap_start && !running && !done_r;
+  assign ap_idle = !running;
+  assign ap_done = done_r;
+  assign ap_ready = done_r;
+  assign adv = !v[PIPE-1] || r_out_TREADY;
+  assign want = running && (in_cnt != n_r) && adv;
+  assign both = a_in_TVALID && (b_in_TVALID || !use_b_r);
+  assign a_in_TREADY = want && (b_in_TVALID || !use_b_r);
+  assign b_in_TREADY = want && use_b_r && a_in_TVALID;
+  assign in_fire = want && both;
+  assign out_fire = r_out_TVALID && r_out_TREADY;
+  assign r_out_TVALID = v[PIPE-1];
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      running <= 1'b0;
+      done_r <= 1'b0;
+      n_r <= '0;
+      in_cnt <= '0;
+      out_cnt <= '0;
+      ch <= '0;
+      nch_r <= 32'd1;
+      use_b_r <= 1'b0;
+    end else begin
+      done_r <= 1'b0;
+      if (start_fire) begin
+        n_r <= n_elems;
+        in_cnt <= '0;
+        out_cnt <= '0;
+        ch <= '0;
+        nch_r <= n_ch;
+        use_b_r <= use_b;
+        if (n_elems == 0) done_r <= 1'b1;
+        else running <= 1'b1;
+      end
+      if (in_fire) begin
+        in_cnt <= in_cnt + 1;
+        ch <= (32'(ch) + 32'd1 == nch_r) ? '0 : ch + AW'(1);
+      end
+      if (out_fire) begin
+        out_cnt <= out_cnt + 1;
+        if (out_cnt + 1 == n_r) begin
+          running <= 1'b0;
+          done_r <= 1'b1;
+        end
+      end
+    end
+  end
+
+  logic signed [63:0] s0_a, s0_b, s1_pa, s1_pb, s2_ra, s2_rb, s3_r;
+  logic signed [63:0] s1_c, s2_c;
+  logic [5:0] s1_sa, s1_sb;
+  logic [PW-1:0] s0_p;
+  logic [31:0] s4_out;
+
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) v <= '0;
+    else if (adv) v <= {v[PIPE-2:0], in_fire};
+  end
+
+  always_ff @(posedge ap_clk) begin
+    if (adv) begin
+      s0_a <= 64'($signed(a_in_TDATA));
+      s0_b <= use_b_r ? 64'($signed(b_in_TDATA)) : 64'sd0;
+      s0_p <= rom[ch];
+      s1_pa <= s0_a * $signed({32'd0, s0_p[31:0]});
+      s1_pb <= s0_b * $signed({32'd0, s0_p[69:38]});
+      s1_sa <= s0_p[37:32];
+      s1_sb <= s0_p[75:70];
+      s1_c <= $signed(s0_p[139:76]);
+      s2_ra <= (s1_pa + (64'sd1 <<< (s1_sa - 6'd1))) >>> s1_sa;
+      s2_rb <= use_b_r ? (s1_pb + (64'sd1 <<< (s1_sb - 6'd1))) >>> s1_sb : 64'sd0;
+      s2_c <= s1_c;
+      s3_r <= s2_ra + s2_rb + s2_c;
+      s4_out <= s3_r > 64'sd2147483647 ? 32'h7fffffff :
+                (s3_r < -64'sd2147483648 ? 32'h80000000 : s3_r[31:0]);
+    end
+  end
+  assign r_out_TDATA = s4_out;
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,171 @@
+"""RTL simulation of the non-linear integer units against the golden, element by element.
+
+One Verilator build per unit (int_gelu, int_add, int_layernorm, int_softmax);
+each test runs several calls back to back in one simulation: full-rate runs
+(their ap_start -> ap_done cycles are checked against
+``nonlinear.unit_cycles``, the measured formulas in docs/rtl.md) and runs with
+30 % random input idle cycles and output backpressure.  Random vectors plus
+edge values (zero, int8/int32 extremes, saturating outputs, masked keys,
+constant rows, single elements).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import needs_sim
+
+from compiler.backends.rtl import nonlinear
+from compiler.golden import intops
+
+pytestmark = [pytest.mark.sim, needs_sim]
+
+I32 = (intops.INT32_MIN, intops.INT32_MAX)
+
+
+def qm(m: float) -> tuple[int, int]:
+    return intops.quantize_multiplier(m)
+
+
+def check(unit: str, case: dict, runs: list[dict], tmp_path, build_root, mems=None) -> dict:
+    res = nonlinear.run_unit(unit, case, runs, tmp_path, build_root, mems)
+    assert res["passed"] and res["mismatches"] == 0, f"{res['mismatches']} differ; see {tmp_path}/sim.log"
+    main = nonlinear_main(unit)
+    assert res["compared"] == sum(np.asarray(r[main]).size for r in runs)
+    for run, got in zip(runs, res["runs"], strict=True):
+        if run["pause"] < 0:
+            arr = np.asarray(run[main])
+            rows, width = (arr.shape[0], arr.shape[1]) if arr.ndim > 1 else (1, arr.size)
+            want = nonlinear.unit_cycles(unit, arr.size, rows, width)
+            assert got["cycles"] == want, f"{unit}: RTL {got['cycles']} cycles, formula {want} ({run})"
+    return res
+
+
+def nonlinear_main(unit: str) -> str:
+    return {"gelu": "x", "add": "a", "layernorm": "r", "softmax": "s"}[unit]
+
+
+def test_gelu_matches_golden(build_root, tmp_path):
+    rng = np.random.default_rng(1)
+    edges = np.array([0, 1, -1, 7246, -7246, 10247, -10247, 2**20 - 1, -(2**20), *I32, 4096, -4096])
+    fx = np.concatenate([edges, rng.integers(-(2**20), 2**20, size=200)])  # FX(12) from an int32 linear
+    int8 = np.arange(-128, 128)
+    out_m, out_s = qm(2.0**-12 / 0.021)
+    quantized = dict(out_mult=out_m, out_shift=out_s, out_offset=696, out_zero=-128)  # the quantizer's form
+    runs = [
+        dict(x=fx, pause=-1, in_mult=2**30, in_shift=30, **quantized),
+        dict(x=int8, pause=3, in_mult=qm(0.05 * 4096)[0], in_shift=qm(0.05 * 4096)[1], **quantized),
+        # plain symmetric int8 output (offset/zero 0), an input scale < 1 and saturation at both ends
+        dict(
+            x=rng.integers(*I32, size=120),
+            pause=-1,
+            in_mult=qm(0.001)[0],
+            in_shift=qm(0.001)[1],
+            out_mult=qm(0.5)[0],
+            out_shift=qm(0.5)[1],
+            out_offset=0,
+            out_zero=0,
+        ),
+        # huge in_mult (wraps in int64: the RTL agrees with NumPy there too), backpressure
+        dict(
+            x=rng.integers(*I32, size=60),
+            pause=8,
+            in_mult=2**31 - 1,
+            in_shift=3,
+            out_mult=3,
+            out_shift=62,
+            out_offset=-5,
+            out_zero=17,
+        ),
+        dict(x=np.array([-3]), pause=-1, in_mult=2**30, in_shift=30, **quantized),
+    ]
+    check("gelu", {}, runs, tmp_path, build_root)
+
+
+@pytest.mark.parametrize("variant", ["per_channel_two_inputs", "per_tensor_one_input"])
+def test_add_matches_golden(variant, build_root, tmp_path):
+    rng = np.random.default_rng(2)
+    h = 48
+    if variant == "per_channel_two_inputs":
+        # a: LayerNorm int8 output (per-channel scales), b: int32 FX from a linear (identity), const_q
+        a_ms = tuple(
+            np.array(v) for v in zip(*(qm(s * 1024) for s in rng.uniform(0.001, 0.2, h)), strict=True)
+        )
+        b_ms = (2**30, 30)
+        const_q = rng.integers(-(2**20), 2**20, size=h)
+        a_ms[0][3], a_ms[1][3] = 0, 1  # a zero multiplier
+        case = dict(
+            use_b=1, a_mult=a_ms[0], a_shift=a_ms[1], b_mult=b_ms[0], b_shift=b_ms[1], const_q=const_q
+        )
+        b = rng.integers(-(2**24), 2**24, size=(7, h))
+        b[0, :4] = [intops.INT32_MAX, intops.INT32_MIN, intops.INT32_MAX, intops.INT32_MIN]  # sat32
+    else:
+        a_ms, b_ms, const_q = qm(0.07 * 1024), None, None
+        case = dict(use_b=0, a_mult=a_ms[0], a_shift=a_ms[1])
+        b = None
+    a = rng.integers(-128, 128, size=(7, h))
+    a[1] = 127
+    a[2] = -128
+    mems = {"add_params.mem": nonlinear.add_mem(h, a_ms, b_ms, const_q)}
+    runs = []
+    for i, (rows, pause) in enumerate([(7, -1), (5, 11), (1, -1)]):
+        run = dict(a=a[:rows] if i != 1 else -a[:rows], pause=pause)
+        if b is not None:
+            run["b"] = b[:rows]
+        runs.append(run)
+    runs.append(
+        dict(a=a[:2, :5], pause=-1, **({"b": b[:2, :5]} if b is not None else {}))
+    )  # 5 channels of 48
+    check("add", case, runs, tmp_path, build_root, mems)
+
+
+def test_layernorm_matches_golden(build_root, tmp_path):
+    rng = np.random.default_rng(3)
+    hmax = 40
+    gamma = rng.integers(-(2**13), 2**13, size=hmax)
+    beta = rng.integers(-(2**26), 2**26, size=hmax)
+    ms = [qm(float(s)) for s in rng.uniform(0.005, 0.3, size=hmax)]
+    mult, shift = np.array([m for m, _ in ms]), np.array([s for _, s in ms])
+    mult[5], shift[5] = 0, 1
+    case = dict(eps_q=1, gamma_q=gamma, beta_q=beta, mult=mult, shift=shift)
+    mems = {"ln_params.mem": nonlinear.layernorm_mem(hmax, gamma, beta, mult, shift)}
+    r = rng.integers(-(2**14), 2**14, size=(8, hmax))  # residuals, FX(10)
+    r[1] *= 2000  # wide row (|r| up to 2^25)
+    r[2] = -7  # constant row: var 0, std = isqrt(eps) -> max(.,1)
+    r[3] = rng.integers(-3, 4, size=hmax)  # tiny variance: saturating outputs
+    r[4, :] = rng.integers(-(2**14), 2**14, size=hmax) - 2**20  # negative mean (floor division)
+    runs = [
+        dict(r=r[:5], pause=-1),
+        dict(r=-r[:4], pause=5),
+        dict(r=r[5:8, :24], pause=-1),  # h = 24 < HMAX of the ROM
+        dict(r=r[:1, :1], pause=-1),  # h = 1
+    ]
+    check("layernorm", case, runs, tmp_path, build_root, mems)
+
+
+def test_softmax_matches_golden(build_root, tmp_path):
+    rng = np.random.default_rng(4)
+    m, s = qm(0.003 * 2**14)  # s_q * s_k / sqrt(d_h) * 2^14
+    s_rows = rng.integers(-(2**15), 2**15, size=(6, 32))
+    v_rows = rng.random((6, 32)) < 0.8
+    v_rows[:, 0] = True
+    v_rows[1] = False
+    v_rows[1, 31] = True  # one valid key (p = 255 after the min)
+    s_rows[2, 5] = 2**20  # one dominant key: others clamp at -16 ln2
+    v_rows[3] = True  # no mask
+    s_rows[4] = 123  # equal scores
+    s_rows[5, :4] = [intops.INT32_MAX, intops.INT32_MIN, intops.INT32_MAX, 0]  # extreme scores
+    big = rng.integers(-(2**12), 2**12, size=(2, 100))
+    runs = [
+        dict(s=s_rows, valid=v_rows.astype(np.int64), pause=-1),
+        dict(
+            s=s_rows[:3],
+            valid=v_rows[:3].astype(np.int64),
+            pause=6,
+            mult=qm(0.05 * 2**14)[0],
+            shift=qm(0.05 * 2**14)[1],
+        ),
+        dict(s=big, valid=np.ones_like(big), pause=-1, mult=qm(2.0**-3)[0], shift=qm(2.0**-3)[1]),
+        dict(s=np.array([[-5]]), valid=np.array([[1]]), pause=-1),
+    ]
+    check("softmax", dict(mult=m, shift=s), runs, tmp_path, build_root)
