@@ -32,8 +32,27 @@ SEQS = [64, 128, 256, 512]
 def point(model: str, sp: float, block: tuple[int, int], seq: int, board: str, mpd: int = 2) -> dict:
     layers, hidden, heads, ffn = MODELS[model]
     e = schedule(from_shape(layers, hidden, heads, ffn, seq, block, sp), board, mac_per_dsp=mpd).estimate
-    keep = ("latency_ms", "limit_ms", "latency_over_limit", "fits", "engines", "dsp", "lut", "bram", "uram", "cycles")
-    return {"model": model, "sparsity": sp, "block": list(block), "seq": seq, "board": board, "mac_per_dsp": mpd, **{k: e[k] for k in keep}}
+    keep = (
+        "latency_ms",
+        "limit_ms",
+        "latency_over_limit",
+        "fits",
+        "engines",
+        "dsp",
+        "lut",
+        "bram",
+        "uram",
+        "cycles",
+    )
+    return {
+        "model": model,
+        "sparsity": sp,
+        "block": list(block),
+        "seq": seq,
+        "board": board,
+        "mac_per_dsp": mpd,
+        **{k: e[k] for k in keep},
+    }
 
 
 def main() -> int:
@@ -50,12 +69,22 @@ def main() -> int:
     for r in rows:
         print(json.dumps(r), flush=True)
     if a.compare and a.compare.exists():
-        old = {(r["model"], r["sparsity"], tuple(r["block"]), r["seq"], r["board"], r["mac_per_dsp"]): r for r in json.loads(a.compare.read_text())["points"]}
+        old = {
+            (r["model"], r["sparsity"], tuple(r["block"]), r["seq"], r["board"], r["mac_per_dsp"]): r
+            for r in json.loads(a.compare.read_text())["points"]
+        }
         for r in rows:
-            o = old.get((r["model"], r["sparsity"], tuple(r["block"]), r["seq"], r["board"], r["mac_per_dsp"]))
+            o = old.get(
+                (r["model"], r["sparsity"], tuple(r["block"]), r["seq"], r["board"], r["mac_per_dsp"])
+            )
             if o and abs(r["latency_ms"] / o["latency_ms"] - 1) > 0.02:
-                print(f"changed: {r['model']} sp{r['sparsity']} {r['block']} seq{r['seq']} {r['board']}: {o['latency_ms']:.4f} -> {r['latency_ms']:.4f} ms")
-    write_json(OUT, {"what": "FPGA latency ESTIMATES (compiler/perf), 300 MHz, uniform block sparsity", "points": rows})
+                print(
+                    f"changed: {r['model']} sp{r['sparsity']} {r['block']} seq{r['seq']} {r['board']}: {o['latency_ms']:.4f} -> {r['latency_ms']:.4f} ms"
+                )
+    write_json(
+        OUT,
+        {"what": "FPGA latency ESTIMATES (compiler/perf), 300 MHz, uniform block sparsity", "points": rows},
+    )
     print(f"wrote {OUT} ({len(rows)} points)")
     return 0
 

@@ -139,6 +139,25 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
     res = run_rtlsim(Path(a.project), a.layer)
     update_report(Path(a.project), {"rtlsim": res})
     _console().print(" ".join(f"{k}={v}" for k, v in res.items() if not isinstance(v, dict | list)))
+    if a.synth:
+        from compiler.backends.rtl.command import plan_from_node
+        from compiler.backends.rtl.synth import synth_resources
+        from compiler.ir.io import load_graph
+
+        graph = load_graph(Path(a.project) / "ir")
+        layer = a.layer if a.layer is not None else graph.layers()[0]
+        node = graph.find(layer, "q") or next(n for n in graph.nodes if n.op == "linear" and n.layer == layer)
+        resources = synth_resources(plan_from_node(graph, node))
+        resources["op"] = node.name
+        update_report(Path(a.project), {"rtl_resources": resources})
+        _console().print(
+            "rtl_resources ("
+            + node.name
+            + "): "
+            + " ".join(
+                f"{k}={v}" for k, v in resources.items() if k in ("LUT", "FF", "DSP", "BRAM", "seconds")
+            )
+        )
     return 0 if res.get("passed") else 1
 
 
@@ -237,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("rtlsim", help="RTL simulation (Verilator) of a compiled project's encoder layer")
     s.add_argument("project")
     s.add_argument("--layer", type=int, default=None)
+    s.add_argument(
+        "--synth",
+        action="store_true",
+        help="also synthesize the layer's Q engine with Yosys (minutes) -> report.json rtl_resources",
+    )
     s.set_defaults(fn=cmd_rtlsim)
     return p
 

@@ -66,3 +66,23 @@ def test_limit_is_computed_from_board() -> None:
     e = schedule(wl, "u250").estimate
     b = BOARD_RESOURCES["u250"]
     assert e["limit"]["compute_ms"] == pytest.approx(wl.macs() / (b.total("dsp") * 2 * 300e6) * 1e3)
+
+
+@pytest.mark.parametrize("board", sorted(BOARD_RESOURCES))
+def test_bert_base_shape_fit_decisions(board: str) -> None:
+    """The headline case: every board it says fits is within 80 % on every resource."""
+    s = schedule(from_shape(12, 768, 12, 3072, 128, (16, 16), 0.9), board)
+    u = s.estimate["utilization"]
+    assert s.fits == all(v <= 0.8 for v in u.values())
+    assert s.fits  # 8.5 MB of weights fit on chip on all four cards
+    assert s.estimate["weights_streamed_layers"] == []
+    assert s.estimate["latency_over_limit"] >= 1.25  # the 80 % budget bounds the ratio
+
+
+def test_weights_too_big_for_chip_are_streamed() -> None:
+    wl = from_shape(4, 1024, 16, 4096, 64, (16, 16), 0.0)  # 51 MB of int8 weights > 80 % of U200 RAM
+    s = schedule(wl, "u200")
+    e = s.estimate
+    assert s.fits and e["weights_streamed_layers"] and "streamed" in s.message
+    assert e["latency_ms"] >= e["memory_ms"] * 0.999  # a streamed layer waits for its weights
+    assert all(u <= 0.8 for u in e["utilization"].values())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from irfactory import make_bert_graph, random_feeds, zero_blocks
@@ -11,6 +14,7 @@ from compiler.ir.graph import Graph
 from compiler.ir.verify import verify
 from compiler.passes.quantize import quantize
 from compiler.passes.schedule import ScheduleDesign
+from compiler.perf.schedule import schedule, schedule_project
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +38,21 @@ def test_schedule_pass_keeps_outputs(tiny_quantized: tuple[Graph, dict[str, np.n
     assert lin and all(n.attrs["engines"] >= 1 and n.attrs["weights"] in ("onchip", "streamed") for n in lin)
     assert all(n.attrs["lanes"] >= 1 for n in new.nodes if n.op in ("attention", "gelu", "layernorm"))
     assert new.params is g.params or all(new.params[k] is g.params[k] for k in g.params)
+
+
+def test_schedule_project_writes_decisions(
+    tiny_quantized: tuple[Graph, dict[str, np.ndarray]], tmp_path: Path
+) -> None:
+    g, _ = tiny_quantized
+    new, est = schedule_project(g, tmp_path, "u55c")
+    doc = json.loads((tmp_path / "schedule.json").read_text())
+    assert doc["board"] == "u55c" and doc["fits"] and est["board"] == "u55c"
+    lin = [n.name for n in new.nodes if n.op == "linear"]
+    assert set(lin) <= set(doc["nodes"]) and all(doc["nodes"][n]["engines"] >= 1 for n in lin)
+
+
+def test_too_small_board_budget_is_refused(tiny_quantized: tuple[Graph, dict[str, np.ndarray]]) -> None:
+    from compiler.perf.workload import from_graph
+
+    s = schedule(from_graph(tiny_quantized[0]), "u200", budget=0.001)
+    assert not s.fits and "does NOT fit" in s.message

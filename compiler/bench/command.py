@@ -116,7 +116,9 @@ def run_bench(
     step("scheduling and estimating each board")
     fpga: dict[str, Any] = {}
     as_built: dict[str, Any] = {}
-    for b in boards:
+    from compiler.bench.progress import track
+
+    for b in track(boards, "scheduling boards"):
         s = schedule(wl, b, clock_mhz, mac_per_dsp)
         fpga[b] = {**s.estimate, "fits_message": s.message, "schedule": s.to_meta()}
         if mac_per_dsp != 1:
@@ -129,8 +131,9 @@ def run_bench(
         update_report(project, {"estimate": sb.estimate, "schedule": sb.to_meta()})
 
     step("sparsity sweep of the estimate (same shape)")
-    sweep = {"boards": boards, "points": []}
-    for sp in SWEEP:
+    points: list[dict[str, Any]] = []
+    sweep: dict[str, Any] = {"boards": boards, "points": points}
+    for sp in track(SWEEP, "sparsity sweep"):
         w2 = _uniform(wl, sp)
         sweep["points"].append(
             {

@@ -8,6 +8,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def timeit(fn: Callable[[], Any], reps: int = 10, warmup: int = 3) -> dict[str, float]:
+def timeit(fn: Callable[[], Any], reps: int = 10, warmup: int = 3, label: str = "") -> dict[str, Any]:
+    from compiler.bench.progress import track
+
     for _ in range(warmup):
         fn()
     ts = []
-    for _ in range(reps):
+    for _ in track(range(reps), f"timing {label}".strip(), reps):
         t0 = time.perf_counter()
         fn()
         ts.append((time.perf_counter() - t0) * 1e3)
@@ -60,12 +63,12 @@ def bench_onnx(onnx_path: Path, seq: int, vocab: int, threads: int, reps: int) -
     sess = _ort(onnx_path, threads)
     names = [i.name for i in sess.get_inputs()]
     f = feeds(seq, vocab, names)
-    out["onnxruntime fp32"] = timeit(lambda: sess.run(None, f), reps)
+    out["onnxruntime fp32"] = timeit(lambda: sess.run(None, f), reps, label="onnxruntime fp32")
     with tempfile.TemporaryDirectory(prefix="sparsehls-q-") as tmp:
         q = Path(tmp) / "int8.onnx"
         quantize_dynamic(str(onnx_path), str(q), weight_type=QuantType.QInt8)
         qs = _ort(q, threads)
-        out["onnxruntime int8 (dynamic)"] = timeit(lambda: qs.run(None, f), reps)
+        out["onnxruntime int8 (dynamic)"] = timeit(lambda: qs.run(None, f), reps, label="onnxruntime int8")
     return out
 
 
@@ -84,14 +87,14 @@ def bench_torch(ckpt: Path, seq: int, threads: int, reps: int) -> dict[str, dict
     f = {k: torch.from_numpy(v) for k, v in feeds(seq, int(model.config.vocab_size), names).items()}
     out: dict[str, dict[str, Any]] = {}
     with torch.inference_mode():
-        out["torch fp32"] = timeit(lambda: model(**f), reps)
+        out["torch fp32"] = timeit(lambda: model(**f), reps, label="torch fp32")
         best: tuple[str, dict[str, Any]] | None = None
         for fmt in ("csr", "bsr"):
             sparse = _sparsify(model, fmt)
             if sparse is None:
                 continue
             try:
-                r = timeit(lambda s=sparse: s(**f), reps)
+                r = timeit(partial(sparse, **f), reps, label=f"torch sparse {fmt}")
             except Exception as e:  # a torch build without the kernel for this layout
                 log.info("torch sparse %s failed: %s", fmt, e)
                 continue

@@ -47,7 +47,9 @@ class ScheduleDesign:
                 rows = d.rows.get(n.layer, {})
                 placed = "onchip" if n.layer < 0 or n.layer in onchip else "streamed"
                 n = n.with_attrs(
-                    engines=int(al.get(n.role, d.engines)), row_groups=int(rows.get(n.role, 1)), weights=placed
+                    engines=int(al.get(n.role, d.engines)),
+                    row_groups=int(rows.get(n.role, 1)),
+                    weights=placed,
                 )
             elif n.op == "attention":
                 n = n.with_attrs(lanes=int(d.attn_lanes))

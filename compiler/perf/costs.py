@@ -85,22 +85,23 @@ class UnitCosts:
         ybuf = 2 * tt * max_nb * bm * 4
         return Cost(dsp, lut, ff, brams(xbuf, bn) + brams(ybuf, bm * 4))
 
-    def attention_lane(self, head_dim: int, seq: int) -> Cost:
-        """QK dot (head_dim MACs), softmax (i-exp: 2 mult + divider, II=1), PV (head_dim MACs)."""
+    def softmax_unit(self) -> Cost:
+        """int_softmax.sv: i-exp (2 multipliers), divider, requant, a row buffer of LMAX int32."""
+        return Cost(2 + DSP_32X32, 3500, 4000, 1)
+
+    def attention_lane(self, head_dim: int, seq: int, softmax_units: int = 3) -> Cost:
+        """QK dot (head_dim MACs) + PV (head_dim MACs) + softmax units + a score row buffer."""
         macs = 2 * head_dim
-        return Cost(
-            macs / self.mac_per_dsp + 2 + DSP_32X32, macs * 10 + 4000, macs * 16 + 5000, brams(seq * 4, 4) + 1
-        )
+        own = Cost(macs / self.mac_per_dsp + DSP_32X32, macs * 10 + 1500, macs * 16 + 2000, brams(seq * 4, 4))
+        return own + softmax_units * self.softmax_unit()
 
     def gelu_lane(self) -> Cost:
+        """int_gelu.sv: i-GELU, 3 multipliers, one element per cycle."""
         return Cost(3 * DSP_32X32, 900, 1400)
 
     def layernorm_lane(self) -> Cost:
-        """Per element lane (sum, sum of squares, normalize); the per-unit isqrt/dividers are in `layernorm_unit`."""
-        return Cost(DSP_32X32 + 1, 400, 700)
-
-    def layernorm_unit(self) -> Cost:
-        return Cost(2 * DSP_32X32, 6000, 7000)
+        """int_layernorm.sv unit: squares, normalize, gamma and requant multipliers, isqrt, divider, row buffer."""
+        return Cost(4 * DSP_32X32, 6000, 7000, 2)
 
     def fixed(self) -> Cost:
         """Controller, AXI masters, embedding gather, residual adders: one of each."""

@@ -15,9 +15,10 @@ hardware runs the layers one after another.
   Phase B: attention -> o -> add+LayerNorm -> fc1 -> GELU -> fc2 ->
   add+LayerNorm as a token-streaming dataflow pipeline: its time is the
   slowest stage plus the first-tile latency of every other stage.
-* Attention lanes: one (head, query row) per lane at one key per cycle
-  (QK dot of head_dim MACs, softmax, PV of head_dim MACs, pipelined);
-  GELU lanes: one element per cycle each; LayerNorm: lanes per row, 3 passes.
+* Attention lanes: a QK unit and a PV unit (head_dim MACs each, one key per
+  cycle) and SOFTMAX_UNITS RTL softmax units taking rows in turn; GELU and
+  LayerNorm: copies of the RTL units (``compiler/backends/rtl/nonlinear.py``,
+  cycle formulas measured on the RTL) splitting elements / rows.
 * Weights on-chip (URAM/BRAM) where they fit, otherwise streamed per layer
   from DDR/HBM with double buffering: such a layer takes max(compute,
   bytes / bandwidth).
@@ -35,9 +36,7 @@ from compiler.perf.boards import BoardResources
 from compiler.perf.costs import Cost, UnitCosts, brams
 from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
 
-ATTN_FILL = 30  # divider + exp pipeline depth of an attention lane
-LN_FILL = 40  # isqrt + 2 dividers
-GELU_FILL = 20
+SOFTMAX_UNITS = 3  # RTL softmax units per attention lane (a row takes ~3 passes over the keys)
 EMBED_LANES = 64  # int8 rows gathered from DDR: 64 bytes per cycle (512-bit port)
 DDR_LATENCY = 200  # cycles, first word of a gather
 
@@ -67,19 +66,44 @@ def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1) -> int:
     )
 
 
+def _rtl_unit(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
+    """Full-rate cycles of one call of an RTL non-linear unit (measured formulas of the RTL backend)."""
+    from compiler.backends.rtl.nonlinear import unit_cycles
+
+    return int(unit_cycles(unit, elems, rows, width))
+
+
+def softmax_row_cycles(keys: int) -> int:
+    """One row through the RTL softmax unit (load, exp pass, output pass + overhead)."""
+    return _rtl_unit("softmax", keys, 1, keys) - 1
+
+
+def attention_fill(tokens: int) -> int:
+    """First query row: QK over all keys, softmax, PV over all keys."""
+    return tokens + softmax_row_cycles(tokens) + tokens
+
+
 def attention_cycles(ly: LayerWork, tokens: int, lanes: int) -> int:
+    """Lanes of (QK unit, SOFTMAX_UNITS RTL softmax units round-robin, PV unit), one (head, query row) at a time."""
     if not ly.heads:
         return 0
     rows = ly.heads * tokens
-    return -(-rows // max(1, lanes)) * tokens + 3 * tokens + ATTN_FILL
+    period = max(tokens, -(-softmax_row_cycles(tokens) // SOFTMAX_UNITS))
+    return -(-rows // max(1, lanes)) * period + attention_fill(tokens) - period
 
 
-def gelu_cycles(ly: LayerWork, tokens: int, lanes: int) -> int:
-    return -(-(tokens * ly.ffn) // max(1, lanes)) + GELU_FILL if ly.ffn else 0
+def gelu_cycles(ly: LayerWork, tokens: int, units: int) -> int:
+    """RTL GELU units (one element per cycle each) splitting the elements."""
+    return _rtl_unit("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
 
 
-def layernorm_cycles(hidden: int, tokens: int, lanes: int) -> int:
-    return tokens * 3 * -(-hidden // max(1, lanes)) + LN_FILL
+def layernorm_cycles(hidden: int, tokens: int, units: int) -> int:
+    """RTL LayerNorm units (one element per cycle, 3 passes per row) splitting the rows."""
+    return _rtl_unit("layernorm", 0, -(-tokens // max(1, units)), hidden)
+
+
+def layernorm_fill(hidden: int) -> int:
+    return _rtl_unit("layernorm", 0, 1, hidden)
 
 
 @dataclass
@@ -123,7 +147,7 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
     fills: dict[str, int] = {}
     if ly.heads:
         stages["attention"] = attention_cycles(ly, wl.seq, d.attn_lanes)
-        fills["attention"] = 3 * wl.seq + ATTN_FILL
+        fills["attention"] = attention_fill(wl.seq)
         kern["attention"] = stages["attention"]
     for m in ly.linears:
         if m.role not in PHASE_A:
@@ -131,10 +155,10 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
             fills[m.role] = first_tile_cycles(m, d.tt, rows.get(m.role, 1))
     for nm in ("ln1", "ln2"):
         stages[nm] = kern[nm] = layernorm_cycles(ly.hidden, wl.seq, d.ln_lanes)
-        fills[nm] = 3 * -(-ly.hidden // d.ln_lanes) + LN_FILL
+        fills[nm] = layernorm_fill(ly.hidden)
     if ly.ffn:
         stages["gelu"] = kern["gelu"] = gelu_cycles(ly, wl.seq, d.gelu_lanes)
-        fills["gelu"] = GELU_FILL
+        fills["gelu"] = gelu_cycles(ly, 1, 1)
     top = max(stages, key=lambda s: stages[s])
     b = stages[top] + sum(f for s, f in fills.items() if s != top)
     mem = 0
@@ -163,7 +187,7 @@ def resources(wl: Workload, d: Design) -> Cost:
     c = d.costs
     total = c.fixed() + d.engines * c.engine(bm, bn, max_kb, max_nb, d.tt)
     total = total + d.attn_lanes * c.attention_lane(hd, wl.seq) + d.gelu_lanes * c.gelu_lane()
-    total = total + c.layernorm_unit() + d.ln_lanes * c.layernorm_lane()
+    total = total + d.ln_lanes * c.layernorm_lane()
     # activations: K, V, Q (int8) and two int32 residual rows buffers of T x hidden
     act = wl.seq * wl.hidden * (3 + 8)
     total = total + Cost(bram=brams(act, 64))

@@ -22,6 +22,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from compiler.perf.boards import BoardResources, board_resources
@@ -138,10 +139,10 @@ def _lanes(
             default=0,
         )
         if ly.heads:
-            a = max(a, _fewest(lambda n, ly=ly: attention_cycles(ly, wl.seq, n), target, ly.heads * wl.seq))
+            a = max(a, _fewest(partial(attention_cycles, ly, wl.seq), target, ly.heads * wl.seq))
         if ly.ffn:
-            g = max(g, _fewest(lambda n, ly=ly: gelu_cycles(ly, wl.seq, n), target, ly.ffn))
-        ln = max(ln, _fewest(lambda n, ly=ly: layernorm_cycles(ly.hidden, wl.seq, n), target, ly.hidden))
+            g = max(g, _fewest(partial(gelu_cycles, ly, wl.seq), target, ly.ffn))
+        ln = max(ln, _fewest(partial(layernorm_cycles, ly.hidden, wl.seq), target, wl.seq))
     return a, g, ln
 
 
@@ -244,3 +245,29 @@ def schedule(
 
 def getattr_total(est: dict[str, Any], res: str) -> int:
     return int(est.get(res, 0))
+
+
+def schedule_project(graph: Any, project: Any, board: str = "u250", clock_mhz: float | None = None) -> Any:
+    """Annotate ``graph`` (ScheduleDesign), write ``project/schedule.json``, return (graph, estimate).
+
+    One call for the compile pipeline: the returned graph computes exactly what
+    ``graph`` does (only attrs/meta differ); schedule.json lists every decision
+    per node (engines, row groups, lanes, on-chip/streamed weights).
+    """
+    from pathlib import Path
+
+    from compiler.outputs import write_json
+    from compiler.passes.schedule import ScheduleDesign
+
+    p = ScheduleDesign(board, clock_mhz)
+    new, _ = p(graph)
+    assert p.last is not None
+    per_node = {
+        n.name: {k: n.attrs[k] for k in ("engines", "row_groups", "weights", "lanes") if k in n.attrs}
+        for n in new.nodes
+        if n.op in ("linear", "attention", "gelu", "layernorm")
+    }
+    write_json(
+        Path(project) / "schedule.json", {**p.last.to_meta(), "nodes": per_node, "estimate": p.last.estimate}
+    )
+    return new, p.last.estimate

@@ -13,7 +13,7 @@
 //   per-channel parameters: ROM of HMAX words read by $readmemh from
 //   {MEM_PREFIX, "add_params.mem"}: word = {const_q[63:0], b_shift[5:0], b_mult[31:0],
 //   a_shift[5:0], a_mult[31:0]} (140 bits, channel 0 first).
-// Pipeline of 5 stages, one global stall, II = 1: cycles = n_elems + 7 at full rate.
+// Pipeline of 5 stages, one global stall, II = 1: cycles = n_elems + 6 at full rate.
 `default_nettype none
 
 module int_add #(

@@ -33,8 +33,11 @@ HMAX = 1024  # most channels of the add / LayerNorm builds (BERT-base: 768)
 LMAX = 512  # most keys of the softmax build
 
 #: Full-rate cycles of one call, ap_start -> ap_done, as measured on the RTL
-#: (hw_tests/test_nonlinear.py checks every full-rate run against these).
-PIPE_LATENCY = {"gelu": 13, "add": 7}
+#: (hw_tests/test_nonlinear.py checks every full-rate run against them exactly).
+#: Element-wise units: elems + latency.  Row units: rows * (3 * width + per_row) + 1
+#: (LayerNorm: load, variance pass, output pass + 42 + 64 + 32 + 32 divider /
+#: square-root cycles and state changes; softmax: load, exp pass, output pass + 33).
+PIPE_LATENCY = {"gelu": 13, "add": 6}
 
 
 @dataclass(frozen=True)
@@ -199,8 +202,103 @@ def run_unit(
     return result
 
 
+ROW_OVERHEAD = {"layernorm": 195, "softmax": 51}
+
+
 def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
-    """Full-rate cycles of one call as measured on the RTL (see docs/rtl.md)."""
+    """Full-rate cycles of one call (ap_start -> ap_done), as measured on the RTL (docs/rtl.md).
+
+    ``width``: the row length (LayerNorm h, softmax keys); element-wise units ignore it.
+    """
     if unit in PIPE_LATENCY:
-        return elems + PIPE_LATENCY[unit] if elems else 2
-    raise KeyError(unit)
+        return elems + PIPE_LATENCY[unit]
+    if unit in ROW_OVERHEAD:
+        return rows * (3 * width + ROW_OVERHEAD[unit]) + 1
+    raise KeyError(f"no cycle formula for unit {unit!r}")
+
+
+# --------------------------------------------------------------------------
+# cases from a quantized graph node and its golden trace (run_rtlsim)
+# --------------------------------------------------------------------------
+#: graph op -> RTL unit ("attention": its softmax only; QK^T and PV are not in RTL)
+OP_UNITS = {"gelu": "gelu", "add": "add", "layernorm": "layernorm", "attention": "softmax"}
+
+
+@dataclass
+class NodeCase:
+    unit: str
+    case: dict[str, Any]
+    run: dict[str, Any]  # one full-rate run
+    mems: dict[str, str]
+    elems: int
+    rows: int
+    width: int
+
+
+def _param_or_attr(graph: Any, node: Any, key: str) -> Any:
+    return graph.param(node, key) if key in node.params else node.attrs[key]
+
+
+def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
+    """The unit, its parameters and the golden input of ``node`` (a gelu/add/layernorm/attention node)."""
+    if node.op not in OP_UNITS:
+        raise UserError(f"{node.name}: op {node.op!r} has no RTL unit")
+    ins = [np.asarray(trace[t], dtype=np.int64) for t in node.inputs]
+    a = node.attrs
+    if node.op == "gelu":
+        case = {
+            k: int(a.get(k, 0))
+            for k in ("in_mult", "in_shift", "out_mult", "out_shift", "out_offset", "out_zero")
+        }
+        x = ins[0].ravel()
+        return NodeCase("gelu", case, {"x": x, "pause": -1}, {}, x.size, 1, x.size)
+    if node.op == "add":
+        h = ins[0].shape[-1]
+        _check_width(node.name, h, HMAX, "channels")
+        case: dict[str, Any] = {"use_b": int(len(ins) > 1)}
+        ms = {}
+        for tag in ("a", "b")[: len(ins)]:
+            m, s = _param_or_attr(graph, node, f"{tag}_mult"), _param_or_attr(graph, node, f"{tag}_shift")
+            case[f"{tag}_mult"], case[f"{tag}_shift"] = np.asarray(m, np.int64), np.asarray(s, np.int64)
+            ms[tag] = (m, s)
+        const = None
+        if "const_q" in node.params:
+            const = case["const_q"] = np.asarray(graph.param(node, "const_q"), np.int64)
+        run = {"a": ins[0].reshape(-1, h), "pause": -1}
+        if len(ins) > 1:
+            run["b"] = ins[1].reshape(-1, h)
+        mems = {"add_params.mem": add_mem(h, ms["a"], ms.get("b"), const)}
+        return NodeCase("add", case, run, mems, run["a"].size, run["a"].shape[0], h)
+    if node.op == "layernorm":
+        h = ins[0].shape[-1]
+        _check_width(node.name, h, HMAX, "channels")
+        mult, shift = _param_or_attr(graph, node, "mult"), _param_or_attr(graph, node, "shift")
+        case = {
+            "eps_q": int(a["eps_q"]),
+            "gamma_q": np.asarray(graph.param(node, "gamma_q"), np.int64),
+            "beta_q": np.asarray(graph.param(node, "beta_q"), np.int64),
+            "mult": np.asarray(mult, np.int64),
+            "shift": np.asarray(shift, np.int64),
+        }
+        if not 0 <= case["eps_q"] < 2**32:
+            raise UserError(f"{node.name}: eps_q {case['eps_q']} does not fit the unit's 32-bit port")
+        r = ins[0].reshape(-1, h)
+        mems = {"ln_params.mem": layernorm_mem(h, case["gamma_q"], case["beta_q"], mult, shift)}
+        return NodeCase("layernorm", case, {"r": r, "pause": -1}, mems, r.size, r.shape[0], h)
+    # attention: softmax rows of every head, scores from the golden q, k
+    q, k, _, mask = ins
+    heads, d = int(a["heads"]), int(a["head_dim"])
+    b, s, _ = q.shape
+    _check_width(node.name, s, LMAX, "keys")
+    qh = q.reshape(b, s, heads, d).transpose(0, 2, 1, 3).astype(np.float64)
+    kh = k.reshape(b, s, heads, d).transpose(0, 2, 3, 1).astype(np.float64)
+    scores = (qh @ kh).astype(np.int64).reshape(-1, s)  # exact: |sums| < 2^31
+    valid = np.broadcast_to((mask != 0)[:, None, None, :], (b, heads, s, s)).reshape(-1, s)
+    case = {"mult": int(a["sm_mult"]), "shift": int(a["sm_shift"])}
+    run = {"s": scores, "valid": valid.astype(np.int64), "pause": -1}
+    return NodeCase("softmax", case, run, {}, scores.size, scores.shape[0], s)
+
+
+def _check_width(name: str, n: int, most: int, what: str) -> None:
+    if n > most:
+        raise UserError(f"{name}: {n} {what} exceed the RTL unit's {most} (HMAX/LMAX in nonlinear.py)")
