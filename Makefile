@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/sparsehls prune minilm -o $(DEMO)/minilm-80 --method magnitude --sparsity 0.8 --block 16x16 --force
+	$(BIN)/sparsehls prune minilm -o $(DEMO)/minilm-80 --method pgb --sparsity 0.8 --block 16x16 --force
 	$(BIN)/sparsehls compile $(DEMO)/minilm-80 -o $(DEMO)/project --block 16x16 --board u250 --force
 	$(BIN)/sparsehls run $(DEMO)/project --text "FPGAs run sparse transformers fast." --backend csim
 

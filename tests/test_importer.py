@@ -80,3 +80,17 @@ def test_unsupported_pattern_names_the_node(tmp_path):
 
     with pytest.raises(UserError, match="Softmax"):
         import_onnx(m, {"block": (4, 4)})
+
+
+def test_export_check_refuses_a_mismatch(tmp_path):
+    """The torch-vs-onnxruntime gate is live: with a tolerance below the real difference it refuses."""
+    from compiler.errors import UserError
+
+    ckpt = make_checkpoint(tmp_path / "ckpt", layers=1, hidden=32, heads=2, ffn=64)
+    model = load_hf_model(ckpt)
+    feeds = inputs.random_inputs(3, 8, int(model.config.vocab_size), seed=0)
+    names = export.model_input_names(model)
+    res = export.export_and_check(model, tmp_path / "a.onnx", 8, {k: feeds[k] for k in names})
+    assert 0 < res.max_abs <= 1e-3
+    with pytest.raises(UserError, match="differs from torch"):
+        export.export_and_check(model, tmp_path / "b.onnx", 8, {k: feeds[k] for k in names}, tol=res.max_abs / 10)

@@ -63,6 +63,7 @@ class UnitCosts:
     synth: dict[str, dict[str, float]] = field(default_factory=dict)  # "BMxBN" -> Yosys LUT/FF/DSP/BRAM
     source: str = "formula"
     requant_lanes: int | None = None  # per engine; None = BM, as built (one requant pipeline per output lane)
+    ln_width: int = 1  # LayerNorm elements per cycle per unit; 1 = as built (int_layernorm.sv)
 
     def engine(self, bm: int, bn: int, max_kb: int, max_nb: int, tt: int = 4) -> Cost:
         """One sparse_linear engine (BM x BN MACs) with its tile buffers; weights not included."""
@@ -101,7 +102,8 @@ class UnitCosts:
 
     def layernorm_lane(self) -> Cost:
         """int_layernorm.sv unit: squares, normalize, gamma and requant multipliers, isqrt, divider, row buffer."""
-        return Cost(4 * DSP_32X32, 6000, 7000, 2)
+        w = self.ln_width
+        return Cost(4 * DSP_32X32 * w, 6000 + 1500 * (w - 1), 7000 + 2000 * (w - 1), 2 * w)
 
     def fixed(self) -> Cost:
         """Controller, AXI masters, embedding gather, residual adders: one of each."""
@@ -123,13 +125,27 @@ def load_synth(path: Path = SYNTH_JSON) -> dict[str, dict[str, float]]:
     return out
 
 
-def unit_costs(mac_per_dsp: int = 2, use_synth: bool = True, requant_lanes: int | None = None) -> UnitCosts:
+def unit_costs(
+    mac_per_dsp: int = 2, use_synth: bool = True, requant_lanes: int | None = None, ln_width: int = 1
+) -> UnitCosts:
     synth = load_synth() if use_synth else {}
     src = (
         "Yosys rtl_synth.json (linear engines) + formulas (attention/GELU/LayerNorm)"
         if synth
         else "formulas (no rtl_synth.json)"
     )
+    if mac_per_dsp == 2:
+        src += "; 2 int8 MACs per DSP (packing, not in the RTL)"
     if requant_lanes is not None:
         src += f"; {requant_lanes} shared requant lanes per engine (not in the RTL)"
-    return UnitCosts(mac_per_dsp, synth, src, requant_lanes)
+    if ln_width != 1:
+        src += f"; {ln_width}-wide LayerNorm units (not in the RTL)"
+    return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width)
+
+
+#: Unit designs the bench reports side by side.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "as built": {"mac_per_dsp": 1},
+    "packed": {"mac_per_dsp": 2},
+    "proposed": {"mac_per_dsp": 2, "requant_lanes": 4, "ln_width": 16},
+}

@@ -97,13 +97,17 @@ def gelu_cycles(ly: LayerWork, tokens: int, units: int) -> int:
     return _rtl_unit("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
 
 
-def layernorm_cycles(hidden: int, tokens: int, units: int) -> int:
-    """RTL LayerNorm units (one element per cycle, 3 passes per row) splitting the rows."""
-    return _rtl_unit("layernorm", 0, -(-tokens // max(1, units)), hidden)
+def layernorm_cycles(hidden: int, tokens: int, units: int, width: int = 1) -> int:
+    """RTL LayerNorm units (``width`` elements per cycle, 3 passes per row) splitting the rows.
+
+    width = 1 is the RTL's measured formula; width > 1 scales its passes (a
+    wider unit that is not built).
+    """
+    return _rtl_unit("layernorm", 0, -(-tokens // max(1, units)), -(-hidden // max(1, width)))
 
 
-def layernorm_fill(hidden: int) -> int:
-    return _rtl_unit("layernorm", 0, 1, hidden)
+def layernorm_fill(hidden: int, width: int = 1) -> int:
+    return layernorm_cycles(hidden, 1, 1, width)
 
 
 @dataclass
@@ -154,8 +158,8 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
             stages[m.role] = kern[m.role]
             fills[m.role] = first_tile_cycles(m, d.tt, rows.get(m.role, 1))
     for nm in ("ln1", "ln2"):
-        stages[nm] = kern[nm] = layernorm_cycles(ly.hidden, wl.seq, d.ln_lanes)
-        fills[nm] = layernorm_fill(ly.hidden)
+        stages[nm] = kern[nm] = layernorm_cycles(ly.hidden, wl.seq, d.ln_lanes, d.costs.ln_width)
+        fills[nm] = layernorm_fill(ly.hidden, d.costs.ln_width)
     if ly.ffn:
         stages["gelu"] = kern["gelu"] = gelu_cycles(ly, wl.seq, d.gelu_lanes)
         fills["gelu"] = gelu_cycles(ly, 1, 1)

@@ -123,8 +123,16 @@ def _fewest(fn: Callable[[int], int], target: int, hi: int) -> int:
     return lo
 
 
+def _ln_cycles(hidden: int, seq: int, width: int, units: int) -> int:
+    return layernorm_cycles(hidden, seq, units, width)
+
+
 def _lanes(
-    wl: Workload, alloc: dict[int, dict[str, int]], rows: dict[int, dict[str, int]], tt: int
+    wl: Workload,
+    alloc: dict[int, dict[str, int]],
+    rows: dict[int, dict[str, int]],
+    tt: int,
+    ln_width: int = 1,
 ) -> tuple[int, int, int]:
     """Fewest attention / GELU / LayerNorm lanes whose stages are no slower than phase B's slowest linear."""
     a = g = ln = 1
@@ -142,7 +150,7 @@ def _lanes(
             a = max(a, _fewest(partial(attention_cycles, ly, wl.seq), target, ly.heads * wl.seq))
         if ly.ffn:
             g = max(g, _fewest(partial(gelu_cycles, ly, wl.seq), target, ly.ffn))
-        ln = max(ln, _fewest(partial(layernorm_cycles, ly.hidden, wl.seq), target, wl.seq))
+        ln = max(ln, _fewest(partial(_ln_cycles, ly.hidden, wl.seq, ln_width), target, wl.seq))
     return a, g, ln
 
 
@@ -169,7 +177,7 @@ def _design(
         }
         for ly in wl.layers
     }
-    a, g, ln = _lanes(wl, alloc, rows, tt)
+    a, g, ln = _lanes(wl, alloc, rows, tt, costs.ln_width)
     return Design(board, clock, p, alloc, a, g, ln, onchip, costs, tt, rows=rows)
 
 

@@ -1,11 +1,12 @@
-"""``run_rtlsim``: simulate a compiled project's encoder linear ops in RTL against the golden traces.
+"""``run_rtlsim``: simulate a compiled project's encoder ops in RTL against the golden traces.
 
 What is in RTL today: the block-sparse linear engine (q, k, v, o, fc1, fc2 and
-any other ``linear`` node).  Attention (QK^T, softmax, PV), GELU, LayerNorm,
-residual adds and embeddings are NOT in RTL yet; their outputs are taken
-from the golden model's integer trace, so each linear op is simulated on
-exactly the int8 input the golden model gives it and must reproduce the
-golden output word for word.
+any other ``linear`` node) and the non-linear units of
+``compiler.backends.rtl.nonlinear``: GELU, residual add, LayerNorm and the
+softmax of attention (every head's rows).  QK^T and PV of attention, embed,
+tanh (pooler) and the other ops are NOT in RTL; every op is simulated on
+exactly the input the golden model's integer trace gives it (ops are not
+chained in RTL) and must reproduce the golden output word for word.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from compiler.backends.rtl import rtlsim
+from compiler.backends.rtl import nonlinear, rtlsim
 from compiler.backends.rtl.linear import LinearPlan, plan_linear
 from compiler.errors import UserError
 from compiler.golden import interpreter
@@ -28,14 +29,19 @@ from compiler.perf import cycle_model
 
 log = logging.getLogger(__name__)
 
-NOT_IN_RTL = "attention (QK^T, softmax, PV), GELU, LayerNorm, add and embed are not in RTL yet: only linear ops were simulated"
+NOT_IN_RTL = (
+    "in RTL: linear, gelu, add, layernorm and the softmax of attention, each simulated on its golden input "
+    "(not chained); not in RTL: attention's QK^T and PV, embed, tanh and other ops (golden trace only)"
+)
 DEFAULT_BLOCK = (4, 4)
 
 
 def run_rtlsim(project: Path, layer: int | None = None) -> dict[str, Any]:
-    """Simulate the linear ops of encoder ``layer`` (all layers if None) of a compiled project.
+    """Simulate the RTL ops of encoder ``layer`` (all layers if None) of a compiled project.
 
-    Returns {"passed", "mismatches", "cycles", "ideal_cycles", "seconds", "ops", "note"}.
+    Returns {"passed", "mismatches", "cycles", "ideal_cycles", "seconds", "ops",
+    "rtl_ops", "golden_only", "note"}: ``rtl_ops`` names the simulated nodes,
+    ``golden_only`` the nodes of the layer that have no RTL (see NOT_IN_RTL).
     """
     from compiler.ir.io import load_graph
 
@@ -94,41 +100,33 @@ def run_rtlsim_graph(
     layer: int | None = None,
     workdir: Path | None = None,
     tt: int = 4,
+    kinds: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Like :func:`run_rtlsim` on an in-memory quantized graph."""
+    """Like :func:`run_rtlsim` on an in-memory quantized graph.
+
+    ``kinds``: simulate only these ops (e.g. {"gelu", "attention"}); default all with RTL.
+    """
     if not graph.quantized:
         raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
-    ops = [n for n in graph.nodes if n.op == "linear" and (layer is None or n.layer == layer)]
+    in_layer = [n for n in graph.nodes if layer is None or n.layer == layer]
+    ops = [
+        n
+        for n in in_layer
+        if (n.op == "linear" or n.op in nonlinear.OP_UNITS) and (kinds is None or n.op in kinds)
+    ]
     if not ops:
         where = "the graph" if layer is None else f"layer {layer}"
-        raise UserError(f"no linear op in {where} to simulate")
+        raise UserError(f"no linear op in {where} to simulate (nor gelu, add, layernorm or attention)")
     rtlsim.setup_verilator()
     trace = interpreter.run(graph, feeds or default_feeds(graph), mode="int", trace=True)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-rtlsim-"))
     t0 = time.perf_counter()
     results = []
     for node in ops:
-        x = trace[node.inputs[0]]
-        x2 = x.reshape(-1, x.shape[-1])
-        plan = plan_from_node(graph, node, tt=tt)
-        res = rtlsim.run_case(plan, [(x2, None)], root / "cases" / node.name, root / "build")
-        got_ok = res["passed"]
-        want = trace[node.outputs[0]].reshape(-1, plan.n)
-        shape = rtlsim.shape_of(plan)
         results.append(
-            {
-                "op": node.name,
-                "layer": node.layer,
-                "role": node.role,
-                "passed": got_ok,
-                "mismatches": res["mismatches"],
-                "words": int(want.size),
-                "cycles": res["runs"][0]["cycles"],
-                "model_cycles": cycle_model.linear_cycles(len(x2), shape.nb, shape.kb, plan.nnzb, plan.tt),
-                "ideal_cycles": plan.ideal_cycles(len(x2)),
-                "block": [plan.bm, plan.bn],
-                "nnzb": plan.nnzb,
-            }
+            _sim_linear(graph, node, trace, root, tt)
+            if node.op == "linear"
+            else _sim_unit(graph, node, trace, root)
         )
         log.info("rtlsim %s: %s", node.name, results[-1])
     return {
@@ -138,5 +136,50 @@ def run_rtlsim_graph(
         "ideal_cycles": sum(r["ideal_cycles"] for r in results),
         "seconds": round(time.perf_counter() - t0, 2),
         "ops": results,
+        "rtl_ops": [n.name for n in ops],
+        "golden_only": [n.name for n in in_layer if n not in ops],
         "note": NOT_IN_RTL,
+    }
+
+
+def _sim_linear(
+    graph: Graph, node: Node, trace: dict[str, np.ndarray], root: Path, tt: int
+) -> dict[str, Any]:
+    x = trace[node.inputs[0]]
+    x2 = x.reshape(-1, x.shape[-1])
+    plan = plan_from_node(graph, node, tt=tt)
+    res = rtlsim.run_case(plan, [(x2, None)], root / "cases" / node.name, root / "build")
+    want = trace[node.outputs[0]].reshape(-1, plan.n)
+    shape = rtlsim.shape_of(plan)
+    return {
+        "op": node.name,
+        "kind": "linear",
+        "layer": node.layer,
+        "role": node.role,
+        "passed": res["passed"],
+        "mismatches": res["mismatches"],
+        "words": int(want.size),
+        "cycles": res["runs"][0]["cycles"],
+        "model_cycles": cycle_model.linear_cycles(len(x2), shape.nb, shape.kb, plan.nnzb, plan.tt),
+        "ideal_cycles": plan.ideal_cycles(len(x2)),
+        "block": [plan.bm, plan.bn],
+        "nnzb": plan.nnzb,
+    }
+
+
+def _sim_unit(graph: Graph, node: Node, trace: dict[str, np.ndarray], root: Path) -> dict[str, Any]:
+    """A gelu / add / layernorm node, or the softmax of an attention node, on its golden input."""
+    nc = nonlinear.node_case(graph, node, trace)
+    res = nonlinear.run_unit(nc.unit, nc.case, [nc.run], root / "cases" / node.name, root / "build", nc.mems)
+    return {
+        "op": node.name,
+        "kind": nc.unit if node.op != "attention" else "softmax (of attention)",
+        "layer": node.layer,
+        "role": node.role,
+        "passed": res["passed"],
+        "mismatches": res["mismatches"],
+        "words": int(res["compared"]),
+        "cycles": res["runs"][0]["cycles"],
+        "model_cycles": nonlinear.unit_cycles(nc.unit, nc.elems, nc.rows, nc.width),
+        "ideal_cycles": nc.elems,  # one element per cycle
     }

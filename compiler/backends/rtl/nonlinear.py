@@ -155,7 +155,8 @@ def run_unit(
 
     ``case``: the unit's parameters (see ``nonlinear_tb.SPECS``); each run: its input
     arrays, ``pause`` (seed, or -1 for full rate) and optionally scalars that
-    override the case's for that run (e.g. GELU's multipliers).  Returns {"runs": [{"elems",
+    override the case's for that run (e.g. GELU's multipliers); ``want``, when
+    given, is the expected output (a golden trace) instead of the testbench's Model.  Returns {"runs": [{"elems",
     "rows", "paused", "cycles"}], "mismatches", "compared", "passed", "seconds"}.
     """
     if unit not in UNITS:
@@ -240,18 +241,24 @@ def _param_or_attr(graph: Any, node: Any, key: str) -> Any:
 
 
 def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
-    """The unit, its parameters and the golden input of ``node`` (a gelu/add/layernorm/attention node)."""
+    """The unit, its parameters, the golden input and the golden output of ``node``.
+
+    gelu / add / layernorm: the trace's output of the node; attention: the
+    uint8 probabilities of every head (``ops.attention.probabilities_int``).
+    """
     if node.op not in OP_UNITS:
         raise UserError(f"{node.name}: op {node.op!r} has no RTL unit")
     ins = [np.asarray(trace[t], dtype=np.int64) for t in node.inputs]
     a = node.attrs
+    out = np.asarray(trace[node.outputs[0]], dtype=np.int64).ravel()
     if node.op == "gelu":
         case = {
             k: int(a.get(k, 0))
             for k in ("in_mult", "in_shift", "out_mult", "out_shift", "out_offset", "out_zero")
         }
         x = ins[0].ravel()
-        return NodeCase("gelu", case, {"x": x, "pause": -1}, {}, x.size, 1, x.size)
+        run = {"x": x, "pause": -1, "want": out}
+        return NodeCase("gelu", case, run, {}, x.size, 1, x.size)
     if node.op == "add":
         h = ins[0].shape[-1]
         _check_width(node.name, h, HMAX, "channels")
@@ -264,7 +271,7 @@ def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
         const = None
         if "const_q" in node.params:
             const = case["const_q"] = np.asarray(graph.param(node, "const_q"), np.int64)
-        run = {"a": ins[0].reshape(-1, h), "pause": -1}
+        run = {"a": ins[0].reshape(-1, h), "pause": -1, "want": out}
         if len(ins) > 1:
             run["b"] = ins[1].reshape(-1, h)
         mems = {"add_params.mem": add_mem(h, ms["a"], ms.get("b"), const)}
@@ -284,7 +291,7 @@ def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
             raise UserError(f"{node.name}: eps_q {case['eps_q']} does not fit the unit's 32-bit port")
         r = ins[0].reshape(-1, h)
         mems = {"ln_params.mem": layernorm_mem(h, case["gamma_q"], case["beta_q"], mult, shift)}
-        return NodeCase("layernorm", case, {"r": r, "pause": -1}, mems, r.size, r.shape[0], h)
+        return NodeCase("layernorm", case, {"r": r, "pause": -1, "want": out}, mems, r.size, r.shape[0], h)
     # attention: softmax rows of every head, scores from the golden q, k
     q, k, _, mask = ins
     heads, d = int(a["heads"]), int(a["head_dim"])
@@ -295,7 +302,10 @@ def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
     scores = (qh @ kh).astype(np.int64).reshape(-1, s)  # exact: |sums| < 2^31
     valid = np.broadcast_to((mask != 0)[:, None, None, :], (b, heads, s, s)).reshape(-1, s)
     case = {"mult": int(a["sm_mult"]), "shift": int(a["sm_shift"])}
-    run = {"s": scores, "valid": valid.astype(np.int64), "pause": -1}
+    from compiler.golden.ops.attention import probabilities_int
+
+    want = probabilities_int(node, q, k, mask).ravel()  # [B, h, S, S]: the same row order
+    run = {"s": scores, "valid": valid.astype(np.int64), "pause": -1, "want": want}
     return NodeCase("softmax", case, run, {}, scores.size, scores.shape[0], s)
 
 

@@ -1,0 +1,43 @@
+"""run_rtlsim_graph on a quantized BERT layer: the non-linear ops in RTL against the golden trace.
+
+gelu, both residual adds, both LayerNorms and the attention softmax of layer 0
+of a small random BERT (batch 2, the second sequence padded: masked keys),
+each on its golden input, compared with the golden trace word for word; the
+full-rate cycles equal nonlinear.unit_cycles.  Reuses the four unit builds of
+test_nonlinear.py (the linear ops are covered by test_rtlsim_command.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import needs_sim
+
+from compiler.backends.rtl.command import NOT_IN_RTL, run_rtlsim_graph
+from compiler.passes.quantize import quantize
+from tests.irfactory import make_bert_graph, random_feeds
+
+pytestmark = [pytest.mark.sim, needs_sim]
+
+
+def test_rtlsim_graph_nonlinear_ops(tmp_path, build_root):
+    g = quantize(
+        make_bert_graph(layers=2, hidden=16, heads=2, ffn=32, seq=8),
+        random_feeds(make_bert_graph(layers=2, hidden=16, heads=2, ffn=32, seq=8), 4, seed=1),
+    )
+    feeds = random_feeds(g, 2, seed=3)
+    assert feeds["attention_mask"].min() == 0  # padded keys reach the softmax
+    res = run_rtlsim_graph(
+        g, feeds, layer=1, workdir=tmp_path, kinds={"gelu", "add", "layernorm", "attention"}
+    )
+    assert res["passed"] and res["mismatches"] == 0, res
+    kinds = sorted(o["kind"] for o in res["ops"])
+    assert kinds == ["add", "add", "gelu", "layernorm", "layernorm", "softmax (of attention)"], kinds
+    for op in res["ops"]:
+        assert op["cycles"] == op["model_cycles"], op
+        assert op["words"] > 0 and op["layer"] == 1
+    # every other node of the layer is named as not simulated (here: the linears, left out by kinds)
+    assert {o["op"] for o in res["ops"]} == set(res["rtl_ops"])
+    layer1 = {n.name: n.op for n in g.nodes if n.layer == 1}
+    assert set(res["rtl_ops"]) | set(res["golden_only"]) == set(layer1)
+    assert {layer1[n] for n in res["golden_only"]} == {"linear"}
+    assert res["note"] == NOT_IN_RTL
