@@ -262,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also synthesize the layer's Q engine with Yosys (minutes) -> report.json rtl_resources",
     )
     s.set_defaults(fn=cmd_rtlsim)
+
+    from compiler.bench.cli import add_parsers  # bench, report
+
+    add_parsers(sub)
     return p
 
 

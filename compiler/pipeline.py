@@ -223,6 +223,11 @@ def _compile_into(
     checks["golden_int_vs_float_inputs_are_text"] = tok_dir is not None
     timing["quantize_s"] = time.perf_counter() - t0
 
+    from compiler.perf.schedule import schedule_project
+
+    step(f"scheduling for {opts.board}")
+    q, estimate = schedule_project(q, tmp, opts.board)  # attrs/meta only; writes schedule.json
+
     step("saving IR and golden data")
     save_graph(q, tmp / "ir")
     golden_feeds = _feeds_for(
@@ -250,6 +255,8 @@ def _compile_into(
         "quantization": {"percentile": opts.percentile, "calib_inputs": opts.calib},
         "timing": {k: round(v, 2) for k, v in timing.items()},
         "board": opts.board,
+        "estimate": estimate,
+        "schedule": q.meta["schedule"],
     }
     update_report(tmp, report)
     if opts.hls:

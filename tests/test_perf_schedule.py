@@ -86,3 +86,14 @@ def test_weights_too_big_for_chip_are_streamed() -> None:
     assert s.fits and e["weights_streamed_layers"] and "streamed" in s.message
     assert e["latency_ms"] >= e["memory_ms"] * 0.999  # a streamed layer waits for its weights
     assert all(u <= 0.8 for u in e["utilization"].values())
+
+
+def test_nonlinear_stage_cycles_are_the_rtl_units() -> None:
+    """LayerNorm / GELU stage cycles with one unit are the RTL units' measured full-rate cycles."""
+    from compiler.perf.model import _rtl_unit, gelu_cycles, layernorm_cycles
+
+    wl = from_shape(1, 768, 12, 3072, 128, (16, 16), 0.9)
+    ly = wl.layers[0]
+    assert layernorm_cycles(768, 128, 1) == _rtl_unit("layernorm", 0, 128, 768) == 128 * (3 * 768 + 195) + 1
+    assert gelu_cycles(ly, 128, 1) == _rtl_unit("gelu", 128 * 3072)
+    assert layernorm_cycles(768, 128, 4) < layernorm_cycles(768, 128, 2) < layernorm_cycles(768, 128, 1)

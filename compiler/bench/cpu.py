@@ -15,15 +15,14 @@ from typing import Any
 import numpy as np
 
 log = logging.getLogger(__name__)
+PAUSE_S = 0.05
 
 
-def timeit(fn: Callable[[], Any], reps: int = 10, warmup: int = 3, label: str = "") -> dict[str, Any]:
-    from compiler.bench.progress import track
-
+def timeit(fn: Callable[[], Any], reps: int = 10, warmup: int = 3) -> dict[str, Any]:
     for _ in range(warmup):
         fn()
     ts = []
-    for _ in track(range(reps), f"timing {label}".strip(), reps):
+    for _ in range(reps):
         t0 = time.perf_counter()
         fn()
         ts.append((time.perf_counter() - t0) * 1e3)
@@ -53,27 +52,31 @@ def _ort(path: Path, threads: int) -> Any:
     o.log_severity_level = 3
     o.intra_op_num_threads = threads
     o.inter_op_num_threads = 1
+    # no busy-waiting after a run: spinning pool threads would steal the cores from the
+    # next backend timed in the same process (seen: torch 10x slower beside a spinning session)
+    o.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), o, providers=["CPUExecutionProvider"])
 
 
-def bench_onnx(onnx_path: Path, seq: int, vocab: int, threads: int, reps: int) -> dict[str, dict[str, Any]]:
+def onnx_backends(
+    onnx_path: Path, seq: int, vocab: int, threads: int, tmp: Path
+) -> dict[str, Callable[[], Any]]:
+    """onnxruntime fp32 and int8 (dynamic quantization of the same graph), ready to call."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    out: dict[str, dict[str, Any]] = {}
     sess = _ort(onnx_path, threads)
-    names = [i.name for i in sess.get_inputs()]
-    f = feeds(seq, vocab, names)
-    out["onnxruntime fp32"] = timeit(lambda: sess.run(None, f), reps, label="onnxruntime fp32")
-    with tempfile.TemporaryDirectory(prefix="sparsehls-q-") as tmp:
-        q = Path(tmp) / "int8.onnx"
-        quantize_dynamic(str(onnx_path), str(q), weight_type=QuantType.QInt8)
-        qs = _ort(q, threads)
-        out["onnxruntime int8 (dynamic)"] = timeit(lambda: qs.run(None, f), reps, label="onnxruntime int8")
-    return out
+    f = feeds(seq, vocab, [i.name for i in sess.get_inputs()])
+    q = tmp / "int8.onnx"
+    quantize_dynamic(str(onnx_path), str(q), weight_type=QuantType.QInt8)
+    qs = _ort(q, threads)
+    return {
+        "onnxruntime fp32": partial(sess.run, None, f),
+        "onnxruntime int8 (dynamic)": partial(qs.run, None, f),
+    }
 
 
-def bench_torch(ckpt: Path, seq: int, threads: int, reps: int) -> dict[str, dict[str, Any]]:
-    """torch fp32 dense, and torch with every pruned linear as a sparse CSR matmul (the best sparse CPU path found)."""
+def torch_backends(ckpt: Path, seq: int, threads: int) -> dict[str, Callable[[], Any]]:
+    """Stock transformers fp32, and the same model with pruned linears as torch sparse CSR and BSR matmuls."""
     import torch
 
     from compiler.checkpoint import load_hf_model
@@ -85,25 +88,76 @@ def bench_torch(ckpt: Path, seq: int, threads: int, reps: int) -> dict[str, dict
         model = load_hf_model(ckpt).eval()
     names = list(model_input_names(model))
     f = {k: torch.from_numpy(v) for k, v in feeds(seq, int(model.config.vocab_size), names).items()}
-    out: dict[str, dict[str, Any]] = {}
-    with torch.inference_mode():
-        out["torch fp32"] = timeit(lambda: model(**f), reps, label="torch fp32")
-        best: tuple[str, dict[str, Any]] | None = None
-        for fmt in ("csr", "bsr"):
-            sparse = _sparsify(model, fmt)
-            if sparse is None:
-                continue
-            try:
-                r = timeit(partial(sparse, **f), reps, label=f"torch sparse {fmt}")
-            except Exception as e:  # a torch build without the kernel for this layout
-                log.info("torch sparse %s failed: %s", fmt, e)
-                continue
-            r["format"] = fmt
-            if best is None or r["median_ms"] < best[1]["median_ms"]:
-                best = (fmt, r)
-        if best is not None:
-            out[f"torch sparse {best[0]} fp32"] = best[1]
+
+    def run(m: Any) -> Any:
+        with torch.inference_mode():
+            return m(**f)
+
+    out: dict[str, Callable[[], Any]] = {"torch fp32": partial(run, model)}
+    for fmt in ("csr", "bsr"):
+        sparse = _sparsify(model, fmt)
+        if sparse is None:
+            continue
+        try:
+            run(sparse)
+        except Exception as e:  # a torch build without the kernel for this layout
+            log.info("torch sparse %s failed: %s", fmt, e)
+            continue
+        out[f"torch sparse {fmt} fp32"] = partial(run, sparse)
     return out
+
+
+def measure(backends: dict[str, Callable[[], Any]], reps: int, warmup: int = 3) -> dict[str, dict[str, Any]]:
+    """Median of ``reps`` runs per backend, the backends timed in turn (round-robin).
+
+    Interleaving matters on a shared machine: a burst of load from other jobs
+    hits every backend alike instead of one of them.
+    """
+    from compiler.bench.progress import track
+
+    for fn in backends.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in backends}
+    for _ in track(range(reps), "timing CPU backends (round-robin)", reps):
+        for k, fn in backends.items():
+            time.sleep(PAUSE_S)  # let the previous backend's worker threads go idle
+            t0 = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t0) * 1e3)
+    return {
+        k: {
+            "median_ms": statistics.median(v),
+            "min_ms": min(v),
+            "max_ms": max(v),
+            "reps": reps,
+            "warmup": warmup,
+        }
+        for k, v in times.items()
+    }
+
+
+def best_sparse(res: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Keep only the faster torch sparse layout (the 'best sparse CPU path')."""
+    sp = [k for k in res if k.startswith("torch sparse")]
+    if len(sp) > 1:
+        keep = min(sp, key=lambda k: res[k]["median_ms"])
+        for k in sp:
+            if k != keep:
+                res[k]["dropped_as_slower_sparse_path"] = True
+    return res
+
+
+def measure_all(
+    onnx_path: Path | None, ckpt: Path | None, seq: int, vocab: int, threads: int, reps: int
+) -> dict[str, dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="sparsehls-q-") as tmp:
+        fns: dict[str, Callable[[], Any]] = {}
+        if ckpt is not None:
+            fns.update(torch_backends(ckpt, seq, threads))
+        if onnx_path is not None and onnx_path.exists():
+            fns.update(onnx_backends(onnx_path, seq, vocab, threads, Path(tmp)))
+        return best_sparse(measure(fns, reps))
 
 
 def _stock_model(ckpt: Path) -> Any:

@@ -19,7 +19,7 @@ def latency_bars(res: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     labels, vals, colors = [], [], []
     for name, r in res["cpu"].items():
-        labels.append(f"CPU {name}\n(measured, {res['threads']} thr)")
+        labels.append(f"CPU {name}\nmeasured, {res['threads']} thr")
         vals.append(r["median_ms"])
         colors.append("tab:gray")
     for b, e in res["fpga"].items():
@@ -29,7 +29,7 @@ def latency_bars(res: dict[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4))
     ax.bar(range(len(vals)), vals, color=colors)
     ax.set_yscale("log")
-    ax.set_xticks(range(len(vals)), labels, fontsize=7)
+    ax.set_xticks(range(len(vals)), labels, fontsize=7, rotation=30, ha="right")
     ax.set_ylabel("latency per sequence (ms, log)")
     ax.set_title(f"{res['model']['name']}, seq {res['seq_len']}: CPU measured vs FPGA estimates")
     for i, v in enumerate(vals):

@@ -110,3 +110,32 @@ def walker_keeps_up(indptr: np.ndarray, tt: int, tokens: int, fifo_depth: int = 
 def best_tile(tokens: int, nb: int, kb: int, nnzb: int, choices: tuple[int, ...] = (2, 4, 8, 16, 32)) -> int:
     """Token tile with the fewest predicted cycles (smallest on ties)."""
     return min(choices, key=lambda tt: (linear_cycles(tokens, nb, kb, nnzb, tt), tt))
+
+
+# --------------------------------------------------------------------------
+# Non-linear units (hls_templates/rtl/int_{gelu,add,layernorm,softmax}.sv).
+# Full-rate cycles of one call, ap_start -> ap_done, one element per beat.
+# Measured on the RTL and checked exactly (0 cycles error) by
+# hw_tests/test_nonlinear.py and hw_tests/test_rtlsim_units.py.
+# --------------------------------------------------------------------------
+UNIT_LATENCY = {"gelu": 13, "add": 6}  # element-wise: elems + latency (II = 1)
+# Row units: rows * (3 * width + per_row) + 1.  Three passes of `width` cycles
+# (load, variance / exp pass, output pass) plus, per row, LayerNorm's divider
+# (42 + 64 + 32) and square root (32) iterations, softmax's 33-cycle divider,
+# pipeline drains and state changes.  Rows do not overlap (one row buffer).
+UNIT_ROW_OVERHEAD = {"layernorm": 195, "softmax": 51}
+# One attention head (int_attention_head.sv), S tokens: K and V load (S beats),
+# then S softmax rows of S keys, each fed by the QK stage at one score per cycle
+# and drained into PV at one probability per cycle: S * (3S + 52) + 3.
+ATTENTION_ROW_OVERHEAD = 52
+
+
+def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
+    """Full-rate cycles of one call of a non-linear unit (``width``: the row length of row units)."""
+    if unit in UNIT_LATENCY:
+        return elems + UNIT_LATENCY[unit]
+    if unit in UNIT_ROW_OVERHEAD:
+        return rows * (3 * width + UNIT_ROW_OVERHEAD[unit]) + 1
+    if unit == "attention":  # one head; rows = width = tokens
+        return rows * (3 * width + ATTENTION_ROW_OVERHEAD) + 3
+    raise KeyError(f"no cycle formula for unit {unit!r}")

@@ -68,9 +68,12 @@ def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1) -> int:
 
 def _rtl_unit(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
     """Full-rate cycles of one call of an RTL non-linear unit (measured formulas of the RTL backend)."""
-    from compiler.backends.rtl.nonlinear import unit_cycles
+    fn: Any = getattr(cycle_model, "unit_cycles", None)  # the RTL helper is moving the formulas here
+    if fn is None:
+        from compiler.backends.rtl import nonlinear
 
-    return int(unit_cycles(unit, elems, rows, width))
+        fn = nonlinear.unit_cycles
+    return int(fn(unit, elems, rows, width))
 
 
 def softmax_row_cycles(keys: int) -> int:
