@@ -36,13 +36,15 @@ def check(unit: str, case: dict, runs: list[dict], tmp_path, build_root, mems=No
         if run["pause"] < 0:
             arr = np.asarray(run[main])
             rows, width = (arr.shape[0], arr.shape[1]) if arr.ndim > 1 else (1, arr.size)
+            if unit == "attention":  # rows of S keys, one per token
+                width = rows
             want = nonlinear.unit_cycles(unit, arr.size, rows, width)
             assert got["cycles"] == want, f"{unit}: RTL {got['cycles']} cycles, formula {want} ({run})"
     return res
 
 
 def nonlinear_main(unit: str) -> str:
-    return {"gelu": "x", "add": "a", "layernorm": "r", "softmax": "s"}[unit]
+    return {"gelu": "x", "add": "a", "layernorm": "r", "softmax": "s", "attention": "q"}[unit]
 
 
 def test_gelu_matches_golden(build_root, tmp_path):
@@ -169,3 +171,36 @@ def test_softmax_matches_golden(build_root, tmp_path):
         dict(s=np.array([[-5]]), valid=np.array([[1]]), pause=-1),
     ]
     check("softmax", dict(mult=m, shift=s), runs, tmp_path, build_root)
+
+
+def test_attention_head_matches_golden(build_root, tmp_path):
+    """One head (D = 8): QK^T, softmax, PV, requant; masked keys, backpressure on all four streams."""
+    rng = np.random.default_rng(5)
+    d = 8
+    sm = qm(0.002 * 2**14)
+    out = qm(0.4 / 256)
+    case = dict(sm_mult=sm[0], sm_shift=sm[1], out_mult=out[0], out_shift=out[1])
+
+    def mk(s: int) -> np.ndarray:
+        return rng.integers(-128, 128, size=(s, d))
+
+    padded = np.ones(12, dtype=np.int64)
+    padded[9:] = 0
+    extreme = np.full((5, d), -128)
+    runs = [
+        dict(q=mk(12), k=mk(12), v=mk(12), mask=padded, pause=-1),
+        dict(q=mk(12), k=mk(12), v=mk(12), mask=padded, pause=2),
+        # int8 extremes: the largest scores (|S| = 8 * 128^2) and saturating outputs
+        dict(
+            q=extreme,
+            k=extreme,
+            v=-extreme - 1,
+            mask=np.ones(5, dtype=np.int64),
+            pause=-1,
+            out_mult=2**31 - 1,
+            out_shift=20,
+        ),
+        dict(q=mk(1), k=mk(1), v=mk(1), mask=np.ones(1, dtype=np.int64), pause=-1),
+        dict(q=mk(33), k=mk(33), v=mk(33), mask=np.ones(33, dtype=np.int64), pause=9),
+    ]
+    check("attention", case, runs, tmp_path, build_root)

@@ -55,3 +55,34 @@ def test_small_synthesis(tmp_path):
     # 4 int8 MACs + one 32x31-bit requant lane (several DSP48E2 slices)
     assert 4 <= res["DSP"] <= 12, res
     assert res["FF"] > 100 and res["LUT"] > 100, res
+
+
+# the non-linear units (compiler/backends/rtl/nonlinear.py), at their build and at small sizes
+UNIT_PARAMS = [
+    ("gelu", {}),
+    ("add", {"HMAX": 1024}),
+    ("add", {"HMAX": 48}),
+    ("layernorm", {"HMAX": 1024}),
+    ("layernorm", {"HMAX": 40}),
+    ("softmax", {"LMAX": 512}),
+    ("softmax", {"LMAX": 20}),
+    ("attention", {"D": 8, "SMAX": 128}),
+    ("attention", {"D": 32, "SMAX": 512}),
+]
+
+
+@pytest.mark.parametrize(
+    "unit,params",
+    UNIT_PARAMS,
+    ids=lambda v: v if isinstance(v, str) else "_".join(f"{k}{x}" for k, x in v.items()),
+)
+def test_unit_lint_clean(unit, params, tmp_path):
+    from compiler.backends.rtl import nonlinear
+
+    spec = nonlinear.UNITS[unit]
+    _lint(
+        [f"-G{k}={v}" for k, v in params.items()]
+        + [str(p) for p in spec.paths()]
+        + ["--top-module", spec.top],
+        tmp_path,
+    )

@@ -18,7 +18,7 @@
 
 module int_add #(
     parameter int    HMAX       = 1024,  // most channels (n_ch <= HMAX)
-    parameter string MEM_PREFIX = ""
+    parameter        MEM_PREFIX = ""  // a string (untyped: Yosys reads no `string` parameters)
 ) (
     input  wire         ap_clk,
     input  wire         ap_rst_n,

@@ -22,7 +22,7 @@
 
 module int_layernorm #(
     parameter int    HMAX       = 1024,
-    parameter string MEM_PREFIX = ""
+    parameter        MEM_PREFIX = ""  // a string (untyped: Yosys reads no `string` parameters)
 ) (
     input  wire         ap_clk,
     input  wire         ap_rst_n,

@@ -1,10 +1,10 @@
 """``run_rtlsim``: simulate a compiled project's encoder ops in RTL against the golden traces.
 
 What is in RTL today: the block-sparse linear engine (q, k, v, o, fc1, fc2 and
-any other ``linear`` node) and the non-linear units of
-``compiler.backends.rtl.nonlinear``: GELU, residual add, LayerNorm and the
-softmax of attention (every head's rows).  QK^T and PV of attention, embed,
-tanh (pooler) and the other ops are NOT in RTL; every op is simulated on
+any other ``linear`` node) and the units of ``compiler.backends.rtl.nonlinear``:
+attention (one head: QK^T, softmax, PV; every sequence and head is a run),
+GELU, residual add and LayerNorm.  Embed, tanh (pooler) and the other ops are
+NOT in RTL; every op is simulated on
 exactly the input the golden model's integer trace gives it (ops are not
 chained in RTL) and must reproduce the golden output word for word.
 """
@@ -30,8 +30,8 @@ from compiler.perf import cycle_model
 log = logging.getLogger(__name__)
 
 NOT_IN_RTL = (
-    "in RTL: linear, gelu, add, layernorm and the softmax of attention, each simulated on its golden input "
-    "(not chained); not in RTL: attention's QK^T and PV, embed, tanh and other ops (golden trace only)"
+    "in RTL: linear, attention (QK^T, softmax, PV per head), gelu, add and layernorm, each simulated on its "
+    "golden input (ops not chained); not in RTL: embed, tanh and any other op (golden trace only)"
 )
 DEFAULT_BLOCK = (4, 4)
 
@@ -101,10 +101,12 @@ def run_rtlsim_graph(
     workdir: Path | None = None,
     tt: int = 4,
     kinds: Collection[str] | None = None,
+    build_root: Path | None = None,
 ) -> dict[str, Any]:
     """Like :func:`run_rtlsim` on an in-memory quantized graph.
 
     ``kinds``: simulate only these ops (e.g. {"gelu", "attention"}); default all with RTL.
+    ``build_root``: where the Verilator builds live (default ``workdir/build``).
     """
     if not graph.quantized:
         raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
@@ -120,13 +122,14 @@ def run_rtlsim_graph(
     rtlsim.setup_verilator()
     trace = interpreter.run(graph, feeds or default_feeds(graph), mode="int", trace=True)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-rtlsim-"))
+    builds = Path(build_root) if build_root is not None else root / "build"
     t0 = time.perf_counter()
     results = []
     for node in ops:
         results.append(
-            _sim_linear(graph, node, trace, root, tt)
+            _sim_linear(graph, node, trace, root, builds, tt)
             if node.op == "linear"
-            else _sim_unit(graph, node, trace, root)
+            else _sim_unit(graph, node, trace, root, builds)
         )
         log.info("rtlsim %s: %s", node.name, results[-1])
     return {
@@ -143,12 +146,12 @@ def run_rtlsim_graph(
 
 
 def _sim_linear(
-    graph: Graph, node: Node, trace: dict[str, np.ndarray], root: Path, tt: int
+    graph: Graph, node: Node, trace: dict[str, np.ndarray], root: Path, builds: Path, tt: int
 ) -> dict[str, Any]:
     x = trace[node.inputs[0]]
     x2 = x.reshape(-1, x.shape[-1])
     plan = plan_from_node(graph, node, tt=tt)
-    res = rtlsim.run_case(plan, [(x2, None)], root / "cases" / node.name, root / "build")
+    res = rtlsim.run_case(plan, [(x2, None)], root / "cases" / node.name, builds)
     want = trace[node.outputs[0]].reshape(-1, plan.n)
     shape = rtlsim.shape_of(plan)
     return {
@@ -167,19 +170,24 @@ def _sim_linear(
     }
 
 
-def _sim_unit(graph: Graph, node: Node, trace: dict[str, np.ndarray], root: Path) -> dict[str, Any]:
-    """A gelu / add / layernorm node, or the softmax of an attention node, on its golden input."""
+def _sim_unit(
+    graph: Graph, node: Node, trace: dict[str, np.ndarray], root: Path, builds: Path
+) -> dict[str, Any]:
+    """A gelu / add / layernorm / attention node on its golden inputs (attention: every sequence and head)."""
     nc = nonlinear.node_case(graph, node, trace)
-    res = nonlinear.run_unit(nc.unit, nc.case, [nc.run], root / "cases" / node.name, root / "build", nc.mems)
+    res = nonlinear.run_unit(
+        nc.unit, nc.case, nc.runs, root / "cases" / node.name, builds, nc.mems, nc.parameters
+    )
     return {
         "op": node.name,
-        "kind": nc.unit if node.op != "attention" else "softmax (of attention)",
+        "kind": nc.unit,
         "layer": node.layer,
         "role": node.role,
         "passed": res["passed"],
         "mismatches": res["mismatches"],
         "words": int(res["compared"]),
-        "cycles": res["runs"][0]["cycles"],
-        "model_cycles": nonlinear.unit_cycles(nc.unit, nc.elems, nc.rows, nc.width),
-        "ideal_cycles": nc.elems,  # one element per cycle
+        "cycles": sum(r["cycles"] for r in res["runs"]),
+        "model_cycles": len(nc.runs) * nonlinear.unit_cycles(nc.unit, nc.elems, nc.rows, nc.width),
+        # one element per cycle (attention: one score and one probability per cycle, S*S per head)
+        "ideal_cycles": len(nc.runs) * (nc.rows * nc.width if nc.unit == "attention" else nc.elems),
     }

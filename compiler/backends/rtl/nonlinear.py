@@ -1,12 +1,13 @@
-"""The integer non-linear units in RTL (GELU, residual add, LayerNorm, softmax): build and run.
+"""The integer non-linear units in RTL (GELU, residual add, LayerNorm, softmax, attention head).
 
-``hls_templates/rtl/int_{gelu,add,layernorm,softmax}.sv`` are each bit-exact
-with the golden ``run_int`` of their op (``compiler/golden/ops``) /
-``intops.softmax_rows``.  Every unit streams one element per AXI-Stream beat
-and takes its scalars as ports sampled at ``ap_start``; per-channel tables
-(add, LayerNorm) are ROMs read by ``$readmemh`` from the simulation folder.
-So one Verilator build per unit serves every case (HMAX / LMAX bound the
-channels / keys).
+``hls_templates/rtl/int_{gelu,add,layernorm,softmax,attention_head}.sv`` are
+each bit-exact with the golden ``run_int`` of their op (``compiler/golden/ops``;
+the softmax unit with ``intops.softmax_rows``).  GELU, add, LayerNorm and
+softmax stream one element per AXI-Stream beat, the attention head one token
+of head_dim lanes; scalars are ports sampled at ``ap_start``; per-channel
+tables (add, LayerNorm) are ROMs read by ``$readmemh`` from the simulation
+folder.  So one Verilator build per unit serves every case (HMAX / LMAX bound
+the channels / keys; the attention head is built per head_dim).
 
 A case is an .npz (written by :func:`run_unit`, read by
 ``compiler.backends.rtl.nonlinear_tb``): the unit's parameters and one input
@@ -28,16 +29,10 @@ import numpy as np
 from compiler.backends.rtl import rtlsim
 from compiler.backends.rtl.linear import RTL_DIR
 from compiler.errors import UserError
+from compiler.perf import cycle_model
 
 HMAX = 1024  # most channels of the add / LayerNorm builds (BERT-base: 768)
 LMAX = 512  # most keys of the softmax build
-
-#: Full-rate cycles of one call, ap_start -> ap_done, as measured on the RTL
-#: (hw_tests/test_nonlinear.py checks every full-rate run against them exactly).
-#: Element-wise units: elems + latency.  Row units: rows * (3 * width + per_row) + 1
-#: (LayerNorm: load, variance pass, output pass + 42 + 64 + 32 + 32 divider /
-#: square-root cycles and state changes; softmax: load, exp pass, output pass + 33).
-PIPE_LATENCY = {"gelu": 13, "add": 6}
 
 
 @dataclass(frozen=True)
@@ -55,23 +50,31 @@ UNITS: dict[str, Unit] = {
     "add": Unit("int_add", ("int_add.sv",), {"HMAX": HMAX}),
     "layernorm": Unit("int_layernorm", ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"), {"HMAX": HMAX}),
     "softmax": Unit("int_softmax", ("int_divu.sv", "int_softmax.sv"), {"LMAX": LMAX}),
+    # one attention head: QK^T, int_softmax, PV; D = head_dim (a build per head_dim)
+    "attention": Unit(
+        "int_attention_head",
+        ("int_divu.sv", "int_softmax.sv", "int_attention_head.sv"),
+        {"D": 8, "SMAX": 128},
+    ),
 }
 
 
-def build_unit(unit: str, build_root: Path) -> Path:
-    """One Verilator build per unit (incremental; pytest-xdist workers share it under a lock)."""
+def build_unit(unit: str, build_root: Path, parameters: dict[str, int] | None = None) -> Path:
+    """One Verilator build per unit and parameter set (incremental; xdist workers share it under a lock)."""
     rtlsim.setup_verilator()
     from cocotb_tools.runner import get_runner
 
     spec = UNITS[unit]
-    build_dir = Path(build_root) / f"unit_{unit}"
+    params = {**spec.parameters, **(parameters or {})}
+    tag = f"unit_{unit}" + "".join(f"_{k}{v}" for k, v in params.items() if spec.parameters.get(k) != v)
+    build_dir = Path(build_root) / tag
     build_dir.mkdir(parents=True, exist_ok=True)
-    with open(build_dir.parent / f".unit_{unit}.lock", "w") as lock:
+    with open(build_dir.parent / f".{tag}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         get_runner("verilator").build(
             sources=spec.paths(),
             hdl_toplevel=spec.top,
-            parameters=spec.parameters,
+            parameters=params,
             build_dir=build_dir,
             build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
             always=False,
@@ -150,8 +153,9 @@ def run_unit(
     case_dir: Path,
     build_root: Path,
     mems: dict[str, str] | None = None,
+    parameters: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Simulate ``runs`` of ``unit`` back to back; every output element is compared with the golden.
+    """Simulate ``runs`` of ``unit`` back to back (``parameters``: build parameter overrides); every output element is compared with the golden.
 
     ``case``: the unit's parameters (see ``nonlinear_tb.SPECS``); each run: its input
     arrays, ``pause`` (seed, or -1 for full rate) and optionally scalars that
@@ -161,7 +165,7 @@ def run_unit(
     """
     if unit not in UNITS:
         raise UserError(f"no RTL unit {unit!r} (have {', '.join(UNITS)})")
-    build_dir = build_unit(unit, build_root)
+    build_dir = build_unit(unit, build_root, parameters)
     from cocotb_tools.runner import get_results, get_runner
 
     case_dir = Path(case_dir)
@@ -203,37 +207,28 @@ def run_unit(
     return result
 
 
-ROW_OVERHEAD = {"layernorm": 195, "softmax": 51}
-
-
 def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
-    """Full-rate cycles of one call (ap_start -> ap_done), as measured on the RTL (docs/rtl.md).
-
-    ``width``: the row length (LayerNorm h, softmax keys); element-wise units ignore it.
-    """
-    if unit in PIPE_LATENCY:
-        return elems + PIPE_LATENCY[unit]
-    if unit in ROW_OVERHEAD:
-        return rows * (3 * width + ROW_OVERHEAD[unit]) + 1
-    raise KeyError(f"no cycle formula for unit {unit!r}")
+    """Full-rate cycles of one call (ap_start -> ap_done): ``compiler.perf.cycle_model.unit_cycles``."""
+    return cycle_model.unit_cycles(unit, elems, rows, width)
 
 
 # --------------------------------------------------------------------------
 # cases from a quantized graph node and its golden trace (run_rtlsim)
 # --------------------------------------------------------------------------
-#: graph op -> RTL unit ("attention": its softmax only; QK^T and PV are not in RTL)
-OP_UNITS = {"gelu": "gelu", "add": "add", "layernorm": "layernorm", "attention": "softmax"}
+#: graph op -> RTL unit ("attention": int_attention_head, one run per sequence and head)
+OP_UNITS = {"gelu": "gelu", "add": "add", "layernorm": "layernorm", "attention": "attention"}
 
 
 @dataclass
 class NodeCase:
     unit: str
     case: dict[str, Any]
-    run: dict[str, Any]  # one full-rate run
+    runs: list[dict[str, Any]]  # full-rate runs (attention: one per sequence and head)
     mems: dict[str, str]
-    elems: int
+    elems: int  # per run
     rows: int
     width: int
+    parameters: dict[str, int] = field(default_factory=dict)  # build parameters (attention: D, SMAX)
 
 
 def _param_or_attr(graph: Any, node: Any, key: str) -> Any:
@@ -241,16 +236,14 @@ def _param_or_attr(graph: Any, node: Any, key: str) -> Any:
 
 
 def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
-    """The unit, its parameters, the golden input and the golden output of ``node``.
-
-    gelu / add / layernorm: the trace's output of the node; attention: the
-    uint8 probabilities of every head (``ops.attention.probabilities_int``).
-    """
+    """The unit, its parameters, the golden inputs and the golden outputs (trace) of ``node``."""
     if node.op not in OP_UNITS:
         raise UserError(f"{node.name}: op {node.op!r} has no RTL unit")
     ins = [np.asarray(trace[t], dtype=np.int64) for t in node.inputs]
     a = node.attrs
     out = np.asarray(trace[node.outputs[0]], dtype=np.int64).ravel()
+    case: dict[str, Any]
+    run: dict[str, Any]
     if node.op == "gelu":
         case = {
             k: int(a.get(k, 0))
@@ -258,11 +251,11 @@ def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
         }
         x = ins[0].ravel()
         run = {"x": x, "pause": -1, "want": out}
-        return NodeCase("gelu", case, run, {}, x.size, 1, x.size)
+        return NodeCase("gelu", case, [run], {}, x.size, 1, x.size)
     if node.op == "add":
         h = ins[0].shape[-1]
         _check_width(node.name, h, HMAX, "channels")
-        case: dict[str, Any] = {"use_b": int(len(ins) > 1)}
+        case = {"use_b": int(len(ins) > 1)}
         ms = {}
         for tag in ("a", "b")[: len(ins)]:
             m, s = _param_or_attr(graph, node, f"{tag}_mult"), _param_or_attr(graph, node, f"{tag}_shift")
@@ -275,7 +268,7 @@ def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
         if len(ins) > 1:
             run["b"] = ins[1].reshape(-1, h)
         mems = {"add_params.mem": add_mem(h, ms["a"], ms.get("b"), const)}
-        return NodeCase("add", case, run, mems, run["a"].size, run["a"].shape[0], h)
+        return NodeCase("add", case, [run], mems, run["a"].size, run["a"].shape[0], h)
     if node.op == "layernorm":
         h = ins[0].shape[-1]
         _check_width(node.name, h, HMAX, "channels")
@@ -291,22 +284,31 @@ def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
             raise UserError(f"{node.name}: eps_q {case['eps_q']} does not fit the unit's 32-bit port")
         r = ins[0].reshape(-1, h)
         mems = {"ln_params.mem": layernorm_mem(h, case["gamma_q"], case["beta_q"], mult, shift)}
-        return NodeCase("layernorm", case, {"r": r, "pause": -1, "want": out}, mems, r.size, r.shape[0], h)
-    # attention: softmax rows of every head, scores from the golden q, k
-    q, k, _, mask = ins
+        run = {"r": r, "pause": -1, "want": out}
+        return NodeCase("layernorm", case, [run], mems, r.size, r.shape[0], h)
+    # attention: one int_attention_head run per (sequence, head) on the golden q, k, v
+    q, k, v, mask = ins
     heads, d = int(a["heads"]), int(a["head_dim"])
     b, s, _ = q.shape
-    _check_width(node.name, s, LMAX, "keys")
-    qh = q.reshape(b, s, heads, d).transpose(0, 2, 1, 3).astype(np.float64)
-    kh = k.reshape(b, s, heads, d).transpose(0, 2, 3, 1).astype(np.float64)
-    scores = (qh @ kh).astype(np.int64).reshape(-1, s)  # exact: |sums| < 2^31
-    valid = np.broadcast_to((mask != 0)[:, None, None, :], (b, heads, s, s)).reshape(-1, s)
-    case = {"mult": int(a["sm_mult"]), "shift": int(a["sm_shift"])}
-    from compiler.golden.ops.attention import probabilities_int
-
-    want = probabilities_int(node, q, k, mask).ravel()  # [B, h, S, S]: the same row order
-    run = {"s": scores, "valid": valid.astype(np.int64), "pause": -1, "want": want}
-    return NodeCase("softmax", case, run, {}, scores.size, scores.shape[0], s)
+    _check_width(node.name, s, LMAX, "tokens")
+    out3 = out.reshape(b, s, heads, d)
+    runs = []
+    for bi in range(b):
+        for hi in range(heads):
+            cols = slice(hi * d, (hi + 1) * d)
+            runs.append(
+                {
+                    "q": q[bi, :, cols],
+                    "k": k[bi, :, cols],
+                    "v": v[bi, :, cols],
+                    "mask": (mask[bi] != 0).astype(np.int64),
+                    "pause": -1,
+                    "want": out3[bi, :, hi, :],
+                }
+            )
+    case = {key: int(a[key]) for key in ("sm_mult", "sm_shift", "out_mult", "out_shift")}
+    smax = max(UNITS["attention"].parameters["SMAX"], 1 << (s - 1).bit_length())
+    return NodeCase("attention", case, runs, {}, s * d, s, s, {"D": d, "SMAX": smax})
 
 
 def _check_width(name: str, n: int, most: int, what: str) -> None:

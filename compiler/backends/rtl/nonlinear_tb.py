@@ -27,6 +27,7 @@ from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 from compiler.backends.rtl.linear_tb import CLK_NS, TIMEOUT_CYCLES, Driver, Monitor, Scoreboard, pauses
 from compiler.golden import intops
 from compiler.golden.ops import add as golden_add
+from compiler.golden.ops import attention as golden_attention
 from compiler.golden.ops import gelu as golden_gelu
 from compiler.golden.ops import layernorm as golden_layernorm
 from compiler.ir.graph import Graph, Node, frozen
@@ -142,10 +143,39 @@ def softmax_model(case, run) -> np.ndarray:
     return intops.softmax_rows(run["s"], run["valid"].astype(bool), int(case["mult"]), int(case["shift"]))
 
 
+def _lanes(x: np.ndarray) -> list[int]:
+    """Rows of int8 lanes -> one word per row, lane 0 in the low byte."""
+    return [sum((int(v) & 0xFF) << (8 * i) for i, v in enumerate(row)) for row in np.asarray(x)]
+
+
+def attention_ports(case, run) -> dict[str, int]:
+    keys = ("sm_mult", "sm_shift", "out_mult", "out_shift")
+    return {"seq_len": run["q"].shape[0], **{k: int(case[k]) for k in keys}}
+
+
+def attention_beats(case, run) -> dict[str, list[int]]:
+    d = run["q"].shape[1]
+    k = [w | (int(m != 0) << (8 * d)) for w, m in zip(_lanes(run["k"]), run["mask"], strict=True)]
+    return {"k_in": k, "v_in": _lanes(run["v"]), "q_in": _lanes(run["q"])}
+
+
+def attention_model(case, run) -> np.ndarray:
+    s, d = run["q"].shape
+    attrs = {
+        "heads": 1,
+        "head_dim": d,
+        **{k: int(case[k]) for k in ("sm_mult", "sm_shift", "out_mult", "out_shift")},
+    }
+    node, g = _graph("attention", {}, attrs, 4)
+    return golden_attention.run_int(
+        node, [run["q"][None], run["k"][None], run["v"][None], run["mask"][None]], g
+    )
+
+
 @dataclass(frozen=True)
 class Spec:
-    sources: tuple[tuple[str, int], ...]  # (prefix, TDATA bits)
-    sink: tuple[str, int, bool]  # (prefix, bits, signed)
+    sources: tuple[str, ...]  # stream prefixes (TDATA widths are read off the DUT)
+    sink: tuple[str, int, bool]  # (prefix, bits per lane, signed); lanes = TDATA width / bits
     ports: Callable[[Any, Any], dict[str, int]]
     model: Callable[[Any, Any], np.ndarray]
     beats: Callable[[Any, Any], dict[str, list[int]]]
@@ -153,25 +183,34 @@ class Spec:
 
 SPECS: dict[str, Spec] = {
     "gelu": Spec(
-        (("x_in", 32),), ("y_out", 8, True), gelu_ports, gelu_model, lambda c, r: {"x_in": _words(r["x"], 32)}
+        ("x_in",), ("y_out", 8, True), gelu_ports, gelu_model, lambda c, r: {"x_in": _words(r["x"], 32)}
     ),
     "add": Spec(
-        (("a_in", 32), ("b_in", 32)),
+        ("a_in", "b_in"),
         ("r_out", 32, True),
         add_ports,
         add_model,
         lambda c, r: {"a_in": _words(r["a"], 32), "b_in": _words(r["b"], 32) if int(c["use_b"]) else []},
     ),
     "layernorm": Spec(
-        (("x_in", 32),),
+        ("x_in",),
         ("y_out", 8, True),
         layernorm_ports,
         layernorm_model,
         lambda c, r: {"x_in": _words(r["r"], 32)},
     ),
-    "softmax": Spec((("x_in", 40),), ("y_out", 8, False), softmax_ports, softmax_model, softmax_beats),
+    "attention": Spec(
+        ("k_in", "v_in", "q_in"), ("o_out", 8, True), attention_ports, attention_model, attention_beats
+    ),
+    "softmax": Spec(("x_in",), ("y_out", 8, False), softmax_ports, softmax_model, softmax_beats),
 }
-RUN_KEYS = {"gelu": "x", "add": "a", "layernorm": "r", "softmax": "s"}  # the run's main input
+RUN_KEYS = {
+    "gelu": "x",
+    "add": "a",
+    "layernorm": "r",
+    "softmax": "s",
+    "attention": "q",
+}  # the run's main input
 
 
 class Testbench:
@@ -180,13 +219,14 @@ class Testbench:
         self.case = case
         self.unit = str(case["unit"])
         self.spec = SPECS[self.unit]
-        self.drivers = {p: StreamDriver(dut, p, w) for p, w in self.spec.sources}
+        self.drivers = {p: StreamDriver(dut, p, len(getattr(dut, f"{p}_TDATA"))) for p in self.spec.sources}
         prefix, bits, _ = self.spec.sink
-        self.monitor = StreamMonitor(dut, prefix, bits)
+        self.width = len(getattr(dut, f"{prefix}_TDATA"))
+        self.monitor = StreamMonitor(dut, prefix, self.width)
         self.scoreboard = Scoreboard(dut._log)
 
     async def reset(self) -> None:
-        for p, _ in (*self.spec.sources, self.spec.sink[:2]):
+        for p in (*self.spec.sources, self.spec.sink[0]):
             logging.getLogger(f"cocotb.{self.dut._name}.{p}").setLevel(logging.WARNING)
         Clock(self.dut.ap_clk, CLK_NS, unit="ns").start()
         self.dut.ap_start.value = 0
@@ -226,7 +266,11 @@ class Testbench:
         await RisingEdge(dut.ap_clk)
         dut.ap_start.value = 0
         _, bits, signed = self.spec.sink
-        words = self.monitor.collect()
+        words = [
+            (w >> (bits * lane)) & ((1 << bits) - 1)
+            for w in self.monitor.collect()
+            for lane in range(self.width // bits)
+        ]
         got = _signed(words, bits) if signed else np.array(words, dtype=np.int64)
         self.scoreboard.compare(got.reshape(1, -1), want.reshape(1, -1), label)
         assert int(dut.ap_idle.value) == 1
