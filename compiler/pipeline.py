@@ -196,7 +196,11 @@ def _compile_into(
     for p in STRUCTURE_PASSES:
         new, changed = p(graph)
         verify(new)
-        after = interpreter.run(new, _feeds_for(new.inputs, check_feeds))[new.outputs[0]] if new is not graph else before
+        after = (
+            interpreter.run(new, _feeds_for(new.inputs, check_feeds))[new.outputs[0]]
+            if new is not graph
+            else before
+        )
         diff = float(np.max(np.abs(before - after)))
         pass_checks[p.name] = diff
         if not diff <= PASS_TOL:

@@ -93,4 +93,6 @@ def test_export_check_refuses_a_mismatch(tmp_path):
     res = export.export_and_check(model, tmp_path / "a.onnx", 8, {k: feeds[k] for k in names})
     assert 0 < res.max_abs <= 1e-3
     with pytest.raises(UserError, match="differs from torch"):
-        export.export_and_check(model, tmp_path / "b.onnx", 8, {k: feeds[k] for k in names}, tol=res.max_abs / 10)
+        export.export_and_check(
+            model, tmp_path / "b.onnx", 8, {k: feeds[k] for k in names}, tol=res.max_abs / 10
+        )
