@@ -264,22 +264,27 @@ def _compile_into(
     }
     update_report(tmp, report)
     if opts.hls:
-        _backends(q, tmp, opts, step, report)
+        _backends(q, tmp, opts, step, report, golden_feeds)
     return report
 
 
-def _backends(q: Graph, tmp: Path, opts: CompileOptions, step: Progress, report: dict[str, Any]) -> None:
+def _backends(
+    q: Graph,
+    tmp: Path,
+    opts: CompileOptions,
+    step: Progress,
+    report: dict[str, Any],
+    feeds: dict[str, np.ndarray],
+) -> None:
     """HLS project generation and C simulation."""
     from compiler.backends.hls.command import generate_hls, run_csim
 
     t0 = time.perf_counter()
     step(f"generating the HLS project for {opts.board}")
-    report["hls"] = generate_hls(q, tmp, opts.board)
+    report.update(generate_hls(q, tmp, opts.board))  # the fragment is {"hls": {...}}
     report["timing"]["hls_s"] = round(time.perf_counter() - t0, 2)
     if opts.csim:
         step("C simulation (g++) against the integer golden model")
-        with np.load(tmp / "golden_inputs.npz", allow_pickle=False) as z:
-            feeds = {k: z[k] for k in z.files}
         report["csim"] = run_csim(tmp, q, feeds)
     update_report(tmp, report)
 

@@ -343,16 +343,13 @@ class _Importer:
         if gamma is None or beta is None:
             raise UserError(f"LayerNormalization at node '{n.name}' has non-constant scale or bias")
         eps = float(self.o.attr(n, "epsilon", 1e-5))
-        x = self._ir_or_embed(n.input[0], n)
+        x = self.ir(n.input[0], n)
         base = f"ln{len([m for m in self.nodes if m.op == 'layernorm'])}"
         params = {
             "gamma": self.add_param(f"{base}.gamma", gamma.astype(np.float32)),
             "beta": self.add_param(f"{base}.beta", beta.astype(np.float32)),
         }
         self.emit("layernorm", n.output[0], [x], {"eps": eps}, params)
-
-    def _ir_or_embed(self, t: str, where: Any) -> str:
-        return self.ir(t, where)
 
     def on_MatMul(self, n: Any) -> None:
         w = self.o.const(n.input[1])
