@@ -97,3 +97,25 @@ def test_nonlinear_stage_cycles_are_the_rtl_units() -> None:
     assert layernorm_cycles(768, 128, 1) == _rtl_unit("layernorm", 0, 128, 768) == 128 * (3 * 768 + 195) + 1
     assert gelu_cycles(ly, 128, 1) == _rtl_unit("gelu", 128 * 3072)
     assert layernorm_cycles(768, 128, 4) < layernorm_cycles(768, 128, 2) < layernorm_cycles(768, 128, 1)
+
+
+def test_gelu_fill_is_one_token_over_its_lanes() -> None:
+    """The GELU stage delays its successor by one token's row spread over its lanes, not by a 1-lane row."""
+    from compiler.perf.model import first_tile_cycles, gelu_fill, layer_timing
+
+    wl = from_shape(1, 768, 12, 3072, 128, (16, 16), 0.9)
+    ly = wl.layers[0]
+    assert gelu_fill(ly, 48) == 3072 // 48 + 13
+    d = schedule(wl, "u250").design
+    t = layer_timing(wl, d, ly)
+    fills = {
+        "gelu": -(-3072 // d.gelu_lanes) + 13,
+        "ln1": 3 * 768 // d.costs.ln_width + 195 + 1,
+        "ln2": 3 * 768 // d.costs.ln_width + 195 + 1,
+        "attention": 128 + (3 * 128 + 51) + 128,  # QK row, softmax row, PV row
+    }
+    for m in ly.linears:
+        if m.role in ("o", "fc1", "fc2"):
+            fills[m.role] = first_tile_cycles(m, d.tt, d.rows[0][m.role])
+    # phase B = slowest stage + the fill latency of every other stage
+    assert t.phase_b == t.kernels[t.bottleneck] + sum(f for s, f in fills.items() if s != t.bottleneck)

@@ -16,7 +16,8 @@ hardware runs the layers one after another.
   add+LayerNorm as a token-streaming dataflow pipeline: its time is the
   slowest stage plus the first-tile latency of every other stage.
 * Attention lanes: a QK unit and a PV unit (head_dim MACs each, one key per
-  cycle) and SOFTMAX_UNITS RTL softmax units taking rows in turn; GELU and
+  cycle) and ``softmax_units`` RTL softmax units taking rows in turn (enough
+  that a row's softmax does not slow the QK/PV units: :func:`softmax_units_for`); GELU and
   LayerNorm: copies of the RTL units (``compiler/backends/rtl/nonlinear.py``,
   cycle formulas measured on the RTL) splitting elements / rows.
 * Weights on-chip (URAM/BRAM) where they fit, otherwise streamed per layer
@@ -36,7 +37,6 @@ from compiler.perf.boards import BoardResources
 from compiler.perf.costs import Cost, UnitCosts, brams
 from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
 
-SOFTMAX_UNITS = 3  # RTL softmax units per attention lane (a row takes ~3 passes over the keys)
 EMBED_LANES = 64  # int8 rows gathered from DDR: 64 bytes per cycle (512-bit port)
 DDR_LATENCY = 200  # cycles, first word of a gather
 
@@ -86,18 +86,29 @@ def attention_fill(tokens: int) -> int:
     return tokens + softmax_row_cycles(tokens) + tokens
 
 
-def attention_cycles(ly: LayerWork, tokens: int, lanes: int) -> int:
-    """Lanes of (QK unit, SOFTMAX_UNITS RTL softmax units round-robin, PV unit), one (head, query row) at a time."""
+def softmax_units_for(tokens: int) -> int:
+    """Softmax units per attention lane so that one row per ``tokens`` cycles leaves them (QK/PV at full rate)."""
+    return max(1, -(-softmax_row_cycles(tokens) // max(1, tokens)))
+
+
+def attention_cycles(ly: LayerWork, tokens: int, lanes: int, softmax_units: int | None = None) -> int:
+    """Lanes of (QK unit, ``softmax_units`` RTL softmax units round-robin, PV unit), one (head, query row) at a time."""
     if not ly.heads:
         return 0
+    units = softmax_units_for(tokens) if softmax_units is None else softmax_units
     rows = ly.heads * tokens
-    period = max(tokens, -(-softmax_row_cycles(tokens) // SOFTMAX_UNITS))
+    period = max(tokens, -(-softmax_row_cycles(tokens) // max(1, units)))
     return -(-rows // max(1, lanes)) * period + attention_fill(tokens) - period
 
 
 def gelu_cycles(ly: LayerWork, tokens: int, units: int) -> int:
     """RTL GELU units (one element per cycle each) splitting the elements."""
     return _rtl_unit("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
+
+
+def gelu_fill(ly: LayerWork, units: int) -> int:
+    """Latency until the GELU stage has passed one token's row: its elements spread over the units."""
+    return _rtl_unit("gelu", -(-ly.ffn // max(1, units))) if ly.ffn else 0
 
 
 def layernorm_cycles(hidden: int, tokens: int, units: int, width: int = 1) -> int:
@@ -127,6 +138,7 @@ class Design:
     tt: int = 4
     rows: dict[int, dict[str, int]] = field(default_factory=dict)  # layer -> role -> row groups
     notes: list[str] = field(default_factory=list)
+    softmax_units: int = 3  # per attention lane (the scheduler sets softmax_units_for(seq))
 
 
 @dataclass
@@ -153,7 +165,7 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
     stages: dict[str, int] = {}
     fills: dict[str, int] = {}
     if ly.heads:
-        stages["attention"] = attention_cycles(ly, wl.seq, d.attn_lanes)
+        stages["attention"] = attention_cycles(ly, wl.seq, d.attn_lanes, d.softmax_units)
         fills["attention"] = attention_fill(wl.seq)
         kern["attention"] = stages["attention"]
     for m in ly.linears:
@@ -165,7 +177,7 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         fills[nm] = layernorm_fill(ly.hidden, d.costs.ln_width)
     if ly.ffn:
         stages["gelu"] = kern["gelu"] = gelu_cycles(ly, wl.seq, d.gelu_lanes)
-        fills["gelu"] = gelu_cycles(ly, 1, 1)
+        fills["gelu"] = gelu_fill(ly, d.gelu_lanes)
     top = max(stages, key=lambda s: stages[s])
     b = stages[top] + sum(f for s, f in fills.items() if s != top)
     mem = 0
@@ -193,7 +205,8 @@ def resources(wl: Workload, d: Design) -> Cost:
     hd = max((ly.head_dim for ly in wl.layers), default=64)
     c = d.costs
     total = c.fixed() + d.engines * c.engine(bm, bn, max_kb, max_nb, d.tt)
-    total = total + d.attn_lanes * c.attention_lane(hd, wl.seq) + d.gelu_lanes * c.gelu_lane()
+    total = total + d.attn_lanes * c.attention_lane(hd, wl.seq, d.softmax_units)
+    total = total + d.gelu_lanes * c.gelu_lane()
     total = total + d.ln_lanes * c.layernorm_lane()
     # activations: K, V, Q (int8) and two int32 residual rows buffers of T x hidden
     act = wl.seq * wl.hidden * (3 + 8)
@@ -288,6 +301,7 @@ def estimate(wl: Workload, d: Design) -> dict[str, Any]:
         "fits": all(v <= 0.8 for v in util.values()),
         "engines": d.engines,
         "attn_lanes": d.attn_lanes,
+        "softmax_units_per_lane": d.softmax_units,
         "gelu_lanes": d.gelu_lanes,
         "ln_lanes": d.ln_lanes,
         "block": list(wl.block),

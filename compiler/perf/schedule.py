@@ -36,6 +36,7 @@ from compiler.perf.model import (
     kernel_cycles,
     layernorm_cycles,
     resources,
+    softmax_units_for,
     total_cycles,
     utilization,
 )
@@ -63,6 +64,7 @@ class Schedule:
             "message": self.message,
             "engines": d.engines,
             "attn_lanes": d.attn_lanes,
+            "softmax_units_per_lane": d.softmax_units,
             "gelu_lanes": d.gelu_lanes,
             "ln_lanes": d.ln_lanes,
             "token_tile": d.tt,
@@ -178,7 +180,9 @@ def _design(
         for ly in wl.layers
     }
     a, g, ln = _lanes(wl, alloc, rows, tt, costs.ln_width)
-    return Design(board, clock, p, alloc, a, g, ln, onchip, costs, tt, rows=rows)
+    return Design(
+        board, clock, p, alloc, a, g, ln, onchip, costs, tt, rows=rows, softmax_units=softmax_units_for(wl.seq)
+    )
 
 
 def _fits(wl: Workload, d: Design, budget: float) -> bool:
