@@ -119,3 +119,17 @@ def test_gelu_fill_is_one_token_over_its_lanes() -> None:
             fills[m.role] = first_tile_cycles(m, d.tt, d.rows[0][m.role])
     # phase B = slowest stage + the fill latency of every other stage
     assert t.phase_b == t.kernels[t.bottleneck] + sum(f for s, f in fills.items() if s != t.bottleneck)
+
+
+@pytest.mark.parametrize("mpd", [1, 2])
+def test_gap_factors_multiply_to_latency_over_compute_limit(mpd: int) -> None:
+    """The report's gap ledger explains latency / compute limit exactly (its factors multiply to it)."""
+    import math
+
+    wl = from_shape(12, 768, 12, 3072, 128, (16, 16), 0.9)
+    e = schedule(wl, "u250", mac_per_dsp=mpd).estimate
+    g = e["gap_to_compute_limit"]
+    assert g["packing"] == 2 / mpd
+    assert all(v >= 1.0 for v in g.values())  # no factor can beat the limit
+    ratio = e["latency_ms"] / e["limit"]["compute_ms"]
+    assert math.prod(g.values()) == pytest.approx(ratio, rel=2e-3)

@@ -113,8 +113,14 @@ def project_markdown(rep: dict[str, Any]) -> str:
         ):
             v = e.get(k)
             lines.append(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |")
-        lines += ["", f"- {rep.get('schedule', {}).get('message', '')}", ""]
-        lines += ["| layer | cycles | phase A | phase B | bottleneck |", "|---|---:|---:|---:|---|"]
+        lines += ["", f"- {rep.get('schedule', {}).get('message', '')}"]
+        g = e.get("gap_to_compute_limit")
+        if g:
+            lines.append(
+                "- latency / compute limit = "
+                + " x ".join(f"{v:.2f} ({k.replace('_', ' ')})" for k, v in g.items())
+            )
+        lines += ["", "| layer | cycles | phase A | phase B | bottleneck |", "|---|---:|---:|---:|---|"]
         for ly in e.get("layers", []):
             lines.append(
                 f"| {ly['layer']} | {ly['cycles']} | {ly['phase_a']} | {ly['phase_b']} | {ly['bottleneck']} |"

@@ -263,6 +263,28 @@ def physical_limit(wl: Workload, board: BoardResources, clock_mhz: float) -> dic
     }
 
 
+def gap_to_limit(wl: Workload, d: Design, cycles: int, dsp_used: float) -> dict[str, float]:
+    """Where latency / compute limit comes from, as factors whose product is that ratio.
+
+    latency / compute_limit = (board DSPs / DSPs used) x (DSPs used / MAC DSPs)
+    x (2 / MACs per DSP) x (1 / MAC utilization), where MAC DSPs hold the
+    engines' BM x BN and the attention lanes' 2 x head_dim MAC units and MAC
+    utilization = useful MACs / (MAC units x cycles).
+    """
+    bm, bn = wl.block
+    hd = max((ly.head_dim for ly in wl.layers), default=64)
+    mac_units = d.engines * bm * bn + d.attn_lanes * 2 * hd
+    mpd = d.costs.mac_per_dsp
+    mac_dsp = mac_units / mpd
+    total = d.board.total("dsp")
+    return {
+        "dsp_left_unused": total / dsp_used if dsp_used else float("inf"),
+        "dsp_not_macs": dsp_used / mac_dsp if mac_dsp else float("inf"),
+        "packing": 2 / mpd,
+        "mac_idle": mac_units * cycles / wl.macs() if wl.macs() else float("inf"),
+    }
+
+
 def estimate(wl: Workload, d: Design) -> dict[str, Any]:
     """The ``estimate`` section of report.json / bench.json (all numbers are estimates)."""
     cycles, layers, other = total_cycles(wl, d)
@@ -291,6 +313,7 @@ def estimate(wl: Workload, d: Design) -> dict[str, Any]:
         "limit_ms": lim["limit_ms"],
         "latency_over_limit": lat_ms / lim["limit_ms"] if lim["limit_ms"] else float("inf"),
         "limit": lim,
+        "gap_to_compute_limit": {k: round(v, 4) for k, v in gap_to_limit(wl, d, cycles, res.dsp).items()},
         "memory_ms": mem_ms,
         "memory_bound": mem_ms >= lat_ms * 0.999,
         "weights_streamed_layers": streamed,
