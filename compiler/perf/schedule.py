@@ -181,7 +181,18 @@ def _design(
     }
     a, g, ln = _lanes(wl, alloc, rows, tt, costs.ln_width)
     return Design(
-        board, clock, p, alloc, a, g, ln, onchip, costs, tt, rows=rows, softmax_units=softmax_units_for(wl.seq)
+        board,
+        clock,
+        p,
+        alloc,
+        a,
+        g,
+        ln,
+        onchip,
+        costs,
+        tt,
+        rows=rows,
+        softmax_units=softmax_units_for(wl.seq),
     )
 
 
