@@ -53,22 +53,29 @@ class Case:
 
 
 # ---- the kernel configurations compiled into the driver ---------------------------------
-LINEAR_SHAPES = [  # (N, K, BM, BN, OUT_BITS)
-    (7, 5, 1, 1, 8),
-    (8, 12, 1, 4, 8),
-    (16, 24, 4, 4, 8),
-    (32, 16, 8, 8, 8),
-    (32, 48, 16, 16, 8),
-    (12, 16, 4, 8, 8),
-    (16, 8, 8, 2, 8),
-    (16, 24, 4, 4, 32),
-    (8, 16, 8, 16, 32),
+LINEAR_SHAPES = [  # (N, K, BM, BN, OUT_BITS, ROW_GROUPS, TOKEN_GROUPS): R x TG MAC arrays
+    (7, 5, 1, 1, 8, 1, 1),
+    (8, 12, 1, 4, 8, 1, 1),
+    (16, 24, 4, 4, 8, 1, 1),
+    (32, 16, 8, 8, 8, 1, 1),
+    (32, 48, 16, 16, 8, 1, 1),
+    (12, 16, 4, 8, 8, 1, 1),
+    (16, 8, 8, 2, 8, 1, 1),
+    (16, 24, 4, 4, 32, 1, 1),
+    (8, 16, 8, 16, 32, 1, 1),
+    # several engines: token groups, row groups (NRB not a multiple of R: a short last round), both
+    (7, 5, 1, 1, 8, 3, 2),
+    (16, 24, 4, 4, 8, 1, 3),
+    (32, 48, 16, 16, 8, 2, 1),
+    (12, 16, 4, 8, 32, 2, 5),
+    (16, 8, 8, 2, 8, 1, 16),
 ]
 
 
-def _linear_case(n: int, k: int, bm: int, bn: int, out_bits: int) -> Case:
+def _linear_case(n: int, k: int, bm: int, bn: int, out_bits: int, rg: int, tg: int) -> Case:
     nrb = n // bm
     c = dict(N=n, K=k, BM=bm, BN=bn, OUT_BITS=out_bits, MAX_ROWS=MAX_ROWS, IDX_INDPTR=0, OFF_BLOCKS=0)
+    c.update(ENGINES=rg * tg + 1, ROW_GROUPS=rg, TOKEN_GROUPS=tg)  # one scheduled engine left idle
     c["IDX_BIAS"] = nrb + 1
     c["IDX_MULT"] = c["IDX_BIAS"] + n
     c["IDX_SHIFT"] = c["IDX_MULT"] + n
@@ -76,10 +83,11 @@ def _linear_case(n: int, k: int, bm: int, bn: int, out_bits: int) -> Case:
     return Case("linear", "run_linear", c, {"out_t": f"int{out_bits}_t"})
 
 
-def _attention_case(heads: int, hd: int, sm: float, out: float) -> Case:
+def _attention_case(heads: int, hd: int, sm: float, out: float, lanes: int = 1) -> Case:
     sm_m, sm_s = qm(sm)
     o_m, o_s = qm(out)
     c = dict(HEADS=heads, HD=hd, MAX_ROWS=MAX_ROWS, SM_MULT=sm_m, SM_SHIFT=sm_s, OUT_MULT=o_m, OUT_SHIFT=o_s)
+    c["LANES"] = lanes
     return Case("attention", "run_attention", c)
 
 
@@ -87,11 +95,19 @@ IDENTITY = (1 << 30, 30)  # requant(x, 2**30, 30) == x (an FX int32 input)
 
 
 def _unary_case(
-    op: str, cols: int, fbits: int, s_in: float | None, s_out: float, offset: int = 0, zero: int = 0
+    op: str,
+    cols: int,
+    fbits: int,
+    s_in: float | None,
+    s_out: float,
+    offset: int = 0,
+    zero: int = 0,
+    lanes: int = 1,
 ) -> Case:
     i_m, i_s = qm(s_in * 2**fbits) if s_in is not None else IDENTITY
     o_m, o_s = qm(2.0**-fbits / s_out)
     c = dict(COLS=cols, MAX_ROWS=MAX_ROWS, IN_MULT=i_m, IN_SHIFT=i_s, OUT_MULT=o_m, OUT_SHIFT=o_s)
+    c["LANES"] = lanes
     c.update(OUT_OFFSET=offset, OUT_ZERO=zero)  # used by gelu only
     return Case(op, "run_unary", c, {"in_t": "int8_t" if s_in is not None else "int32_t"})
 
@@ -118,7 +134,7 @@ def _add_case(
     return Case("add", "run_add", c, types)
 
 
-def _ln_case(h: int, eps: float, s_out: float, per_ch: bool = False) -> Case:
+def _ln_case(h: int, eps: float, s_out: float, per_ch: bool = False, lanes: int = 1) -> Case:
     m, s = qm(2.0**-intops.F_LN / s_out)
     c = dict(
         H=h,
@@ -129,7 +145,7 @@ def _ln_case(h: int, eps: float, s_out: float, per_ch: bool = False) -> Case:
         MULT=m,
         SHIFT=s,
     )
-    c.update(PER_CH=int(per_ch), IDX_MULT=3 * h, IDX_SHIFT=4 * h)
+    c.update(PER_CH=int(per_ch), IDX_MULT=3 * h, IDX_SHIFT=4 * h, LANES=lanes)
     return Case("layernorm", "run_layernorm", c)
 
 
@@ -149,12 +165,17 @@ CASES += [
     _attention_case(2, 4, 40.0, 1 / 256 / 0.02),
     _attention_case(3, 8, 3.7, 1 / 256 * 0.5),
     _attention_case(1, 16, 0.9, 1 / 256),
+    _attention_case(3, 8, 3.7, 1 / 256 * 0.5, lanes=3),  # rows 1, 7, 16: a short last round
+    _attention_case(2, 4, 40.0, 1 / 256 / 0.02, lanes=16),
 ]
 CASES += [_unary_case("gelu", 12, intops.F_GELU, 0.05, 0.03), _unary_case("gelu", 7, intops.F_GELU, 0.5, 0.2)]
 CASES += [_unary_case("gelu", 16, intops.F_GELU, None, 0.02, offset=696, zero=-128)]
+CASES += [_unary_case("gelu", 7, intops.F_GELU, 0.5, 0.2, lanes=5)]  # 16 * 7 elements: 5 does not divide
+CASES += [_unary_case("gelu", 16, intops.F_GELU, None, 0.02, offset=696, zero=-128, lanes=8)]
 CASES += [
     _unary_case("tanh", 8, intops.F_TANH, 0.02, 1 / 127),
     _unary_case("tanh", 5, intops.F_TANH, 0.3, 1 / 100),
+    _unary_case("tanh", 5, intops.F_TANH, 0.3, 1 / 100, lanes=3),
 ]
 CASES += [
     _add_case(12, True, True, 0.05, 0.11),
@@ -167,6 +188,9 @@ CASES += [
     _ln_case(33, 1e-5, 0.02),
     _ln_case(64, 1e-5, 0.2),
     _ln_case(24, 1e-12, 0.05, True),
+    _ln_case(33, 1e-5, 0.02, lanes=2),  # 9 rows: lane 0 takes 5, lane 1 takes 4
+    _ln_case(24, 1e-12, 0.05, True, lanes=4),
+    _ln_case(8, 1e-12, 0.05, lanes=16),  # more lanes than rows
 ]
 CASES += [_embed_case(False, True, 0, (0.02, 0.01, 0.05)), _embed_case(True, True, 0, (0.5, 0.7, 0.1))]
 CASES += [_embed_case(False, False, 2, (40.0, 30.0, 1.0))]
@@ -329,10 +353,12 @@ def _random_bsr_weight(rng: np.random.Generator, n: int, k: int, bm: int, bn: in
     return w.astype(np.int8)
 
 
-@pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=lambda s: "N{}K{}_{}x{}_o{}".format(*s))
+@pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=lambda s: "N{}K{}_{}x{}_o{}_r{}t{}".format(*s))
 @pytest.mark.parametrize("seed", range(2))
-def test_bsr_linear(driver: Path, tmp_path: Path, shape: tuple[int, int, int, int, int], seed: int) -> None:
-    n, k, bm, bn, out_bits = shape
+def test_bsr_linear(
+    driver: Path, tmp_path: Path, shape: tuple[int, int, int, int, int, int, int], seed: int
+) -> None:
+    n, k, bm, bn, out_bits = shape[:5]
     rng = np.random.default_rng(seed * 1000 + n * 31 + k)
     rows = [1, 5, 16][(seed + n) % 3]
     w = _random_bsr_weight(rng, n, k, bm, bn)
@@ -358,7 +384,7 @@ def test_bsr_linear(driver: Path, tmp_path: Path, shape: tuple[int, int, int, in
     assert_exact(got, want)
 
 
-@pytest.mark.parametrize("ci", range(3))
+@pytest.mark.parametrize("ci", range(5))
 @pytest.mark.parametrize("rows", [1, 7, 16])
 def test_attention(driver: Path, tmp_path: Path, ci: int, rows: int) -> None:
     case = case_of("attention", ci)
@@ -378,12 +404,15 @@ def test_attention(driver: Path, tmp_path: Path, ci: int, rows: int) -> None:
     assert_exact(got, want)
 
 
-@pytest.mark.parametrize("op,ci", [("gelu", 0), ("gelu", 1), ("gelu", 2), ("tanh", 0), ("tanh", 1)])
+@pytest.mark.parametrize(
+    "op,ci",
+    [("gelu", 0), ("gelu", 1), ("gelu", 2), ("gelu", 3), ("gelu", 4), ("tanh", 0), ("tanh", 1), ("tanh", 2)],
+)
 def test_unary(driver: Path, tmp_path: Path, op: str, ci: int) -> None:
     case = case_of(op, ci)
     c = case.consts
     rng = np.random.default_rng(ci + 7)
-    rows = 16
+    rows = 16 if c["LANES"] == 1 else 13  # lanes: the last step is partly empty
     lim = 128 if case.types["in_t"] == "int8_t" else 2**19  # FX(F_GELU) int32 input
     x = rng.integers(-lim, lim, size=(1, rows, c["COLS"]))
     x[0, 0, :2] = [-lim, lim - 1]
@@ -433,7 +462,7 @@ def test_add(driver: Path, tmp_path: Path, ci: int) -> None:
     assert_exact(got, want)
 
 
-@pytest.mark.parametrize("ci", range(4))
+@pytest.mark.parametrize("ci", range(7))
 def test_layernorm(driver: Path, tmp_path: Path, ci: int) -> None:
     case = case_of("layernorm", ci)
     c = case.consts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.ir.graph import Graph
 from compiler.passes.quantize import quantize
+from compiler.passes.schedule import ScheduleDesign
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
 
 needs_gxx = pytest.mark.skipif(
@@ -141,13 +143,74 @@ def test_config_header_snapshot(small: tuple[Graph, Path]) -> None:
     node = g.node("l0.q")
     nnzb = int(np.count_nonzero(np.any(g.param(node, "weight_q").reshape(8, 4, 8, 4) != 0, axis=(1, 3))))
     assert (
+        "// op 2: linear l0.q (role q)\n// schedule: 1 engines, 1 instantiated; weights unscheduled"
+        " (the kernel reads them through w8/w32 on every call)\n"
         "struct cfg_2_l0_q {\n    typedef int8_t out_t;\n    static const int N = 32;\n    static const int K = 32;\n"
         "    static const int BM = 4;\n    static const int BN = 4;\n    static const int OUT_BITS = 8;\n"
         f"    static const int MAX_ROWS = 16;\n    static const int NNZB = {nnzb};\n" in text
     )
+    # an unscheduled graph gets one engine / lane everywhere
+    assert "    static const int ENGINES = 1;\n    static const int ROW_GROUPS = 1;\n" in text
+    assert "    static const int TOKEN_GROUPS = 1;\n};" in text
+    assert "static const int LANES = 1;" in text.split("l0.attn")[1] and "LANES = 2" not in text
     fc1 = g.node("l0.fc1")
     if fc1.attrs.get("out_bits") == 32:  # the quantizer keeps fc1 -> GELU wide
         assert "typedef int32_t out_t;" in text.split("l0.fc1")[1]
+
+
+# ---- the schedule in the generated code --------------------------------------------------------
+def scheduled_graph(name: str, board: str) -> Graph:
+    new, _ = ScheduleDesign(board)(quantized_graph(name))
+    return new
+
+
+def config_consts(hls: Path) -> dict[str, dict[str, int]]:
+    """node name -> {const: value} parsed from every generated config header."""
+    out: dict[str, dict[str, int]] = {}
+    for header in sorted((hls / "src").glob("config_*.h")):
+        for block in header.read_text().split("// op ")[1:]:
+            name = block.split()[2]
+            out[name] = {
+                ln.split()[-3]: int(ln.split()[-1].rstrip(";").removesuffix("LL"))
+                for ln in block.splitlines()
+                if ln.strip().startswith("static const")
+            }
+    return out
+
+
+def test_schedule_becomes_kernel_parameters(tmp_path: Path) -> None:
+    """Every scheduled engine / lane count reaches the kernel configs (clamped only where documented)."""
+    g = scheduled_graph("l1_h48_b8x8_notype", "u200")
+    generate_hls(g, tmp_path, "u200")
+    consts = config_consts(tmp_path / "hls")
+    seq = int(g.meta["seq_len"])
+    parallel = 0
+    for n in g.nodes:
+        c = consts[n.name]
+        if n.op == "linear":
+            e, r = n.attrs["engines"], n.attrs["row_groups"]
+            rg = min(r, c["N"] // c["BM"], e)
+            assert (c["ENGINES"], c["ROW_GROUPS"], c["TOKEN_GROUPS"]) == (e, rg, min(e // rg, c["MAX_ROWS"]))
+            parallel += c["ROW_GROUPS"] * c["TOKEN_GROUPS"] > 1
+        elif n.op in ("attention", "gelu", "layernorm"):
+            assert c["LANES"] == min(n.attrs["lanes"], seq if n.op != "gelu" else seq * c["COLS"]), n.name
+            parallel += c["LANES"] > 1
+    assert parallel >= 8  # the schedule of this graph is far from one engine per op
+    # e.g. l0.k: 3 engines over the tokens, l0.q: 3 row groups x 2 token groups (see the u200 schedule)
+    assert consts["l0.k"]["TOKEN_GROUPS"] == g.node("l0.k").attrs["engines"] > 1
+    assert consts["l0.q"]["ROW_GROUPS"] == g.node("l0.q").attrs["row_groups"] > 1
+    # the buffers are partitioned for the parallel readers / writers
+    top = (tmp_path / "hls/src/sparsehls_top.cpp").read_text()
+    fc1 = consts["l0.fc1"]
+    factor = fc1["ROW_GROUPS"] * fc1["BM"]
+    assert factor > fc1["BM"] and re.search(rf"cyclic factor = \d*{factor}\b", top) is not None
+
+
+def test_bad_schedule_attribute_is_a_user_error(tmp_path: Path) -> None:
+    g = quantized_graph("l1_h32_b1x4")
+    bad = g.with_nodes([n.with_attrs(lanes=0) if n.op == "gelu" else n for n in g.nodes])
+    with pytest.raises(UserError, match="lanes=0 must be a positive integer"):
+        generate_hls(bad, tmp_path, "u250")
 
 
 def test_user_errors(tmp_path: Path) -> None:
@@ -183,6 +246,27 @@ def test_csim_matches_golden(tmp_path: Path, name: str) -> None:
     res = run_csim(tmp_path, g, feeds)
     assert res["passed"], res
     assert res["mismatches"] == 0 and res["inputs"] == 3
+
+
+@pytest.mark.csim
+@needs_gxx
+@pytest.mark.parametrize("name,board", [("l1_h48_b8x8_notype", "u200"), ("l2_h32_b4x4_cls", "u250")])
+def test_csim_scheduled_design_matches_golden(tmp_path: Path, name: str, board: str) -> None:
+    """Several engines per linear and several lanes per non-linear op: still bit-exact, op by op."""
+    g = scheduled_graph(name, board)
+    generate_hls(g, tmp_path, board)
+    consts = config_consts(tmp_path / "hls")
+    assert max(c.get("ROW_GROUPS", 1) * c.get("TOKEN_GROUPS", 1) for c in consts.values()) > 1
+    assert max(c.get("LANES", 1) for c in consts.values()) > 1
+    feeds = random_feeds(g, 3, seed=21)
+    res = run_csim(tmp_path, g, feeds)
+    assert res["passed"] and res["mismatches"] == 0, res
+    short = {k: v[:, :5] for k, v in random_feeds(g, 2, seed=22).items()}  # fewer rows than lanes
+    assert run_csim(tmp_path, g, short)["passed"]
+    _, traces = CsimDesign.load(tmp_path / "hls").run(feeds, trace=True)
+    env = interpreter.run(g, feeds, mode="int", trace=True)
+    for i, node in enumerate(g.nodes):
+        assert np.array_equal(traces[(i, 1)], np.asarray(env[node.outputs[0]][1]).ravel()), node.name
 
 
 @pytest.mark.csim

@@ -1,6 +1,8 @@
 // Element-wise ops: GELU, tanh, residual add, take_first (golden ops/gelu.py,
 // tanh.py, add.py, take_first.py). Each is one loop over the elements,
-// pipelined at II=1 (C::UNROLL elements per cycle where the planner asks).
+// pipelined at II=1. GELU and tanh run C::LANES copies of their unit: LANES
+// consecutive elements per cycle (the planner partitions x and y cyclically
+// by LANES so those elements sit in different banks).
 #ifndef SPARSEHLS_ELEMENTWISE_H
 #define SPARSEHLS_ELEMENTWISE_H
 
@@ -15,26 +17,44 @@ namespace sparsehls {
 // x is int8 or, straight from a wide linear, FX(F_GELU) int32 (C::in_t).
 template <class C>
 void gelu(const typename C::in_t x[C::MAX_ROWS * C::COLS], int8_t y[C::MAX_ROWS * C::COLS], int rows) {
+    static_assert(C::LANES >= 1, "at least one lane");
     const int n = rows * C::COLS;
+    const int steps = (n + C::LANES - 1) / C::LANES;
 GELU_LOOP:
-    for (int e = 0; e < n; ++e) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = C::MAX_ROWS * C::COLS
+    for (int s = 0; s < steps; ++s) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (C::MAX_ROWS * C::COLS + C::LANES - 1) / C::LANES
 #pragma HLS PIPELINE II = 1
-        const int64_t xf = requant(x[e], C::IN_MULT, C::IN_SHIFT);
-        y[e] = sat8(requant(igelu(xf) + C::OUT_OFFSET, C::OUT_MULT, C::OUT_SHIFT) + C::OUT_ZERO);
+    GELU_LANE:
+        for (int l = 0; l < C::LANES; ++l) {
+#pragma HLS UNROLL
+            const int e = s * C::LANES + l;
+            if (e < n) {
+                const int64_t xf = requant(x[e], C::IN_MULT, C::IN_SHIFT);
+                y[e] = sat8(requant(igelu(xf) + C::OUT_OFFSET, C::OUT_MULT, C::OUT_SHIFT) + C::OUT_ZERO);
+            }
+        }
     }
 }
 
 // y = sat8(requant(itanh(requant(x, IN_MULT, IN_SHIFT)), OUT_MULT, OUT_SHIFT)).
 template <class C>
 void tanh_op(const typename C::in_t x[C::MAX_ROWS * C::COLS], int8_t y[C::MAX_ROWS * C::COLS], int rows) {
+    static_assert(C::LANES >= 1, "at least one lane");
     const int n = rows * C::COLS;
+    const int steps = (n + C::LANES - 1) / C::LANES;
 TANH_LOOP:
-    for (int e = 0; e < n; ++e) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = C::MAX_ROWS * C::COLS
+    for (int s = 0; s < steps; ++s) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (C::MAX_ROWS * C::COLS + C::LANES - 1) / C::LANES
 #pragma HLS PIPELINE II = 1
-        const int64_t xf = requant(x[e], C::IN_MULT, C::IN_SHIFT);
-        y[e] = sat8(requant(itanh(xf), C::OUT_MULT, C::OUT_SHIFT));
+    TANH_LANE:
+        for (int l = 0; l < C::LANES; ++l) {
+#pragma HLS UNROLL
+            const int e = s * C::LANES + l;
+            if (e < n) {
+                const int64_t xf = requant(x[e], C::IN_MULT, C::IN_SHIFT);
+                y[e] = sat8(requant(itanh(xf), C::OUT_MULT, C::OUT_SHIFT));
+            }
+        }
     }
 }
 

@@ -8,6 +8,12 @@ a tensor is dead (a greedy liveness allocation per C type), and each buffer
 is partitioned cyclically by the widest parallel access any of its tensors
 needs (linear: block width BN on the input, BM on the output; attention:
 head_dim), so the unrolled MAC arrays read all their operands in one cycle.
+
+The schedule (``ScheduleDesign``'s node attrs; 1 where a graph has none)
+becomes per-op constants: ``ENGINES``, ``ROW_GROUPS`` and ``TOKEN_GROUPS`` of
+a linear (R row groups x TG token engines, each a BM x BN MAC array),
+``LANES`` of attention / GELU / tanh / LayerNorm; the buffers those lanes read
+in parallel are partitioned for them (see :class:`Parallelism`).
 """
 
 from __future__ import annotations
@@ -89,6 +95,24 @@ class Port:
 
 
 @dataclass(frozen=True)
+class Parallelism:
+    """What an op instantiates from the schedule (``scheduled`` is the node's attrs, for reports)."""
+
+    units: int = 1  # MAC arrays (linear: ROW_GROUPS * TOKEN_GROUPS) or lanes
+    scheduled: int = 1  # engines / lanes the schedule asked for (1 without a schedule)
+    weights: str = ""  # linear: the schedule's "onchip" / "streamed" ("" without a schedule)
+
+    @property
+    def note(self) -> str:
+        """One comment line for the config header."""
+        kind = "engines" if self.weights else "lanes"
+        s = f"schedule: {self.scheduled} {kind}, {self.units} instantiated"
+        if self.weights:
+            s += f"; weights {self.weights} (the kernel reads them through w8/w32 on every call)"
+        return s
+
+
+@dataclass(frozen=True)
 class OpPlan:
     index: int
     name: str
@@ -103,6 +127,8 @@ class OpPlan:
     output: TensorPlan
     ii: str  # expected initiation interval, for docs/report
     nnzb: int = 0
+    par: Parallelism = field(default_factory=Parallelism)
+    note: str = ""  # a comment line for the config header (the schedule's choices)
 
 
 @dataclass
@@ -178,6 +204,14 @@ _ACCEPTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "take_first": ((I8, I32),),
     "embed": ((I32,), (I32,), (I32,)),
 }
+
+
+def _sched(node: Node, key: str) -> int:
+    """A positive schedule attribute of ``node`` (``engines``, ``row_groups``, ``lanes``); 1 when absent."""
+    v = node.attrs.get(key, 1)
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < 1:
+        raise UserError(f"node {node.name}: schedule attribute {key}={v!r} must be a positive integer")
+    return int(v)
 
 
 def _ms(node: Node, g: Graph, tag: str = "") -> tuple[np.ndarray | None, int, int]:
@@ -293,6 +327,7 @@ class _Planner:
         ii: str,
         types: dict[str, str] | None = None,
         nnzb: int = 0,
+        par: Parallelism | None = None,
     ) -> OpPlan:
         cfg = f"cfg_{i}_{c_ident(node.name)}"
         header = f"config_layer{node.layer}.h" if node.layer >= 0 else "config_model.h"
@@ -311,6 +346,8 @@ class _Planner:
             out,
             ii,
             nnzb,
+            par or Parallelism(),
+            par.note if par else "",
         )
 
     def _rows(self, t: str) -> tuple[str, str]:
@@ -367,11 +404,28 @@ class _Planner:
         c["IDX_BIAS"] = self._sec(node, "bias", np.asarray(g.param(node, "bias_q")), "int32") // 4
         c["IDX_MULT"] = self._sec(node, "mult", mult, "int32") // 4
         c["IDX_SHIFT"] = self._sec(node, "shift", shift, "int32") // 4
+        # The scheduler's engines form row groups (split the block rows) times token groups
+        # (split the tokens), as compiler/perf/model.kernel_cycles counts them; engines that
+        # neither split can use (beyond rows x tokens) are not instantiated.
+        engines = _sched(node, "engines")
+        rg = min(_sched(node, "row_groups"), n // bm, engines)
+        tg = min(max(1, engines // rg), c["MAX_ROWS"])
+        c.update(ENGINES=engines, ROW_GROUPS=rg, TOKEN_GROUPS=tg)
         self._need_partition(x, bn)
-        out = self._alloc(node.outputs[0], I32 if bits == 32 else I8, rows, n, bm)
+        out = self._alloc(node.outputs[0], I32 if bits == 32 else I8, rows, n, bm * rg)
         args = [self._buf(x), out.buffer, rexpr, "w8", "w32"]
+        par = Parallelism(rg * tg, engines, str(node.attrs.get("weights", "unscheduled")))
         return self._op(
-            i, node, "bsr_linear", args, c, out, "1 per token per block", {"out_t": out.ctype}, bsr.nnz_blocks
+            i,
+            node,
+            "bsr_linear",
+            args,
+            c,
+            out,
+            f"1 per {tg} tokens per block",
+            {"out_t": out.ctype},
+            bsr.nnz_blocks,
+            par,
         )
 
     def _op_attention(self, i: int, node: Node, in_types: list[str]) -> OpPlan:
@@ -396,9 +450,14 @@ class _Planner:
             OUT_MULT=a["out_mult"],
             OUT_SHIFT=a["out_shift"],
         )
+        lanes = _sched(node, "lanes")
+        c["LANES"] = min(lanes, self.max_seq)  # lanes take query rows of a head
         out = self._alloc(node.outputs[0], I8, rows, heads * hd, hd)
         args = [self._buf(q), self._buf(k), self._buf(v), self._buf(mask), out.buffer, rexpr]
-        return self._op(i, node, "attention", args, c, out, "1 per key (QK and AV)")
+        par = Parallelism(c["LANES"], lanes)
+        return self._op(
+            i, node, "attention", args, c, out, f"1 per key (QK and AV) for {c['LANES']} query rows", par=par
+        )
 
     def _unary(self, i: int, node: Node, in_types: list[str], kernel: str) -> OpPlan:
         a = node.attrs
@@ -414,9 +473,20 @@ class _Planner:
             OUT_SHIFT=a["out_shift"],
         )
         c.update(OUT_OFFSET=int(a.get("out_offset", 0)), OUT_ZERO=int(a.get("out_zero", 0)))  # gelu only
-        out = self._alloc(node.outputs[0], I8, rows, cols, 1)
+        lanes = _sched(node, "lanes")
+        c["LANES"] = min(lanes, c["MAX_ROWS"] * cols)  # consecutive elements per cycle
+        self._need_partition(x, c["LANES"])
+        out = self._alloc(node.outputs[0], I8, rows, cols, c["LANES"])
         return self._op(
-            i, node, kernel, [self._buf(x), out.buffer, rexpr], c, out, "1 per element", {"in_t": in_types[0]}
+            i,
+            node,
+            kernel,
+            [self._buf(x), out.buffer, rexpr],
+            c,
+            out,
+            f"{c['LANES']} elements per cycle",
+            {"in_t": in_types[0]},
+            par=Parallelism(c["LANES"], lanes),
         )
 
     def _op_gelu(self, i: int, node: Node, in_types: list[str]) -> OpPlan:
@@ -481,6 +551,8 @@ class _Planner:
             c["PER_CH"] = 1
             c["IDX_MULT"] = self._sec(node, "mult", np.broadcast_to(arrs[0], (h,)), "int32") // 4
             c["IDX_SHIFT"] = self._sec(node, "shift", np.broadcast_to(arrs[1], (h,)), "int32") // 4
+        lanes = _sched(node, "lanes")
+        c["LANES"] = min(lanes, c["MAX_ROWS"])  # lanes take rows in turn
         out = self._alloc(node.outputs[0], I8, rows, h, 1)
         return self._op(
             i,
@@ -489,7 +561,8 @@ class _Planner:
             [self._buf(x), out.buffer, rexpr, "w32"],
             c,
             out,
-            "1 per element, 3 passes per row",
+            f"1 per element, 3 passes per row, {c['LANES']} rows at a time",
+            par=Parallelism(c["LANES"], lanes),
         )
 
     def _op_embed(self, i: int, node: Node, in_types: list[str]) -> OpPlan:
