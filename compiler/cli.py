@@ -136,7 +136,7 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
     from compiler.backends.rtl.command import run_rtlsim
     from compiler.outputs import update_report
 
-    res = run_rtlsim(Path(a.project), a.layer)
+    res = run_rtlsim(Path(a.project), a.layer, chained=not a.per_op, sequences=a.sequences)
     update_report(Path(a.project), {"rtlsim": res})
     _console().print(" ".join(f"{k}={v}" for k, v in res.items() if not isinstance(v, dict | list)))
     if a.synth:
@@ -255,7 +255,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("rtlsim", help="RTL simulation (Verilator) of a compiled project's encoder layer")
     s.add_argument("project")
-    s.add_argument("--layer", type=int, default=None)
+    s.add_argument(
+        "--layer",
+        type=int,
+        default=None,
+        help="simulate this encoder layer as one chained RTL module (default: every op of every layer, per op)",
+    )
+    s.add_argument(
+        "--per-op",
+        action="store_true",
+        help="simulate the layer's ops one by one on their golden inputs instead of the chained layer module",
+    )
+    s.add_argument(
+        "--sequences",
+        type=int,
+        default=1,
+        help="chained mode: how many sequences of golden_inputs.npz to run (one ap_start each; default 1)",
+    )
     s.add_argument(
         "--synth",
         action="store_true",

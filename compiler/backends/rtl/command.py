@@ -1,12 +1,18 @@
-"""``run_rtlsim``: simulate a compiled project's encoder ops in RTL against the golden traces.
+"""``run_rtlsim``: simulate a compiled project's encoder layer in RTL against the golden traces.
 
-What is in RTL today: the block-sparse linear engine (q, k, v, o, fc1, fc2 and
-any other ``linear`` node) and the units of ``compiler.backends.rtl.nonlinear``:
-attention (one head: QK^T, softmax, PV; every sequence and head is a run),
-GELU, residual add and LayerNorm.  Embed, tanh (pooler) and the other ops are
-NOT in RTL; every op is simulated on
-exactly the input the golden model's integer trace gives it (ops are not
-chained in RTL) and must reproduce the golden output word for word.
+Two modes:
+
+* **chained** (``layer`` given, the default then): the generated top
+  ``encoder_layer_L<n>`` (``compiler.backends.rtl.layer``) runs the whole layer
+  -- q, k, v, attention (every head), o, res1, ln1, fc1, gelu, fc2, res2, ln2 --
+  from ONE ap_start to ap_done per sequence; its input is the golden trace's
+  layer input, every word of its output is compared with the golden ln2
+  output, and its cycles are reported next to ``layer.layer_cycles``.
+* **per-op** (``chained=False``, or no ``layer``: all layers): every linear,
+  attention, gelu, add and layernorm node is simulated on its own, on exactly
+  the input the golden trace gives it (ops not chained).
+
+Embed, tanh (pooler) and any other op are NOT in RTL (golden trace only).
 """
 
 from __future__ import annotations
@@ -33,21 +39,105 @@ NOT_IN_RTL = (
     "in RTL: linear, attention (QK^T, softmax, PV per head), gelu, add and layernorm, each simulated on its "
     "golden input (ops not chained); not in RTL: embed, tanh and any other op (golden trace only)"
 )
+CHAINED_NOTE = (
+    "in RTL: the whole encoder layer chained in one module (q, k, v, attention per head, o, res1, ln1, fc1, "
+    "gelu, fc2, res2, ln2; one ap_start per sequence, input = the golden layer input); not in RTL: embed "
+    "and the pooler / tanh (golden trace only)"
+)
 DEFAULT_BLOCK = (4, 4)
 
 
-def run_rtlsim(project: Path, layer: int | None = None) -> dict[str, Any]:
-    """Simulate the RTL ops of encoder ``layer`` (all layers if None) of a compiled project.
+def run_rtlsim(
+    project: Path, layer: int | None = None, chained: bool = True, sequences: int = 1
+) -> dict[str, Any]:
+    """Simulate encoder ``layer`` of a compiled project in RTL.
 
-    Returns {"passed", "mismatches", "cycles", "ideal_cycles", "seconds", "ops",
-    "rtl_ops", "golden_only", "note"}: ``rtl_ops`` names the simulated nodes,
-    ``golden_only`` the nodes of the layer that have no RTL (see NOT_IN_RTL).
+    With ``layer`` given and ``chained`` (default): the chained layer module on
+    the first ``sequences`` sequences of the project's golden inputs
+    (``golden_inputs.npz``; random ids with a full mask when absent), see
+    :func:`run_rtlsim_layer`.  Otherwise the per-op mode of
+    :func:`run_rtlsim_graph` (all layers when ``layer`` is None).
+
+    Returns at least {"passed", "mismatches", "cycles", "ideal_cycles",
+    "model_cycles", "seconds", "note"}.
     """
     from compiler.ir.io import load_graph
 
+    if sequences < 1:
+        raise UserError(f"--sequences must be >= 1, got {sequences}")
     project = Path(project)
     graph = load_graph(project / "ir" if (project / "ir" / "graph.json").exists() else project)
+    if layer is not None and chained:
+        gi = project / "golden_inputs.npz"
+        feeds = None
+        if gi.exists():
+            with np.load(gi) as z:
+                feeds = {k: z[k][:sequences] for k in z.files}
+        return run_rtlsim_layer(graph, layer, feeds=feeds, workdir=project / "rtlsim")
     return run_rtlsim_graph(graph, layer=layer, workdir=project / "rtlsim")
+
+
+def run_rtlsim_layer(
+    graph: Graph,
+    layer: int,
+    feeds: Mapping[str, np.ndarray] | None = None,
+    workdir: Path | None = None,
+    build_root: Path | None = None,
+    tt: int = 4,
+    pause_seed: int | None = None,
+    opt: str = "-O1",
+) -> dict[str, Any]:
+    """The chained encoder layer module on every sequence of ``feeds`` (one ap_start each).
+
+    ``pause_seed``: also run the first sequence again with random idle input
+    cycles and output backpressure (correctness only; its cycles are not
+    modelled).  ``cycles`` / ``model_cycles`` are summed over the full-rate calls.
+    """
+    from compiler.backends.rtl import layer as rtl_layer
+
+    if not graph.quantized:
+        raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
+    feeds = dict(feeds) if feeds is not None else default_feeds(graph)
+    tokens = int(np.asarray(next(iter(feeds.values()))).shape[-1])
+    plan = rtl_layer.plan_layer(
+        graph, layer, max_tokens=max(tokens, int(graph.meta.get("seq_len", 0))), tt=tt
+    )
+    rtlsim.setup_verilator()
+    trace = interpreter.run(graph, feeds, mode="int", trace=True)
+    runs = rtl_layer.runs_from_trace(plan, feeds, trace)
+    if pause_seed is not None:
+        first = runs[0]
+        runs.append(rtl_layer.LayerRun(first.x, first.mask, first.want, pause=pause_seed))
+    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-rtlsim-"))
+    builds = Path(build_root) if build_root is not None else root / "build"
+    t0 = time.perf_counter()
+    top = rtl_layer.write_layer(plan, root / "rtl")  # the top and its ROM files, for the user
+    res = rtl_layer.run_layer(plan, runs, root / "cases" / f"layer{layer}", builds, opt=opt)
+    full = [r for r in res["runs"] if not r["paused"]]
+    out = {
+        "passed": res["passed"],
+        "mismatches": res["mismatches"],
+        "words": res["compared"],
+        "cycles": sum(r["cycles"] for r in full),
+        "model_cycles": sum(r["model_cycles"] for r in full),
+        "ideal_cycles": sum(rtl_layer.ideal_cycles(plan, r["tokens"]) for r in full),
+        "seconds": round(time.perf_counter() - t0, 2),
+        "sim_seconds": res["seconds"],
+        "build_seconds": res["build_seconds"],
+        "mode": "chained",
+        "layer": layer,
+        "top": plan.top,
+        "rtl_top": str(top),
+        "sequences": len(full),
+        "tokens": tokens,
+        "runs": res["runs"],
+        "stage_model_cycles": rtl_layer.stage_cycles(plan, tokens),
+        "rtl_ops": [n.name for n in graph.nodes if n.layer == layer],
+        "golden_only": [n.name for n in graph.nodes if n.layer != layer],
+        "note": CHAINED_NOTE,
+    }
+    log.info("rtlsim layer %d: %s", layer, {k: v for k, v in out.items() if not isinstance(v, dict | list)})
+    return out
 
 
 def default_feeds(graph: Graph, seq: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
@@ -137,7 +227,9 @@ def run_rtlsim_graph(
         "mismatches": sum(r["mismatches"] for r in results),
         "cycles": sum(r["cycles"] for r in results),
         "ideal_cycles": sum(r["ideal_cycles"] for r in results),
+        "model_cycles": sum(r["model_cycles"] for r in results),
         "seconds": round(time.perf_counter() - t0, 2),
+        "mode": "per-op",
         "ops": results,
         "rtl_ops": [n.name for n in ops],
         "golden_only": [n.name for n in in_layer if n not in ops],
