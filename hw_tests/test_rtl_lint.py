@@ -9,6 +9,7 @@ from cases import random_layer
 from conftest import needs_sim
 
 from compiler.backends.rtl import linear, rtlsim
+from compiler.perf.costs import REQUANT_DSP_PER_LANE
 
 pytestmark = [pytest.mark.sim, needs_sim]
 
@@ -17,6 +18,12 @@ PARAMS = [
     dict(BM=4, BN=4, NB=10, KB=12, NNZB_CAP=120, TT=4),
     dict(BM=16, BN=16, NB=5, KB=7, NNZB_CAP=35, TT=16),
     dict(BM=2, BN=32, NB=3, KB=1, NNZB_CAP=3, TT=64),
+    # DSP options: packing (in-line requant), shared requant (1, 2, 4 lanes), both, OB = 32
+    dict(BM=4, BN=4, NB=10, KB=12, NNZB_CAP=120, TT=4, PACK=2),
+    dict(BM=4, BN=4, NB=10, KB=12, NNZB_CAP=120, TT=4, REQ_LANES=1),
+    dict(BM=16, BN=16, NB=5, KB=7, NNZB_CAP=35, TT=16, PACK=2, REQ_LANES=4),
+    dict(BM=8, BN=2, NB=3, KB=9, NNZB_CAP=27, TT=2, PACK=2, REQ_LANES=2, OB=32),
+    dict(BM=2, BN=32, NB=3, KB=1, NNZB_CAP=3, TT=64, PACK=2, REQ_LANES=1),
 ]
 
 
@@ -29,7 +36,12 @@ def _lint(args: list[str], cwd) -> str:
     return proc.stderr
 
 
-@pytest.mark.parametrize("params", PARAMS, ids=lambda p: f"{p['BM']}x{p['BN']}_tt{p['TT']}")
+def _params_id(p: dict) -> str:
+    extra = "".join(f"_{k.lower()}{p[k]}" for k in ("PACK", "REQ_LANES", "OB") if k in p)
+    return f"{p['BM']}x{p['BN']}_tt{p['TT']}{extra}"
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=_params_id)
 def test_engine_lint_clean(params, tmp_path):
     _lint(
         [f"-G{k}={v}" for k, v in params.items()] + [str(linear.CORE_SV), "--top-module", "sparse_linear"],
@@ -37,9 +49,10 @@ def test_engine_lint_clean(params, tmp_path):
     )
 
 
-def test_generated_top_lint_clean(tmp_path):
+@pytest.mark.parametrize("pack, req_lanes", [(1, None), (2, 2)], ids=["default", "pack2_rq2"])
+def test_generated_top_lint_clean(pack, req_lanes, tmp_path):
     plan = random_layer(seed=1, n=30, k=40, block=(4, 8), sparsity=0.6, name="l0_q")
-    top = linear.write_layer(plan, tmp_path)
+    top = linear.write_layer(linear.with_engine(plan, pack, req_lanes), tmp_path)
     _lint([str(linear.CORE_SV), str(top), "--top-module", top.stem], tmp_path)
 
 
@@ -55,6 +68,20 @@ def test_small_synthesis(tmp_path):
     # 4 int8 MACs + one 32x31-bit requant lane (several DSP48E2 slices)
     assert 4 <= res["DSP"] <= 12, res
     assert res["FF"] > 100 and res["LUT"] > 100, res
+
+
+def test_small_synthesis_packed(tmp_path):
+    """PACK = 2: one DSP48E2 per packed multiply (two int8 MACs); REQ_LANES = 1: one requant lane (about 20 s)."""
+    synth = pytest.importorskip("compiler.backends.rtl.synth")
+    try:
+        synth.yosys_exe()
+    except Exception as e:  # UserError with the install hint
+        pytest.skip(str(e))
+    plan = random_layer(seed=1, n=16, k=16, block=(4, 4), sparsity=0.5, name="tiny")
+    res = synth.synth_resources(linear.with_engine(plan, pack=2, req_lanes=1), workdir=tmp_path)
+    assert (res["pack"], res["req_lanes"]) == (2, 1)
+    # 16 MACs in 8 packed multiplies + one 32x31-bit requant lane (4 DSP48E2, as in rtl_synth.json)
+    assert res["DSP"] == 4 * 4 // 2 + REQUANT_DSP_PER_LANE, res
 
 
 # the non-linear units (compiler/backends/rtl/nonlinear.py), at their build and at small sizes

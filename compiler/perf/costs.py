@@ -2,10 +2,13 @@
 
 Linear engines (the RTL ``sparse_linear.sv``): taken from Yosys
 (``bench/results/rtl_synth.json``, ``synth_xilinx -family xcup``) when that
-file has the block size; otherwise from the formulas below, which are
-assumptions, labelled as such in every report (``UnitCosts.source``).  The
-as-built RTL maps one int8 MAC to one DSP48E2 (docs/rtl.md); a design that
-packs two int8 MACs per DSP (WP486) halves the MAC DSPs: ``mac_per_dsp``.
+file has the exact configuration (block, PACK = ``mac_per_dsp``, REQ_LANES =
+``requant_lanes``); else scaled from the file's default engine of that block
+size (PACK = 1, one requant lane per output lane); otherwise from the
+formulas below, which are assumptions, labelled as such in every report
+(``UnitCosts.source``).  The RTL packs two int8 MACs per DSP48E2 with PACK = 2
+(WP486; even block heights only) and shares REQ_LANES requant pipelines among
+the BM output lanes (docs/rtl.md, "DSP packing and shared requant").
 
 Attention lanes, GELU and LayerNorm units are not in RTL yet: their costs are
 estimates from the HLS kernels' arithmetic (docs/hls_kernels.md: i-exp 2
@@ -14,6 +17,7 @@ multipliers + 1 divider, i-GELU 3 multipliers, LayerNorm isqrt + 2 dividers).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,21 +64,30 @@ def brams(nbytes: float, width_bytes: int = 1) -> float:
 @dataclass(frozen=True)
 class UnitCosts:
     mac_per_dsp: int = 2
-    synth: dict[str, dict[str, float]] = field(default_factory=dict)  # "BMxBN" -> Yosys LUT/FF/DSP/BRAM
+    # Yosys LUT/FF/DSP/BRAM: "BMxBN-pP-rqR" per synthesized case (:func:`synth_key`), "BMxBN" for the default engine
+    synth: dict[str, dict[str, float]] = field(default_factory=dict)
     source: str = "formula"
     requant_lanes: int | None = None  # per engine; None = BM, as built (one requant pipeline per output lane)
     ln_width: int = 1  # LayerNorm elements per cycle per unit; 1 = as built (int_layernorm.sv)
 
     def engine(self, bm: int, bn: int, max_kb: int, max_nb: int, tt: int = 4) -> Cost:
-        """One sparse_linear engine (BM x BN MACs) with its tile buffers; weights not included."""
+        """One sparse_linear engine (BM x BN MACs) with its tile buffers; weights not included.
+
+        PACK = ``mac_per_dsp``, REQ_LANES = ``requant_lanes``: the Yosys numbers
+        of that configuration when synthesized, else scaled from the block's
+        default engine, else formulas.
+        """
         macs = bm * bn
         lanes = bm if self.requant_lanes is None else min(bm, self.requant_lanes)
+        buffers = brams(2 * tt * max_kb * bn, bn) + brams(2 * tt * max_nb * bm * 4, bm * 4)
+        built = self.synth.get(synth_key(bm, bn, self.mac_per_dsp, lanes))
+        if built is not None:  # this very engine was synthesized
+            return Cost(built["DSP"], built["LUT"], built["FF"], buffers)
         dsp = macs / self.mac_per_dsp + lanes * REQUANT_DSP_PER_LANE
-        key = f"{bm}x{bn}"
-        if key in self.synth:
-            s = self.synth[key]
-            lut, ff = float(s["LUT"]), float(s["FF"])
-            yosys_req = max(float(s["DSP"]) - macs, 0.0) / bm  # requant DSPs per lane as built
+        base = self.synth.get(f"{bm}x{bn}")
+        if base is not None:
+            lut, ff = float(base["LUT"]), float(base["FF"])
+            yosys_req = max(float(base["DSP"]) - macs, 0.0) / bm  # requant DSPs per lane as built
             dsp = macs / self.mac_per_dsp + lanes * yosys_req
         else:
             # adder tree (BN-1 adds of 16..20 bits per row), requant lanes (64-bit round/shift), control
@@ -82,26 +95,45 @@ class UnitCosts:
             ff = macs * 20 + bm * 300 + 2000
         if self.mac_per_dsp == 2:
             lut += macs * 2  # packing correction (sign fix of the low product)
-        xbuf = 2 * tt * max_kb * bn
-        ybuf = 2 * tt * max_nb * bm * 4
-        return Cost(dsp, lut, ff, brams(xbuf, bn) + brams(ybuf, bm * 4))
+        return Cost(dsp, lut, ff, buffers)
 
     def softmax_unit(self) -> Cost:
-        """int_softmax.sv: i-exp (2 multipliers), divider, requant, a row buffer of LMAX int32."""
-        return Cost(2 + DSP_32X32, 3500, 4000, 1)
+        """int_softmax.sv: i-exp (2 multipliers), divider, requant, a row buffer of LMAX int32.
+
+        Yosys (``rtl_synth_units.json``, LMAX 128) when present, else the formula.
+        """
+        y = unit_synth_cost("softmax")
+        return y if y is not None else Cost(2 + DSP_32X32, 3500, 4000, 1)
 
     def attention_lane(self, head_dim: int, seq: int, softmax_units: int = 3) -> Cost:
-        """QK dot (head_dim MACs) + PV (head_dim MACs) + softmax units + a score row buffer."""
+        """QK dot (head_dim MACs) + PV (head_dim MACs) + softmax units + a score row buffer.
+
+        Yosys when ``rtl_synth_units.json`` has int_attention_head at this head_dim
+        with SMAX >= seq: the head (QK, PV, K/V row buffers and one int_softmax)
+        plus ``softmax_units - 1`` more softmax units; its 2*head_dim int8 MACs
+        (one DSP each as built) count ``1 / mac_per_dsp`` DSP.  Else the formula.
+        """
         macs = 2 * head_dim
+        head, y = unit_synth(f"attention_d{head_dim}"), unit_synth_cost(f"attention_d{head_dim}")
+        if head is not None and y is not None and seq <= head.get("SMAX", 0):
+            dsp = y.dsp - macs + macs / self.mac_per_dsp if y.dsp >= macs else y.dsp
+            own = Cost(dsp, y.lut, y.ff, y.bram, y.uram)
+            return own + max(softmax_units - 1, 0) * self.softmax_unit()
         own = Cost(macs / self.mac_per_dsp + DSP_32X32, macs * 10 + 1500, macs * 16 + 2000, brams(seq * 4, 4))
         return own + softmax_units * self.softmax_unit()
 
     def gelu_lane(self) -> Cost:
-        """int_gelu.sv: i-GELU, 3 multipliers, one element per cycle."""
-        return Cost(3 * DSP_32X32, 900, 1400)
+        """int_gelu.sv: i-GELU, one element per cycle (Yosys when present, else the formula)."""
+        y = unit_synth_cost("gelu")
+        return y if y is not None else Cost(3 * DSP_32X32, 900, 1400)
 
     def layernorm_lane(self) -> Cost:
-        """int_layernorm.sv unit: squares, normalize, gamma and requant multipliers, isqrt, divider, row buffer."""
+        """int_layernorm.sv unit of ``ln_width`` lanes (W): squares, normalize, gamma and requant
+        multipliers, isqrt, divider, row buffer.  Yosys when ``rtl_synth_units.json`` has this W
+        (HMAX 1024), else the formula."""
+        y = unit_synth_cost(f"layernorm_w{self.ln_width}")
+        if y is not None:
+            return y
         w = self.ln_width
         return Cost(4 * DSP_32X32 * w, 6000 + 1500 * (w - 1), 7000 + 2000 * (w - 1), 2 * w)
 
@@ -121,26 +153,108 @@ def load_synth(path: Path = SYNTH_JSON) -> dict[str, dict[str, float]]:
     for c in doc.get("cases", []):
         b = c.get("block")
         if b and all(k in c for k in ("LUT", "FF", "DSP")):
-            out[f"{b[0]}x{b[1]}"] = {k: float(c[k]) for k in ("LUT", "FF", "DSP", "BRAM")}
+            row = {k: float(c[k]) for k in ("LUT", "FF", "DSP", "BRAM")}
+            pack, lanes = int(c.get("pack", 1)), int(c.get("req_lanes", b[0]))
+            out[synth_key(b[0], b[1], pack, lanes)] = row
+            if pack == 1 and lanes == b[0]:
+                out[f"{b[0]}x{b[1]}"] = row  # the default engine: the base for scaled estimates
     return out
 
 
+def synth_key(bm: int, bn: int, pack: int, req_lanes: int) -> str:
+    """Key of one synthesized engine configuration (block, PACK, REQ_LANES)."""
+    return f"{bm}x{bn}-p{pack}-rq{min(req_lanes, bm)}"
+
+
 def unit_costs(
-    mac_per_dsp: int = 2, use_synth: bool = True, requant_lanes: int | None = None, ln_width: int = 1
+    mac_per_dsp: int = 2,
+    use_synth: bool = True,
+    requant_lanes: int | None = None,
+    ln_width: int = 1,
+    block: tuple[int, int] | None = None,
 ) -> UnitCosts:
+    """Unit costs of a design variant; ``block`` (optional) names the engine source in ``source``.
+
+    ``mac_per_dsp`` = 2 is the RTL's PACK = 2 (block heights even), ``requant_lanes``
+    its REQ_LANES (None: one per output lane).
+    """
     synth = load_synth() if use_synth else {}
     src = (
         "Yosys rtl_synth.json (linear engines) + formulas (attention/GELU/LayerNorm)"
         if synth
         else "formulas (no rtl_synth.json)"
     )
+    odd = block is not None and block[0] % 2 == 1
     if mac_per_dsp == 2:
-        src += "; 2 int8 MACs per DSP (packing, not in the RTL)"
+        src += (
+            f"; 2 int8 MACs per DSP (packing, not in the RTL for {block[0]}x{block[1]} blocks: odd height)"
+            if odd and block is not None
+            else "; 2 int8 MACs per DSP (RTL PACK=2)"
+        )
     if requant_lanes is not None:
-        src += f"; {requant_lanes} shared requant lanes per engine (not in the RTL)"
+        src += f"; {requant_lanes} shared requant lanes per engine (RTL REQ_LANES)"
+    if block is not None:
+        bm, bn = block
+        lanes = bm if requant_lanes is None else min(bm, requant_lanes)
+        key = synth_key(bm, bn, mac_per_dsp, lanes)
+        if key in synth:
+            src += f"; engine {key}: Yosys"
+        elif f"{bm}x{bn}" in synth:
+            src += f"; engine {key}: scaled from Yosys {bm}x{bn}-p1-rq{bm}"
+        else:
+            src += f"; engine {key}: formula"
     if ln_width != 1:
         src += f"; {ln_width}-wide LayerNorm units (not in the RTL)"
     return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width)
+
+
+UNITS_SYNTH_JSON = ROOT / "bench" / "results" / "rtl_synth_units.json"
+
+
+def load_unit_synth(path: Path = UNITS_SYNTH_JSON) -> dict[str, dict[str, float]]:
+    """Yosys numbers of the non-linear RTL units (``bench/rtl_synth_units.py``) by unit name.
+
+    Names: gelu, add, softmax, attention_d<D>, layernorm_w<W>; values LUT (with
+    the LUTs of LUTRAM/SRL primitives), FF, DSP, BRAM and the build parameters.
+    {} when the file is absent or unreadable (the costs fall back to formulas).
+    """
+    if not path.exists():
+        return {}
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {}
+    out = {}
+    for name, u in doc.get("units", {}).items():
+        if all(k in u for k in ("LUT", "FF", "DSP", "BRAM")):
+            row = {k: float(u[k]) for k in ("FF", "DSP", "BRAM")}
+            row["LUT"] = float(u.get("LUT_TOTAL", u["LUT"]))
+            row.update({k: float(v) for k, v in u.get("parameters", {}).items()})
+            out[name] = row
+    return out
+
+
+@functools.cache
+def _unit_synth_cached() -> dict[str, dict[str, float]]:
+    return load_unit_synth()
+
+
+def unit_synth(name: str) -> dict[str, float] | None:
+    """One unit's Yosys numbers (cached read of ``rtl_synth_units.json``), or None."""
+    return _unit_synth_cached().get(name)
+
+
+def unit_synth_cost(name: str) -> Cost | None:
+    u = unit_synth(name)
+    return None if u is None else Cost(u["DSP"], u["LUT"], u["FF"], u["BRAM"])
+
+
+def unit_synth_source() -> str:
+    """For ``UnitCosts.source``: where the non-linear units' costs come from."""
+    names = sorted(_unit_synth_cached())
+    if not names:
+        return "formulas (attention/GELU/LayerNorm/softmax; no rtl_synth_units.json)"
+    return f"Yosys rtl_synth_units.json ({', '.join(names)}; formulas for other sizes)"
 
 
 #: Unit designs the bench reports side by side.

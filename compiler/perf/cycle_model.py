@@ -15,6 +15,16 @@ compute pipeline.  The recurrence below is exact for the RTL when the streams
 run at full rate (no idle input cycles, no output backpressure) and the BSR
 walker keeps its descriptor FIFO filled (see :func:`walker_keeps_up`).
 
+Shared requant (``REQ_LANES < BM``, ``rq_cycles = BM / REQ_LANES``): every
+token of a row's last block is a *job* (its BM accumulator results) that
+enters a 2*TT-deep FIFO ``rq_avail`` cycles after its issue; one serializer
+takes ``rq_cycles`` cycles per job; a job's issue waits while 2*TT jobs are
+issued and not yet taken (credits).  :class:`_RequantQueue` replays this job
+by job (vectorized when no issue stalls) and stays exact; it needs the
+kept blocks of every block row (``row_nnz``).  It costs cycles only where
+rows have fewer kept blocks than ``rq_cycles`` (the issue stalls) and at the
+end of a tile (the last row's jobs drain at one per ``rq_cycles``).
+
 Efficiency = ideal cycles (T * nnzb: MACs / (bm*bn) MAC units) / cycles.  It
 falls below 1 by (a) the first tile's load and the last tile's store, which
 cannot overlap compute (about tt*(KB+NB) + 10 cycles per call), and (b) any
@@ -25,6 +35,7 @@ wide outputs).  The same functions serve the FPGA performance model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +50,9 @@ class EngineTiming:
     pipe: int = 7  # last issue -> Y bank marked full (S1..S6 + flag register)
     out: int = 3  # last Y read -> ap_done (read latency, output FIFO, done register)
     min_tile: int = 2  # a tile is issued with at least 2 tokens (accumulator RAW distance)
+    rq_avail: int = 4  # REQ_LANES < BM: last-block issue -> job seen by the requant serializer
+    rq_out: int = 4  # REQ_LANES < BM: a job's last chunk taken -> its Y bank marked full (tile's last job)
+    rq_depth: int = 2  # REQ_LANES < BM: job FIFO depth (credits) in token tiles: 2*TT
 
 
 TIMING = EngineTiming()
@@ -49,10 +63,92 @@ def tile_sizes(tokens: int, tt: int) -> list[int]:
     return [tt] * full + ([tail] if tail else [])
 
 
-def linear_cycles(tokens: int, nb: int, kb: int, nnzb: int, tt: int, timing: EngineTiming = TIMING) -> int:
-    """Cycles from ap_start (sampled) to ap_done for one call on ``tokens`` tokens."""
+def spread_rows(nb: int, nnzb: int) -> np.ndarray:
+    """Kept blocks per block row when only the total is known: as even as possible (an estimate)."""
+    base, extra = divmod(int(nnzb), max(1, int(nb)))
+    return np.array([base + (i < extra) for i in range(int(nb))], dtype=np.int64)
+
+
+class _RequantQueue:
+    """Issue stalls and requant drain of the shared requant lanes (``REQ_LANES < BM``), job by job.
+
+    Job g (a last-block token, in issue order) is issued at i_g, seen by the
+    serializer at a_g = i_g + rq_avail, taken at s_g = max(a_g, s_{g-1} + d)
+    for d = rq_cycles cycles; credits: i_g >= s_{g-depth} + d.  Non-job issues
+    never wait, a stall delays every later issue of the tile.
+    """
+
+    def __init__(
+        self, row_nnz: np.ndarray, d: int, depth: int, timing: EngineTiming, replay: bool = False
+    ) -> None:
+        nz = row_nnz[row_nnz > 0]
+        self.last_block = np.cumsum(nz) - 1  # block index (issue order) of each kept row's last block
+        self.d, self.depth, self.timing = d, depth, timing
+        self.replay = replay  # always replay job by job (tests compare it with the vectorized path)
+        self.hist = np.zeros(0, dtype=np.int64)  # s of the last `depth` jobs
+        self.stalled = False  # some issue waited for a credit
+
+    def tile(self, cs: int, tp: int) -> tuple[int, int]:
+        """Tile whose first issue is at ``cs``, ``tp`` issues per block -> (last issue, Y bank full)."""
+        d, q, avail = self.d, self.depth, self.timing.rq_avail
+        nat = cs + (self.last_block[:, None] * tp + np.arange(tp)[None, :]).ravel()  # jobs, no stall
+        n, h = len(nat), len(self.hist)
+        prev = int(self.hist[-1]) if h else None
+        idx = np.arange(n)
+        # no stall: s_g = g*d + max(cummax(a_m - m*d), s_prev + d)
+        s = idx * d + np.maximum.accumulate(nat + avail - idx * d)
+        if prev is not None:
+            s = np.maximum(s, prev + (idx + 1) * d)
+        full = np.concatenate([self.hist, s])
+        ref = idx - q + h  # credit: the job `depth` before g
+        ok = ref < 0
+        ok[~ok] = nat[~ok] >= full[ref[~ok]] + d
+        if ok.all() and not self.replay:
+            issue = nat
+        else:  # some issue waits for a credit: replay job by job
+            sl = [int(v) for v in self.hist]
+            issue = nat.copy()
+            delay = 0
+            for g in range(n):
+                i = int(nat[g]) + delay
+                if g - q + h >= 0:
+                    i = max(i, sl[g - q + h] + d)
+                delay = i - int(nat[g])
+                issue[g] = i
+                sl.append(i + avail if not sl else max(i + avail, sl[-1] + d))
+            s = np.array(sl[h:], dtype=np.int64)
+            full = np.concatenate([self.hist, s])
+            self.stalled |= bool(np.any(issue != nat))
+        self.hist = full[-q:]
+        return int(issue[-1]), int(s[-1]) + d - 1 + self.timing.rq_out
+
+
+def linear_cycles(
+    tokens: int,
+    nb: int,
+    kb: int,
+    nnzb: int,
+    tt: int,
+    timing: EngineTiming = TIMING,
+    *,
+    rq_cycles: int = 1,
+    row_nnz: Sequence[int] | np.ndarray | None = None,
+) -> int:
+    """Cycles from ap_start (sampled) to ap_done for one call on ``tokens`` tokens.
+
+    ``rq_cycles`` = BM / REQ_LANES (1: one requant lane per output lane, as
+    the default RTL); above 1 the result is exact given ``row_nnz`` (kept
+    blocks per block row, e.g. ``plan.row_nnz``) and an estimate without it
+    (:func:`spread_rows`).  PACK does not change the cycles.
+    """
     if tokens <= 0:
         return 1
+    rq: _RequantQueue | None = None
+    if rq_cycles > 1 and nnzb:
+        rows = spread_rows(nb, nnzb) if row_nnz is None else np.asarray(row_nnz, dtype=np.int64)
+        if len(rows) != nb or int(rows.sum()) != nnzb:
+            raise ValueError(f"row_nnz must have nb={nb} entries summing to nnzb={nnzb}")
+        rq = _RequantQueue(rows, int(rq_cycles), timing.rq_depth * tt, timing)
     tiles = tile_sizes(tokens, tt)
     ld_end: list[int] = []  # cycle the tile's X bank is seen full
     c_last: list[int] = []  # cycle of the tile's last issue
@@ -67,7 +163,10 @@ def linear_cycles(tokens: int, nb: int, kb: int, nnzb: int, tt: int, timing: Eng
             cs = max(cs, c_last[k - 1] + 1)
         if k >= 2:
             cs = max(cs, st_last[k - 2] + 1)
-        if nnzb:
+        if rq is not None:
+            last, y_ready = rq.tile(cs, max(t, timing.min_tile))
+            c_last.append(last)
+        elif nnzb:
             c_last.append(cs + nnzb * max(t, timing.min_tile) - 1)
             y_ready = c_last[k] + timing.pipe
         else:  # all-empty matrix: outputs are constants
@@ -114,28 +213,41 @@ def best_tile(tokens: int, nb: int, kb: int, nnzb: int, choices: tuple[int, ...]
 
 # --------------------------------------------------------------------------
 # Non-linear units (hls_templates/rtl/int_{gelu,add,layernorm,softmax}.sv).
-# Full-rate cycles of one call, ap_start -> ap_done, one element per beat.
+# Full-rate cycles of one call, ap_start -> ap_done, one element per beat
+# (LayerNorm: `lanes` = W elements per beat).
 # Measured on the RTL and checked exactly (0 cycles error) by
 # hw_tests/test_nonlinear.py and hw_tests/test_rtlsim_units.py.
 # --------------------------------------------------------------------------
 UNIT_LATENCY = {"gelu": 13, "add": 6}  # element-wise: elems + latency (II = 1)
-# Row units: rows * (3 * width + per_row) + 1.  Three passes of `width` cycles
+# Row units: rows * (3 * beats + per_row) + 1.  Three passes of `beats` cycles
 # (load, variance / exp pass, output pass) plus, per row, LayerNorm's divider
 # (42 + 64 + 32) and square root (32) iterations, softmax's 33-cycle divider,
 # pipeline drains and state changes.  Rows do not overlap (one row buffer).
 UNIT_ROW_OVERHEAD = {"layernorm": 195, "softmax": 51}
+# A W-wide LayerNorm (W lanes, beats = ceil(width / W)) sums the lanes of the
+# load and variance passes through log2(W) registered adder-tree levels: each
+# pass drains log2(W) cycles longer per row.
+TREE_PASSES = {"layernorm": 2}
 # One attention head (int_attention_head.sv), S tokens: K and V load (S beats),
 # then S softmax rows of S keys, each fed by the QK stage at one score per cycle
 # and drained into PV at one probability per cycle: S * (3S + 52) + 3.
 ATTENTION_ROW_OVERHEAD = 52
 
 
-def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
-    """Full-rate cycles of one call of a non-linear unit (``width``: the row length of row units)."""
+def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
+    """Full-rate cycles of one call of a non-linear unit.
+
+    ``width``: the row length of row units; ``lanes``: elements per beat
+    (LayerNorm's W, a power of two; the other units take 1).
+    """
+    if lanes < 1 or lanes & (lanes - 1) or (lanes > 1 and unit not in TREE_PASSES):
+        raise ValueError(f"unit {unit!r} has no {lanes}-lane build")
     if unit in UNIT_LATENCY:
         return elems + UNIT_LATENCY[unit]
     if unit in UNIT_ROW_OVERHEAD:
-        return rows * (3 * width + UNIT_ROW_OVERHEAD[unit]) + 1
+        beats = -(-width // lanes)
+        tree = TREE_PASSES.get(unit, 0) * (lanes.bit_length() - 1)
+        return rows * (3 * beats + UNIT_ROW_OVERHEAD[unit] + tree) + 1
     if unit == "attention":  # one head; rows = width = tokens
         return rows * (3 * width + ATTENTION_ROW_OVERHEAD) + 3
     raise KeyError(f"no cycle formula for unit {unit!r}")

@@ -28,6 +28,20 @@
 //   STORE   : Y tile buffer -> y_out, token-major; empty block rows come from
 //             a constant ROM (sat8(requant(bias))) and cost no compute cycle.
 // The three stages overlap across token tiles (double buffering).
+//
+// DSP options (docs/rtl.md, "DSP packing and shared requant"):
+//   PACK = 2      : two int8 MACs per multiplier (Xilinx WP486): the weights of
+//                   block rows 2q and 2q+1 that meet the same x[c] form one
+//                   27-bit operand (w_2q << 18) + w_2q+1; one 27x8 multiply
+//                   (one DSP48E2) gives both products, split exactly
+//                   (low = sext(p[17:0]), high = (p - low) >>> 18 = p[34:18] + p[17]).
+//                   The weight ROM holds the operands pre-added (17 bits per
+//                   pair, see below).  Needs BM even (the generator refuses BM = 1).
+//   REQ_LANES < BM: a row's last-block results (BM lanes per token) queue in a
+//                   2*TT-deep job FIFO and pass through REQ_LANES requant lanes,
+//                   BM/REQ_LANES cycles per row-token; the issue stage stalls
+//                   on a last-block token when 2*TT jobs are outstanding.
+//                   REQ_LANES = BM (default) is the in-line drain above.
 `default_nettype none
 
 module sparse_linear #(
@@ -38,6 +52,8 @@ module sparse_linear #(
     parameter int NNZB_CAP = 16,  // depth of the block ROMs (>= number of nonzero blocks, >= 1)
     parameter int TT = 8,  // token tile, power of two >= 2
     parameter int OB = 8,  // output bits per lane: 8 (sat8) or 32 (sat32, wide output)
+    parameter int PACK = 1,  // int8 MACs per multiplier: 1, or 2 (BM even)
+    parameter int REQ_LANES = BM,  // requant pipelines, a power of two dividing BM
     parameter INDPTR_MEM = "indptr.mem",
     parameter INDICES_MEM = "indices.mem",
     parameter WEIGHTS_MEM = "weights.mem",
@@ -74,7 +90,8 @@ module sparse_linear #(
   localparam int YD = 2 * TT * NB;
   localparam int XA = $clog2(XD);
   localparam int YA = $clog2(YD);
-  localparam int WW = BM * BN * 8;
+  // weight ROM word: BM x BN int8 (PACK = 1) or BM/2 x BN packed pairs of 17 bits (PACK = 2)
+  localparam int WW = (PACK == 2) ? BM / 2 * BN * 17 : BM * BN * 8;
   localparam int FD = 4;  // descriptor FIFO depth
   localparam int OD = 4;  // output FIFO depth
   localparam int DW = AW + NW + KW + 3;  // descriptor: p, row, col, first, last, end
@@ -282,7 +299,8 @@ module sparse_linear #(
   assign c_tte = (c_tt < 2) ? (TW + 1)'(2) : c_tt;  // >= 2 keeps the accumulator RMW hazard-free
   assign c_can_start = running && !c_run && (c_tile < ntiles) && xfull[c_bank] && !yown[c_bank];
   assign c_active = c_run || (c_can_start && nnz != '0);
-  assign c_fire = c_active && (fcount != '0);
+  logic rq_ok;  // requant backlog has room (always 1 when REQ_LANES = BM)
+  assign c_fire = c_active && (fcount != '0) && rq_ok;
   assign c_blk_end = c_fire && ({1'b0, c_t} == c_tte - 1'b1);
   assign c_tile_end = c_blk_end && h_end;
   assign pop = c_blk_end;
@@ -321,7 +339,6 @@ module sparse_linear #(
   logic [TW-1:0] t1;
   logic [NW-1:0] row1;
   logic [BN*8-1:0] x1;
-  logic [WW-1:0] w1;
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n || start_fire) v1 <= 1'b0;
     else v1 <= c_fire;
@@ -334,32 +351,70 @@ module sparse_linear #(
       bank1 <= c_bank;
       dum1 <= ({1'b0, c_t} >= c_tt);
       x1 <= xbuf[XA'(c_bank)*XA'(TT*KB)+XA'(c_t)*XA'(KB)+XA'(h_col)];
-      if (c_t == '0) w1 <= w_rom[h_p];
     end
   end
 
-  // ---- S2: BM x BN int8 products
+  // ---- S2: BM x BN int8 products (S1 also fetches the weight block), S3: adder tree
   logic v2, first2, last2, tend2, bank2, dum2;
   logic [TW-1:0] t2;
   logic [NW-1:0] row2;
-  logic signed [15:0] p2[0:BM*BN-1];
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n || start_fire) v2 <= 1'b0;
     else v2 <= v1;
     {t2, row2, first2, last2, tend2, bank2, dum2} <= {t1, row1, first1, last1, tend1, bank1, dum1};
   end
-  for (genvar r = 0; r < BM; r++) begin : g_mr
-    for (genvar c = 0; c < BN; c++) begin : g_mc
-      always_ff @(posedge ap_clk)
-        p2[r*BN+c] <= $signed(x1[c*8+:8]) * $signed(w1[(r*BN+c)*8+:8]);
+  logic signed [31:0] s3[0:BM-1];
+  if (PACK == 1) begin : g_mac1
+    logic [WW-1:0] w1;
+    logic signed [15:0] p2[0:BM*BN-1];
+    always_ff @(posedge ap_clk) if (c_fire && c_t == '0) w1 <= w_rom[h_p];
+    for (genvar r = 0; r < BM; r++) begin : g_mr
+      for (genvar c = 0; c < BN; c++) begin : g_mc
+        always_ff @(posedge ap_clk)
+          p2[r*BN+c] <= $signed(x1[c*8+:8]) * $signed(w1[(r*BN+c)*8+:8]);
+      end
+      logic signed [31:0] tree;
+      always_comb begin
+        tree = '0;
+        for (int c = 0; c < BN; c++) tree = tree + 32'(p2[r*BN+c]);
+      end
+      always_ff @(posedge ap_clk) s3[r] <= tree;
+    end
+  end else begin : g_mac2
+    // ROM lane (q, c), 17 bits: {hi9, lo8} with lo8 = w[2q+1][c] and hi9 =
+    // w[2q][c] - (lo8 < 0) (written by the generator), so that
+    // {hi9, sext18(lo8)} = (w[2q][c] << 18) + w[2q+1][c]: no pre-adder needed.
+    localparam int NQ = BM / 2;
+    logic [WW-1:0] wk1;
+    logic signed [34:0] pp2[0:NQ*BN-1];
+    always_ff @(posedge ap_clk) if (c_fire && c_t == '0) wk1 <= w_rom[h_p];
+    for (genvar q = 0; q < NQ; q++) begin : g_pq
+      for (genvar c = 0; c < BN; c++) begin : g_pc
+        logic signed [26:0] opa;
+        assign opa = {wk1[(q*BN+c)*17+8+:9], {10{wk1[(q*BN+c)*17+7]}}, wk1[(q*BN+c)*17+:8]};
+        always_ff @(posedge ap_clk) pp2[q*BN+c] <= opa * $signed(x1[c*8+:8]);
+      end
+      // high product = p[34:18] + p[17] (the low product's borrow), low = sext(p[17:0])
+      logic signed [31:0] thi, tlo;
+      always_comb begin
+        thi = '0;
+        tlo = '0;
+        for (int c = 0; c < BN; c++) begin
+          thi = thi + 32'($signed(pp2[q*BN+c][34:18])) + {31'd0, pp2[q*BN+c][17]};
+          tlo = tlo + 32'($signed(pp2[q*BN+c][17:0]));
+        end
+      end
+      always_ff @(posedge ap_clk) begin
+        s3[2*q] <= thi;
+        s3[2*q+1] <= tlo;
+      end
     end
   end
 
-  // ---- S3: adder tree (registered), accumulator / bias read
+  // ---- S3: accumulator / bias read
   logic v3, first3, last3, tend3, bank3, dum3;
   logic [TW-1:0] t3;
   logic [NW-1:0] row3;
-  logic signed [31:0] s3[0:BM-1];
   logic [BM*32-1:0] acc_rd3, bias3;
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n || start_fire) v3 <= 1'b0;
@@ -367,14 +422,6 @@ module sparse_linear #(
     {t3, row3, first3, last3, tend3, bank3, dum3} <= {t2, row2, first2, last2, tend2, bank2, dum2};
     acc_rd3 <= acc_mem[t2];
     bias3 <= bias_rom[row2];
-  end
-  for (genvar r = 0; r < BM; r++) begin : g_sum
-    logic signed [31:0] tree;
-    always_comb begin
-      tree = '0;
-      for (int c = 0; c < BN; c++) tree = tree + 32'(p2[r*BN+c]);
-    end
-    always_ff @(posedge ap_clk) s3[r] <= tree;
   end
 
   // ---- S3 -> accumulate; a row's last block goes on to requant
@@ -386,46 +433,141 @@ module sparse_linear #(
     if (v3 && !last3) acc_mem[t3] <= accsum3;
   end
 
-  // ---- S4: requant multiply, S5: round + shift + saturate, S6: write Y
-  logic v4, tend4, bank4, dum4, v5, tend5, bank5, dum5, v6, tend6, bank6, dum6;
-  logic [TW-1:0] t4, t5, t6;
-  logic [NW-1:0] row4, row5, row6;
-  logic [BM*32-1:0] rq4;
-  logic [BM*31-1:0] mult4;
-  logic [BM*6-1:0] shift4, shift5;
-  logic [BM*OB-1:0] y6;
-  logic signed [63:0] prod5[0:BM-1];
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n || start_fire) begin
-      v4 <= 1'b0;
-      v5 <= 1'b0;
-      v6 <= 1'b0;
-    end else begin
-      v4 <= v3 && last3;
-      v5 <= v4;
-      v6 <= v5;
+  // ---- requant: S4 multiply, S5 round + shift + saturate, S6 write Y
+  function automatic logic [OB-1:0] requant_sat(input logic signed [63:0] prod, input logic [5:0] sh);
+    logic signed [63:0] shifted;
+    shifted = (prod + (64'sd1 <<< (sh - 6'd1))) >>> sh;
+    requant_sat = (shifted > YMAX) ? YMAX[OB-1:0] : (shifted < YMIN) ? YMIN[OB-1:0] : shifted[OB-1:0];
+  endfunction
+
+  if (REQ_LANES == BM) begin : g_rq_inline
+    // one requant pipeline per output lane, fed straight from S3
+    assign rq_ok = 1'b1;
+    logic v4, tend4, bank4, dum4, v5, tend5, bank5, dum5, v6, tend6, bank6, dum6;
+    logic [TW-1:0] t4, t5, t6;
+    logic [NW-1:0] row4, row5, row6;
+    logic [BM*32-1:0] rq4;
+    logic [BM*31-1:0] mult4;
+    logic [BM*6-1:0] shift4, shift5;
+    logic [BM*OB-1:0] y6;
+    logic signed [63:0] prod5[0:BM-1];
+    always_ff @(posedge ap_clk) begin
+      if (!ap_rst_n || start_fire) begin
+        v4 <= 1'b0;
+        v5 <= 1'b0;
+        v6 <= 1'b0;
+      end else begin
+        v4 <= v3 && last3;
+        v5 <= v4;
+        v6 <= v5;
+      end
+      {t4, row4, tend4, bank4, dum4} <= {t3, row3, tend3, bank3, dum3};
+      rq4 <= accsum3;
+      mult4 <= mult_rom[row3];
+      shift4 <= shift_rom[row3];
+      {t5, row5, tend5, bank5, dum5, shift5} <= {t4, row4, tend4, bank4, dum4, shift4};
+      {t6, row6, tend6, bank6, dum6} <= {t5, row5, tend5, bank5, dum5};
     end
-    {t4, row4, tend4, bank4, dum4} <= {t3, row3, tend3, bank3, dum3};
-    rq4 <= accsum3;
-    mult4 <= mult_rom[row3];
-    shift4 <= shift_rom[row3];
-    {t5, row5, tend5, bank5, dum5, shift5} <= {t4, row4, tend4, bank4, dum4, shift4};
-    {t6, row6, tend6, bank6, dum6} <= {t5, row5, tend5, bank5, dum5};
-  end
-  for (genvar r = 0; r < BM; r++) begin : g_rq
-    logic signed [63:0] rounded, shifted;
-    logic [5:0] sh;
-    assign sh = shift5[r*6+:6];
-    always_ff @(posedge ap_clk)
-      prod5[r] <= 64'($signed(rq4[r*32+:32])) * $signed({33'd0, mult4[r*31+:31]});
-    assign rounded = prod5[r] + (64'sd1 <<< (sh - 6'd1));
-    assign shifted = rounded >>> sh;
-    always_ff @(posedge ap_clk)
-      y6[r*OB+:OB] <= (shifted > YMAX) ? YMAX[OB-1:0] : (shifted < YMIN) ? YMIN[OB-1:0] : shifted[OB-1:0];
-  end
-  assign ydone_set_pipe = (v6 && tend6) ? (2'b01 << bank6) : 2'b00;
-  always_ff @(posedge ap_clk) begin
-    if (v6 && !dum6) ybuf[YA'(bank6)*YA'(TT*NB)+YA'(t6)*YA'(NB)+YA'(row6)] <= y6;
+    for (genvar r = 0; r < BM; r++) begin : g_rq
+      always_ff @(posedge ap_clk) begin
+        prod5[r] <= 64'($signed(rq4[r*32+:32])) * $signed({33'd0, mult4[r*31+:31]});
+        y6[r*OB+:OB] <= requant_sat(prod5[r], shift5[r*6+:6]);
+      end
+    end
+    assign ydone_set_pipe = (v6 && tend6) ? (2'b01 << bank6) : 2'b00;
+    always_ff @(posedge ap_clk) begin
+      if (v6 && !dum6) ybuf[YA'(bank6)*YA'(TT*NB)+YA'(t6)*YA'(NB)+YA'(row6)] <= y6;
+    end
+  end else begin : g_rq_shared
+    // A job = one row-token's BM accumulator results.  Jobs wait in a QD-deep
+    // FIFO; the serializer sends REQ_LANES lanes (one chunk) per cycle through
+    // the requant pipelines, NCH chunks per job, and the last chunk writes the
+    // gathered BM-lane word to the Y buffer.  Credits: a last-block token is
+    // issued only while fewer than QD jobs are issued and not yet popped, so
+    // the FIFO never overflows.
+    localparam int RL = REQ_LANES;
+    localparam int NCH = BM / REQ_LANES;  // chunks per job (>= 2 here)
+    localparam int CW = $clog2(NCH);
+    // job FIFO depth = credits: 2*TT, so that rows of >= NCH kept blocks never stall
+    localparam int QD = 2 * TT;
+    localparam int QW = TW + 1;
+    localparam int QCW = TW + 2;
+    localparam int JW = BM * 32 + NW + TW + 3;
+    logic [QCW-1:0] jout, jcount;  // issued and not popped / in the FIFO
+    logic [JW-1:0] jfifo[0:QD-1];
+    logic [QW-1:0] j_wr, j_rd;
+    logic [CW-1:0] ch;
+    logic jpush, jpop, jsel;
+    logic [BM*32-1:0] j_acc;
+    logic [NW-1:0] j_row;
+    logic [TW-1:0] j_t;
+    logic j_tend, j_bank, j_dum;
+    assign rq_ok = !h_last || (jout != QCW'(QD));
+    assign jpush = v3 && last3;
+    assign jsel = (jcount != '0);
+    assign jpop = jsel && (ch == CW'(NCH - 1));
+    assign {j_acc, j_row, j_t, j_tend, j_bank, j_dum} = jfifo[j_rd];
+    always_ff @(posedge ap_clk) begin
+      if (!ap_rst_n || start_fire) begin
+        jout <= '0;
+        jcount <= '0;
+        j_wr <= '0;
+        j_rd <= '0;
+        ch <= '0;
+      end else begin
+        jout <= jout + QCW'(c_fire && h_last) - QCW'(jpop);
+        jcount <= jcount + QCW'(jpush) - QCW'(jpop);
+        if (jpush) j_wr <= j_wr + 1'b1;
+        if (jpop) j_rd <= j_rd + 1'b1;
+        if (jsel) ch <= ch + 1'b1;  // NCH is a power of two: wraps to 0 after the last chunk
+      end
+    end
+    always_ff @(posedge ap_clk) begin
+      if (jpush) jfifo[j_wr] <= {accsum3, row3, t3, tend3, bank3, dum3};
+    end
+
+    logic v4, last4, tend4, bank4, dum4, v5, last5, tend5, bank5, dum5, v6, last6, tend6, bank6, dum6;
+    logic [CW-1:0] ch4, ch5, ch6;
+    logic [TW-1:0] t4, t5, t6;
+    logic [NW-1:0] row4, row5, row6;
+    logic [RL*32-1:0] rq4;
+    logic [RL*31-1:0] mult4;
+    logic [RL*6-1:0] shift4, shift5;
+    logic [RL*OB-1:0] y6;
+    logic [(NCH-1)*RL*OB-1:0] ygat;  // chunks 0..NCH-2 of the job being written
+    logic signed [63:0] prod5[0:RL-1];
+    logic [BM*31-1:0] j_mult;
+    logic [BM*6-1:0] j_shift;
+    assign j_mult = mult_rom[j_row];
+    assign j_shift = shift_rom[j_row];
+    always_ff @(posedge ap_clk) begin
+      if (!ap_rst_n || start_fire) begin
+        v4 <= 1'b0;
+        v5 <= 1'b0;
+        v6 <= 1'b0;
+      end else begin
+        v4 <= jsel;
+        v5 <= v4;
+        v6 <= v5;
+      end
+      {ch4, last4, t4, row4, tend4, bank4, dum4} <= {ch, jpop, j_t, j_row, j_tend, j_bank, j_dum};
+      rq4 <= j_acc[ch*(RL*32)+:RL*32];
+      mult4 <= j_mult[ch*(RL*31)+:RL*31];
+      shift4 <= j_shift[ch*(RL*6)+:RL*6];
+      {ch5, last5, t5, row5, tend5, bank5, dum5, shift5} <= {ch4, last4, t4, row4, tend4, bank4, dum4, shift4};
+      {ch6, last6, t6, row6, tend6, bank6, dum6} <= {ch5, last5, t5, row5, tend5, bank5, dum5};
+      if (v6 && !last6) ygat[ch6*(RL*OB)+:RL*OB] <= y6;
+    end
+    for (genvar r = 0; r < RL; r++) begin : g_rq
+      always_ff @(posedge ap_clk) begin
+        prod5[r] <= 64'($signed(rq4[r*32+:32])) * $signed({33'd0, mult4[r*31+:31]});
+        y6[r*OB+:OB] <= requant_sat(prod5[r], shift5[r*6+:6]);
+      end
+    end
+    assign ydone_set_pipe = (v6 && last6 && tend6) ? (2'b01 << bank6) : 2'b00;
+    always_ff @(posedge ap_clk) begin
+      if (v6 && last6 && !dum6) ybuf[YA'(bank6)*YA'(TT*NB)+YA'(t6)*YA'(NB)+YA'(row6)] <= {y6, ygat};
+    end
   end
 
   // ================================================================ STORE

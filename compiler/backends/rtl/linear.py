@@ -29,6 +29,7 @@ SUPPORTED_BLOCKS = frozenset(
     (bm, bn) for bm in (1, 2, 4, 8, 16, 32) for bn in (1, 2, 4, 8, 16, 32) if 4 <= bm * bn <= 256
 )
 SUPPORTED_TILES = (2, 4, 8, 16, 32, 64)
+SUPPORTED_PACK = (1, 2)  # int8 MACs per multiplier (2: WP486 packing, needs bm even)
 MAX_TOKENS = 65535  # the engine's token counter is 16 bits
 RTL_DIR = Path(__file__).resolve().parents[3] / "hls_templates" / "rtl"
 CORE_SV = RTL_DIR / "sparse_linear.sv"
@@ -69,6 +70,18 @@ class LinearPlan:
     shift: np.ndarray  # [nb * bm] 1..62
     yconst: np.ndarray  # [nb * bm] output of rows with no block (bias only)
     out_bits: int = 8  # 8: sat8 output; 32: sat32 (linear attrs out_bits, wide output)
+    pack: int = 1  # int8 MACs per multiplier (engine parameter PACK)
+    req_lanes: int | None = None  # shared requant lanes (REQ_LANES); None = bm, one per output lane
+
+    @property
+    def rq_lanes(self) -> int:
+        """Requant pipelines of the engine (REQ_LANES)."""
+        return self.bm if self.req_lanes is None else self.req_lanes
+
+    @property
+    def rq_cycles(self) -> int:
+        """Cycles per row-token in the requant stage: bm / REQ_LANES."""
+        return self.bm // self.rq_lanes
 
     @property
     def nb(self) -> int:
@@ -119,11 +132,16 @@ def plan_linear(
     block: tuple[int, int],
     tt: int = 4,
     out_bits: int = 8,
+    pack: int = 1,
+    req_lanes: int | None = None,
 ) -> LinearPlan:
     """Check the layer against what the engine supports and convert it to BSR.
 
     A block is stored iff it has a nonzero weight (a block that quantized to
-    all zeros is skipped too: the result is the same bit for bit).
+    all zeros is skipped too: the result is the same bit for bit).  ``pack``
+    = 2 packs two int8 MACs per multiplier (bm must be even: 1xN blocks are
+    refused); ``req_lanes`` shares that many requant pipelines among the bm
+    output lanes (a power of two; values >= bm mean one per lane, the default).
     """
     bm, bn = int(block[0]), int(block[1])
     _check(
@@ -133,6 +151,19 @@ def plan_linear(
     )
     _check(out_bits in (8, 32), f"{name}: out_bits must be 8 or 32, got {out_bits}")
     _check(tt in SUPPORTED_TILES, f"{name}: token tile {tt} must be one of {SUPPORTED_TILES}")
+    _check(pack in SUPPORTED_PACK, f"{name}: pack must be 1 or 2 int8 MACs per multiplier, got {pack}")
+    _check(
+        pack == 1 or bm % 2 == 0,
+        f"{name}: pack=2 pairs adjacent block rows, so it needs an even block height; "
+        f"block {bm}x{bn} has bm={bm} (use pack=1)",
+    )
+    rq: int | None = None
+    if req_lanes is not None:
+        _check(
+            isinstance(req_lanes, (int, np.integer)) and req_lanes >= 1 and req_lanes & (req_lanes - 1) == 0,
+            f"{name}: req_lanes must be a power of two >= 1, got {req_lanes}",
+        )
+        rq = int(req_lanes) if req_lanes < bm else None
     w = np.asarray(weight_q)
     _check(
         w.ndim == 2 and w.size > 0, f"{name}: weight must be a non-empty [N, K] matrix, got shape {w.shape}"
@@ -186,9 +217,28 @@ def plan_linear(
         shift=shift_p,
         yconst=yconst,
         out_bits=out_bits,
+        pack=int(pack),
+        req_lanes=rq,
     )
     log.debug("%s: %dx%d blocks, %d/%d nonzero", name, bm, bn, plan.nnzb, nb * kb)
     return plan
+
+
+def with_engine(plan: LinearPlan, pack: int = 1, req_lanes: int | None = None) -> LinearPlan:
+    """The same layer planned for an engine with other PACK / REQ_LANES (checked like :func:`plan_linear`)."""
+    n = plan.n
+    return plan_linear(
+        plan.name,
+        plan.dense(),
+        plan.bias[:n],
+        plan.mult[:n],
+        plan.shift[:n],
+        (plan.bm, plan.bn),
+        plan.tt,
+        out_bits=plan.out_bits,
+        pack=pack,
+        req_lanes=req_lanes,
+    )
 
 
 # ------------------------------------------------------------------ ROM files
@@ -202,6 +252,18 @@ def _pack(values: np.ndarray, width: int) -> int:
 def _mem_text(words: list[int], bits: int) -> str:
     digits = max(1, -(-bits // 4))
     return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def packed_pairs(block: np.ndarray) -> np.ndarray:
+    """PACK = 2 ROM lanes of one bm x bn block: [bm/2, bn] 17-bit fields {hi9, lo8}.
+
+    lo8 = w[2q+1][c], hi9 = w[2q][c] - (w[2q+1][c] < 0): then {hi9, sext18(lo8)}
+    is the 27-bit multiplier operand (w[2q][c] << 18) + w[2q+1][c], so the
+    engine needs no pre-adder.  hi9 is in [-129, 127].
+    """
+    w = np.asarray(block, dtype=np.int64)
+    hi, lo = w[0::2], w[1::2]
+    return ((hi - (lo < 0)) & 0x1FF) << 8 | (lo & 0xFF)
 
 
 def nnzb_capacity(plan: LinearPlan) -> int:
@@ -226,11 +288,13 @@ def mem_files(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, str]:
     ob = plan.out_bits
     yc = [_pack(plan.yconst[i * bm : (i + 1) * bm], ob) | (int(empty[i]) << (ob * bm)) for i in range(nb)]
     idx = plan.indices.tolist() + [0] * (cap - plan.nnzb)
-    wts = [_pack(blk, 8) for blk in plan.blocks] + [0] * (cap - plan.nnzb)
+    wbits = bm * bn * 8 if plan.pack == 1 else bm // 2 * bn * 17
+    wts = [_pack(blk, 8) if plan.pack == 1 else _pack(packed_pairs(blk), 17) for blk in plan.blocks]
+    wts += [0] * (cap - plan.nnzb)
     return {
         "indptr": _mem_text([int(v) for v in plan.indptr], pw),
         "indices": _mem_text([int(v) for v in idx], kw),
-        "weights": _mem_text(wts, bm * bn * 8),
+        "weights": _mem_text(wts, wbits),
         "bias": _mem_text(per_row(plan.bias, 32), bm * 32),
         "mult": _mem_text(per_row(plan.mult, 31), bm * 31),
         "shift": _mem_text(per_row(plan.shift, 6), bm * 6),
@@ -281,6 +345,12 @@ module {{ top }} (
       .NNZB_CAP({{ cap }}),
       .TT({{ tt }}),
       .OB({{ ob }}),
+{%- if pack != 1 %}
+      .PACK({{ pack }}),
+{%- endif %}
+{%- if rq_lanes != bm %}
+      .REQ_LANES({{ rq_lanes }}),
+{%- endif %}
 {%- for key in mems %}
       .{{ key | upper }}_MEM("{{ prefix }}{{ key }}.mem"){{ "," if not loop.last }}
 {%- endfor %}
@@ -311,6 +381,8 @@ def render_top(plan: LinearPlan, top: str | None = None, nnzb_cap: int | None = 
         cap=cap,
         tt=plan.tt,
         ob=plan.out_bits,
+        pack=plan.pack,
+        rq_lanes=plan.rq_lanes,
         mems=MEM_NAMES,
         prefix=f"{ident(plan.name)}_",
         ports=PORTS,

@@ -114,6 +114,8 @@ class Testbench:
             (bm, bn),
             int(case["tt"]),
             out_bits=int(case.get("out_bits", 8)),
+            pack=int(case.get("pack", 1)),
+            req_lanes=int(case.get("req_lanes", bm)),
         )
         self.driver = Driver(dut, bn * 8)
         self.monitor = Monitor(dut, bm * self.plan.out_bits)
@@ -153,7 +155,7 @@ class Testbench:
         dut.ap_start.value = 1
         t0 = cocotb.utils.get_sim_time("ns")
         budget = TIMEOUT_CYCLES + 20 * (
-            self.plan.ideal_cycles(len(x)) + len(x) * (self.plan.kb + self.plan.nb)
+            self.plan.ideal_cycles(len(x)) + len(x) * (self.plan.kb + self.plan.nb * self.plan.rq_cycles)
         )
         await with_timeout(RisingEdge(dut.ap_done), budget * CLK_NS, "ns")
         cycles = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS)

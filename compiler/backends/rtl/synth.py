@@ -70,7 +70,8 @@ def synth_resources(plan: LinearPlan, workdir: Path | None = None, timeout_s: in
     """Synthesize the per-layer top of ``plan`` for xcup; return LUT/FF/DSP/BRAM counts.
 
     Result keys: LUT, FF, DSP, BRAM, CARRY, LUTRAM, cells (raw Yosys counts),
-    block, n, k, nnzb, tt, seconds, tool.
+    block, pack, req_lanes (the engine's PACK and REQ_LANES), n, k, nnzb, tt,
+    seconds, tool.
     """
     exe = yosys_exe()
     own_tmp = workdir is None
@@ -101,6 +102,8 @@ def synth_resources(plan: LinearPlan, workdir: Path | None = None, timeout_s: in
         res = count_resources(dict(cells))
         res.update(
             block=[plan.bm, plan.bn],
+            pack=plan.pack,
+            req_lanes=plan.rq_lanes,
             n=plan.n,
             k=plan.k,
             nnzb=plan.nnzb,
