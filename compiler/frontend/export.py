@@ -1,10 +1,9 @@
 """Hugging Face checkpoint -> ONNX, checked numerically against torch.
 
-Uses the torch.export-based exporter (``dynamo=True``) at fixed batch 1 and
-sequence length: the TorchScript exporter was seen to produce silently wrong
-graphs for BERT (up to 5.1 off, see TOOLCHAIN.md).  Every export is run in
-onnxruntime and compared with torch on real and random inputs with padding;
-a difference above ``tol`` stops the compile.
+Uses the torch.export-based exporter (``dynamo=True``) at fixed batch 1 and sequence length: the
+TorchScript exporter was seen to produce silently wrong graphs for BERT (up to 5.1 off, see
+TOOLCHAIN.md).  Every export is run in onnxruntime and compared with torch on real and random
+inputs with padding; a difference above ``tol`` stops the compile.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import inspect
 import io
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ class ExportResult:
     input_names: tuple[str, ...]
     output_name: str
     max_abs: float
+    ort_output: np.ndarray | None = field(default=None, repr=False, compare=False)  # ORT on the feeds
 
 
 def model_input_names(model: Any) -> tuple[str, ...]:
@@ -144,4 +144,4 @@ def export_and_check(
     log.info("onnxruntime vs torch: max abs %.3g on %d inputs", max_abs, len(ref))
     if not max_abs <= tol:
         raise UserError(f"exported ONNX differs from torch by {max_abs:.3g} (> {tol}); refusing to continue")
-    return ExportResult(path, names, out, max_abs)
+    return ExportResult(path, names, out, max_abs, got)

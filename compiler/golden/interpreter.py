@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from compiler.golden import intops
 from compiler.golden.ops import OP_MODULES
 from compiler.ir.graph import Graph
 
@@ -29,8 +30,31 @@ def run(
         raise ValueError("integer mode needs a quantized graph")
     # Many small GEMMs (per-head attention): a multi-threaded BLAS spends more
     # time synchronising than computing, badly so on a loaded 2-core machine.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), intops.weight_cache():
+        if mode == "int":
+            return _run_in_slices(graph, feeds, trace)
         return _run(graph, feeds, mode, trace)
+
+
+# Integer mode is exact and every op treats each sequence of the batch on its
+# own, so running a few sequences at a time gives the same bits while the
+# int64 temporaries stay small (in cache, and reused by malloc instead of being
+# mapped and faulted in afresh for every op).  Float mode keeps the whole batch:
+# a float GEMM's rounding may depend on its shape.
+INT_SLICE = 2
+
+
+def _run_in_slices(graph: Graph, feeds: Mapping[str, np.ndarray], trace: bool) -> dict[str, np.ndarray]:
+    arrays = {k: np.asarray(feeds[k]) for k in graph.inputs if k in feeds}
+    sizes = {a.shape[0] if a.ndim else -1 for a in arrays.values()}
+    if len(arrays) < len(graph.inputs) or len(sizes) != 1 or min(sizes) <= INT_SLICE:
+        return _run(graph, feeds, "int", trace)
+    n = sizes.pop()
+    parts = [
+        _run(graph, {k: a[i : i + INT_SLICE] for k, a in arrays.items()}, "int", trace)
+        for i in range(0, n, INT_SLICE)
+    ]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _run(graph: Graph, feeds: Mapping[str, np.ndarray], mode: str, trace: bool) -> dict[str, np.ndarray]:

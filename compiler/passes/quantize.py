@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,62 @@ Scale = float | np.ndarray  # per tensor or per channel (last axis)
 IDENTITY = (1 << 30, 30)  # requant(x, 2**30, 30) == x: an FX input needs no rescale
 
 
+def _interp(lo: Any, hi: Any, n: int, percentile: float) -> np.ndarray:
+    """``np.percentile`` of n values (along axis 0) from its two neighbouring order statistics.
+
+    NumPy's "linear" method interpolates between the sorted values at
+    floor(v) and floor(v) + 1, v = (n - 1) * percentile / 100.  ``np.quantile``
+    of the pair [lo, hi] at the fraction of v does the same interpolation with
+    the same operations and types, so the result is bit for bit NumPy's.
+    """
+    v = (n - 1) * np.true_divide(percentile, 100)
+    gamma = float(v - np.floor(v)) if v < n - 1 else 0.0
+    return np.asarray(np.quantile(np.stack([lo, hi]), gamma, axis=0))
+
+
+def _order_index(n: int, percentile: float) -> int | None:
+    """Index of the lower order statistic NumPy uses (None: the maximum alone)."""
+    v = (n - 1) * np.true_divide(percentile, 100)
+    return None if v >= n - 1 else int(np.floor(v))
+
+
+def percentile_all(a: np.ndarray, percentile: float) -> float:
+    """``float(np.percentile(a, percentile))``, without sorting all of ``a``.
+
+    Only the top ``n - floor(v)`` values matter: a strided sample gives a
+    threshold with (almost always) a few more values above it than that; the
+    order statistics are taken among those.  Anything else falls back to NumPy.
+    """
+    flat = np.asarray(a).ravel()
+    n = flat.size
+    k = _order_index(n, percentile) if n else None
+    mx = flat.max() if n else np.nan
+    if n < 1 << 16 or np.isnan(mx) or (k is not None and n - k > n // 64):
+        return float(np.percentile(a, percentile))
+    if k is None:
+        return float(_interp(mx, mx, n, percentile))
+    m = n - k  # values needed from the top: sorted[k], sorted[k + 1]
+    sample = flat[:: max(1, n >> 16)]
+    want = min(sample.size - 1, (4 * m + 64) * sample.size // n)
+    thr = np.partition(sample, sample.size - 1 - want)[sample.size - 1 - want]
+    cand = flat[flat >= thr]
+    c = cand.size
+    if c < m:
+        return float(np.percentile(a, percentile))
+    part = np.partition(cand, [c - m, c - m + 1])
+    return float(_interp(part[c - m], part[c - m + 1], n, percentile))
+
+
+def percentile_cols(a: np.ndarray, percentile: float) -> np.ndarray:
+    """``np.percentile(a, percentile, axis=0)`` of a 2-D array: a partial sort of each column."""
+    n = a.shape[0]
+    k = _order_index(n, percentile) if n else None
+    if n < 2 or k is None or np.isnan(a.max()):
+        return np.asarray(np.percentile(a, percentile, axis=0))
+    cols = np.partition(np.ascontiguousarray(a.T), [k, k + 1], axis=1)
+    return _interp(cols[:, k], cols[:, k + 1], n, percentile)
+
+
 def calibrate(graph: Graph, feeds: Mapping[str, np.ndarray], percentile: float = 100.0) -> dict[str, Scale]:
     """Range (max |x| or a percentile of |x|) of every tensor over the calibration feeds.
 
@@ -62,10 +119,10 @@ def calibrate(graph: Graph, feeds: Mapping[str, np.ndarray], percentile: float =
         a = np.abs(env[t])
         if node.op == "layernorm":
             flat = a.reshape(-1, a.shape[-1])
-            r = np.percentile(flat, percentile, axis=0) if percentile < 100 else flat.max(axis=0)
+            r = percentile_cols(flat, percentile) if percentile < 100 else flat.max(axis=0)
             ranges[t] = np.maximum(r, 1e-3 * max(float(r.max()), 1e-6)).astype(np.float64)
         else:
-            v = float(np.percentile(a, percentile)) if percentile < 100 else float(a.max())
+            v = percentile_all(a, percentile) if percentile < 100 else float(a.max())
             ranges[t] = max(v, 1e-6)
     return ranges
 

@@ -32,7 +32,7 @@ def run_int(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
         r = r + intops.requant(ins[1], *_ms(node, g, "b"))
     if "const_q" in node.params:
         r = r + g.param(node, "const_q").astype(np.int64)
-    return intops.sat32(r)
+    return intops.sat_(r, intops.INT32_MIN, intops.INT32_MAX)
 
 
 def _ms(node: Node, g: Graph, tag: str) -> tuple[np.ndarray | int, np.ndarray | int]:

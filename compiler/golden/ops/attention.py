@@ -32,26 +32,28 @@ def run_float(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
     q, k, v, mask = ins
     h, d = node.attrs["heads"], node.attrs["head_dim"]
     qh, kh, vh = (_split(t.astype(np.float32), h, d) for t in (q, k, v))
-    scores = (qh @ np.ascontiguousarray(kh.transpose(0, 1, 3, 2))) * np.float32(node.attrs["scale"])
-    valid = (mask != 0)[:, None, None, :]
-    scores = np.where(valid, scores, -np.inf)
-    scores = scores - scores.max(axis=-1, keepdims=True)
+    scores = qh @ np.ascontiguousarray(kh.transpose(0, 1, 3, 2))
+    # the same float32 operations as scale, mask to -inf, subtract max, exp,
+    # normalise; in place where the result has the operand's shape
+    scores *= np.float32(node.attrs["scale"])
+    np.copyto(scores, np.float32(-np.inf), where=(mask == 0)[:, None, None, :])
+    scores -= scores.max(axis=-1, keepdims=True)
     e = np.exp(scores)
-    p = e / e.sum(axis=-1, keepdims=True)
-    return _merge(p @ vh).astype(np.float32)
+    e /= e.sum(axis=-1, keepdims=True)
+    return _merge(e @ vh).astype(np.float32)
 
 
 def run_int(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
     q, k, v, mask = ins
     h, d = node.attrs["heads"], node.attrs["head_dim"]
-    # float64 matmuls are exact here (|sums| < 2**31) and fast
-    qh, kh, vh = (_split(t.astype(np.float64), h, d) for t in (q, k, v))
-    scores = (qh @ np.ascontiguousarray(kh.transpose(0, 1, 3, 2))).astype(np.int64)
+    # exact integer matmuls on BLAS (see intops.matmul)
+    qh, kh, vh = (_split(np.asarray(t), h, d) for t in (q, k, v))
+    scores = intops.matmul(qh, np.ascontiguousarray(kh.transpose(0, 1, 3, 2)))
     valid = (mask != 0)[:, None, None, :]
     p = intops.softmax_rows(scores, valid, node.attrs["sm_mult"], node.attrs["sm_shift"])
-    acc = (p.astype(np.float64) @ vh).astype(np.int64)
-    out = intops.sat8(intops.requant(acc, node.attrs["out_mult"], node.attrs["out_shift"]))
-    return _merge(out)
+    acc = intops.matmul(p, vh)
+    out = intops.requant_(acc, node.attrs["out_mult"], node.attrs["out_shift"])
+    return _merge(intops.sat_(out, intops.INT8_MIN, intops.INT8_MAX))
 
 
 def probabilities_int(node: Node, q: np.ndarray, k: np.ndarray, mask: np.ndarray) -> np.ndarray:

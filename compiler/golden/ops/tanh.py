@@ -19,4 +19,5 @@ def run_float(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
 def run_int(node: Node, ins: list[np.ndarray], g: Graph) -> np.ndarray:
     a = node.attrs
     xf = intops.requant(ins[0], a["in_mult"], a["in_shift"])
-    return intops.sat8(intops.requant(intops.itanh(xf), a["out_mult"], a["out_shift"]))
+    y = intops.requant_(intops.itanh(xf), a["out_mult"], a["out_shift"])
+    return intops.sat_(y, intops.INT8_MIN, intops.INT8_MAX)
