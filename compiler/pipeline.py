@@ -261,7 +261,8 @@ def _compile_into(
         q.inputs, inputs.sample_inputs(tok_dir, vocab, seq, 6, 2, seed=4, offset=opts.calib + N_EVAL_TEXT)
     )
     np.savez(tmp / "golden_inputs.npz", **golden_feeds)  # type: ignore[arg-type]
-    np.savez(tmp / "golden_outputs.npz", **interpreter.run(q, golden_feeds, mode="int"))  # type: ignore[arg-type]
+    golden_outputs = interpreter.run(q, golden_feeds, mode="int")
+    np.savez(tmp / "golden_outputs.npz", **golden_outputs)  # type: ignore[arg-type]
     if tok_dir is not None:
         _copy_tokenizer(tok_dir, tmp / "tokenizer")
     stats = stats_report(q)
@@ -288,7 +289,7 @@ def _compile_into(
     }
     update_report(tmp, report)
     if opts.hls:
-        _backends(q, tmp, opts, step, report, golden_feeds, clock)
+        _backends(q, tmp, opts, step, report, golden_feeds, clock, golden_outputs)
     return report
 
 
@@ -300,8 +301,9 @@ def _backends(
     report: dict[str, Any],
     feeds: dict[str, np.ndarray],
     clock: StageClock,
+    golden: dict[str, np.ndarray],
 ) -> None:
-    """HLS project generation and C simulation."""
+    """HLS project generation and C simulation (``golden``: the integer outputs on ``feeds``)."""
     from compiler.backends.hls.command import generate_hls, run_csim
 
     step(f"generating the HLS project for {opts.board}")
@@ -309,7 +311,7 @@ def _backends(
     clock.lap("hls")
     if opts.csim:
         step("C simulation (g++) against the integer golden model")
-        report["csim"] = run_csim(tmp, q, feeds)
+        report["csim"] = run_csim(tmp, q, feeds, golden)
         clock.lap("csim")
     update_report(tmp, report)
 

@@ -65,8 +65,10 @@ def greedy_groups(p: np.ndarray, g: int) -> np.ndarray:
     """Order items in groups of ``g``: each group starts at the densest free item and
     adds the item that brings the fewest new blocks (ties: most overlap, lowest index)."""
     n, bits = p.shape
+    pt = np.ascontiguousarray(p.T, dtype=np.int64)  # [bits, items]
     free = np.ones(n, dtype=bool)
-    pop = p.sum(axis=1)
+    pop = pt.sum(axis=0)
+    taken = np.iinfo(np.int64).max
     order: list[int] = []
     while free.any():
         idx = np.flatnonzero(free)
@@ -74,17 +76,20 @@ def greedy_groups(p: np.ndarray, g: int) -> np.ndarray:
         free[seed] = False
         order.append(seed)
         union = p[seed].copy()
+        # blocks each item shares with the group, kept up to date as the union grows
+        overlap = pt[union].sum(axis=0)
         for _ in range(g - 1):
-            idx = np.flatnonzero(free)
-            if not len(idx):
+            if not free.any():
                 break
-            cand = p[idx]
-            added = (cand & ~union).sum(axis=1)
-            overlap = (cand & union).sum(axis=1)
-            j = int(idx[np.argmin(added * (bits + 1) - overlap)])
+            score = (pop - overlap) * (bits + 1) - overlap  # added * (bits + 1) - overlap
+            score[~free] = taken
+            j = int(np.argmin(score))  # first minimum: the lowest index among ties
             free[j] = False
             order.append(j)
-            union |= p[j]
+            new = p[j] & ~union
+            if new.any():
+                overlap += pt[new].sum(axis=0)
+                union |= new
     return np.asarray(order, dtype=np.int64)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -135,8 +135,10 @@ def _lanes(
     rows: dict[int, dict[str, int]],
     tt: int,
     ln_width: int = 1,
+    floor: int = 0,
 ) -> tuple[int, int, int]:
-    """Fewest attention / GELU / LayerNorm lanes whose stages are no slower than phase B's slowest linear."""
+    """Fewest attention / GELU / LayerNorm lanes whose stages are no slower than phase B's slowest linear
+    (or than ``floor`` cycles, if that is longer)."""
     a = g = ln = 1
     for ly in wl.layers:
         al, rw = alloc.get(ly.index, {}), rows.get(ly.index, {})
@@ -148,6 +150,7 @@ def _lanes(
             ),
             default=0,
         )
+        target = max(target, floor)
         if ly.heads:
             a = max(a, _fewest(partial(attention_cycles, ly, wl.seq), target, ly.heads * wl.seq))
         if ly.ffn:
@@ -200,6 +203,29 @@ def _fits(wl: Workload, d: Design, budget: float) -> bool:
     return all(v <= budget for v in utilization(resources(wl, d), d.board).values())
 
 
+def _fitting(wl: Workload, d: Design, budget: float) -> Design | None:
+    """``d`` if it fits; else ``d`` with fewer lanes: every non-linear stage sized to a common
+    cycle target above the linears' (the smallest target that fits, by bisection), so the
+    lanes, not the engines, set the pace.  None if one lane of each kind does not fit.
+    """
+    if _fits(wl, d, budget):
+        return d
+    ones = replace(d, attn_lanes=1, gelu_lanes=1, ln_lanes=1)
+    if not _fits(wl, ones, budget):
+        return None
+    lo, hi = 0, max(t.phase_b for t in total_cycles(wl, ones)[1]) + 1
+    best = ones
+    while lo < hi:
+        mid = (lo + hi) // 2
+        a, g, ln = _lanes(wl, d.alloc, d.rows, d.tt, d.costs.ln_width, floor=mid)
+        c = replace(d, attn_lanes=a, gelu_lanes=g, ln_lanes=ln)
+        if _fits(wl, c, budget):
+            best, hi = c, mid
+        else:
+            lo = mid + 1
+    return best
+
+
 def _candidates(pmax: int) -> list[int]:
     out, p = [], 3
     while p <= pmax:
@@ -241,8 +267,8 @@ def schedule(
     pmax = min(pmax, 3 * max(1, math.ceil(wl.seq / 2)))
     best: tuple[int, Design] | None = None
     for p in _candidates(pmax):
-        d = _design(wl, b, clock, costs, p, onchip, tt)
-        if not _fits(wl, d, budget):
+        d = _fitting(wl, _design(wl, b, clock, costs, p, onchip, tt), budget)
+        if d is None:
             continue
         cyc = total_cycles(wl, d)[0]
         if best is None or cyc < best[0]:

@@ -285,7 +285,7 @@ class _Planner:
                 if k < len(_ACCEPTS[node.op]) and ct not in _ACCEPTS[node.op][k]:
                     raise UserError(f"node {node.name}: {node.op} input {t} of type {ct} is not supported")
             ops.append(getattr(self, f"_op_{node.op}")(i, node, in_types))
-            for t in set(node.inputs):
+            for t in dict.fromkeys(node.inputs):
                 if last_use.get(t) == i and t not in outputs:
                     self._release(t)
             out = node.outputs[0]
