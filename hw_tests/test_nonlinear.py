@@ -27,18 +27,23 @@ def qm(m: float) -> tuple[int, int]:
     return intops.quantize_multiplier(m)
 
 
-def check(unit: str, case: dict, runs: list[dict], tmp_path, build_root, mems=None) -> dict:
-    res = nonlinear.run_unit(unit, case, runs, tmp_path, build_root, mems)
+def check(unit: str, case: dict, runs: list[dict], tmp_path, build_root, mems=None, lanes: int = 1) -> dict:
+    """Run, then: no mismatch, every output word compared, full-rate cycles = the formula."""
+    params = {"W": lanes} if lanes != 1 else None
+    res = nonlinear.run_unit(unit, case, runs, tmp_path, build_root, mems, params)
     assert res["passed"] and res["mismatches"] == 0, f"{res['mismatches']} differ; see {tmp_path}/sim.log"
     main = nonlinear_main(unit)
-    assert res["compared"] == sum(np.asarray(r[main]).size for r in runs)
+    # every output word: rows padded to whole beats of `lanes` (pad lanes must be 0)
+    words = [np.asarray(r[main]).shape for r in runs]
+    want_words = sum(s[0] * -(-s[1] // lanes) * lanes if lanes > 1 else int(np.prod(s)) for s in words)
+    assert res["compared"] == want_words
     for run, got in zip(runs, res["runs"], strict=True):
         if run["pause"] < 0:
             arr = np.asarray(run[main])
             rows, width = (arr.shape[0], arr.shape[1]) if arr.ndim > 1 else (1, arr.size)
             if unit == "attention":  # rows of S keys, one per token
                 width = rows
-            want = nonlinear.unit_cycles(unit, arr.size, rows, width)
+            want = nonlinear.unit_cycles(unit, arr.size, rows, width, lanes)
             assert got["cycles"] == want, f"{unit}: RTL {got['cycles']} cycles, formula {want} ({run})"
     return res
 
@@ -141,8 +146,47 @@ def test_layernorm_matches_golden(build_root, tmp_path):
         dict(r=-r[:4], pause=5),
         dict(r=r[5:8, :24], pause=-1),  # h = 24 < HMAX of the ROM
         dict(r=r[:1, :1], pause=-1),  # h = 1
+        dict(r=ln_wide_d_rows(), pause=-1),  # |d| > 2^31: the 33-bit d of the unit's products
     ]
     check("layernorm", case, runs, tmp_path, build_root, mems)
+
+
+def ln_wide_d_rows() -> np.ndarray:
+    """h = 8 rows whose outlier is more than 2^31 from the mean (sum of squares still < 2^63)."""
+    r = np.full((2, 8), 858993459)
+    r[0, 0] = intops.INT32_MIN
+    r[1] = -r[0]
+    r[1, 0] = intops.INT32_MAX
+    return r
+
+
+@pytest.mark.parametrize("lanes", [4, 16])
+def test_wide_layernorm_matches_golden(lanes, build_root, tmp_path):
+    """W lanes per beat (HMAX 1024): BERT-base rows (768), 64, rows that end in pad lanes, backpressure."""
+    rng = np.random.default_rng(30 + lanes)
+    hmax = 768
+    gamma = rng.integers(-(2**13), 2**13, size=hmax)
+    beta = rng.integers(-(2**26), 2**26, size=hmax)
+    ms = [qm(float(s)) for s in rng.uniform(0.005, 0.3, size=hmax)]
+    mult, shift = np.array([m for m, _ in ms]), np.array([s for _, s in ms])
+    mult[5], shift[5] = 0, 1
+    case = dict(eps_q=3, gamma_q=gamma, beta_q=beta, mult=mult, shift=shift)
+    mems = {"ln_params.mem": nonlinear.layernorm_mem(hmax, gamma, beta, mult, shift, lanes)}
+    r = rng.integers(-(2**14), 2**14, size=(4, hmax))
+    r[1] *= 2000  # wide rows
+    r[2, :] = rng.integers(-(2**14), 2**14, size=hmax) - 2**20  # negative mean
+    r[3, :64] = -7  # constant row of 64
+    tail = 42 if lanes == 4 else 40  # h not a multiple of W: the last beat has pad lanes
+    runs = [
+        dict(r=r[:3], pause=-1),  # h = 768
+        dict(r=r[:4, :64], pause=-1),
+        dict(r=r[:3, :tail], pause=-1),
+        dict(r=-r[:2], pause=7),  # 30 % idle input beats, output backpressure
+        dict(r=r[1:4, :tail] // 3, pause=2),
+        dict(r=r[:2, :1], pause=-1),  # h = 1: one real lane
+        dict(r=ln_wide_d_rows(), pause=-1),
+    ]
+    check("layernorm", case, runs, tmp_path, build_root, mems, lanes)
 
 
 def test_softmax_matches_golden(build_root, tmp_path):

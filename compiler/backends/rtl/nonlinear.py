@@ -3,8 +3,8 @@
 ``hls_templates/rtl/int_{gelu,add,layernorm,softmax,attention_head}.sv`` are
 each bit-exact with the golden ``run_int`` of their op (``compiler/golden/ops``;
 the softmax unit with ``intops.softmax_rows``).  GELU, add, LayerNorm and
-softmax stream one element per AXI-Stream beat, the attention head one token
-of head_dim lanes; scalars are ports sampled at ``ap_start``; per-channel
+softmax stream one element per AXI-Stream beat (LayerNorm: W elements, the
+build parameter ``W``, default 1), the attention head one token of head_dim lanes; scalars are ports sampled at ``ap_start``; per-channel
 tables (add, LayerNorm) are ROMs read by ``$readmemh`` from the simulation
 folder.  So one Verilator build per unit serves every case (HMAX / LMAX bound
 the channels / keys; the attention head is built per head_dim).
@@ -48,7 +48,10 @@ class Unit:
 UNITS: dict[str, Unit] = {
     "gelu": Unit("int_gelu", ("int_gelu.sv",)),
     "add": Unit("int_add", ("int_add.sv",), {"HMAX": HMAX}),
-    "layernorm": Unit("int_layernorm", ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"), {"HMAX": HMAX}),
+    # W: elements per beat (a power of two dividing HMAX; a build per W)
+    "layernorm": Unit(
+        "int_layernorm", ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"), {"HMAX": HMAX, "W": 1}
+    ),
     "softmax": Unit("int_softmax", ("int_divu.sv", "int_softmax.sv"), {"LMAX": LMAX}),
     # one attention head: QK^T, int_softmax, PV; D = head_dim (a build per head_dim)
     "attention": Unit(
@@ -86,18 +89,23 @@ def build_unit(unit: str, build_root: Path, parameters: dict[str, int] | None = 
 # --------------------------------------------------------------------------
 # ROM files
 # --------------------------------------------------------------------------
-def _fields_mem(fields: list[tuple[np.ndarray, int]], depth: int) -> str:
-    """One hex word per channel; fields (values [H], bits) packed low bits first."""
+def _fields_mem(fields: list[tuple[np.ndarray, int]], depth: int, lanes: int = 1) -> str:
+    """One hex line per ``lanes`` channels (lane l of line j = channel j*lanes + l, low bits first);
+    a channel's fields (values [H], bits) packed low bits first; channels >= H are 0."""
     h = len(fields[0][0])
     bits = sum(b for _, b in fields)
-    lines = []
+    words = []
     for c in range(depth):
         word, pos = 0, 0
         for vals, b in fields:
             v = int(vals[c]) if c < h else 0
             word |= (v & ((1 << b) - 1)) << pos
             pos += b
-        lines.append(f"{word:0{-(-bits // 4)}x}")
+        words.append(word)
+    lines = []
+    for j in range(depth // lanes):
+        line = sum(w << (bits * lane) for lane, w in enumerate(words[j * lanes : (j + 1) * lanes]))
+        lines.append(f"{line:0{-(-bits * lanes // 4)}x}")
     return "\n".join(lines) + "\n"
 
 
@@ -123,9 +131,10 @@ def add_mem(h: int, a_ms: tuple[Any, Any], b_ms: tuple[Any, Any] | None, const_q
     )
 
 
-def layernorm_mem(h: int, gamma_q: Any, beta_q: Any, mult: Any, shift: Any) -> str:
-    """``ln_params.mem``: {beta_q[64], shift[6], mult[32], gamma_q[32]} per channel."""
+def layernorm_mem(h: int, gamma_q: Any, beta_q: Any, mult: Any, shift: Any, lanes: int = 1) -> str:
+    """``ln_params.mem``: {beta_q[64], shift[6], mult[32], gamma_q[32]} per channel, ``lanes`` channels a line."""
     _check_ms(mult, shift, "layernorm")
+    check_lanes(lanes)
     return _fields_mem(
         [
             (_per_channel(gamma_q, h), 32),
@@ -134,7 +143,14 @@ def layernorm_mem(h: int, gamma_q: Any, beta_q: Any, mult: Any, shift: Any) -> s
             (_per_channel(beta_q, h), 64),
         ],
         HMAX,
+        lanes,
     )
+
+
+def check_lanes(lanes: int) -> None:
+    """LayerNorm's W: a power of two that divides HMAX (and leaves at least two beats of buffer)."""
+    if lanes < 1 or lanes & (lanes - 1) or HMAX % lanes or HMAX // lanes < 2:
+        raise UserError(f"LayerNorm width {lanes}: must be a power of two dividing {HMAX} (HMAX / 2 at most)")
 
 
 def _check_ms(mult: Any, shift: Any, what: str) -> None:
@@ -207,9 +223,9 @@ def run_unit(
     return result
 
 
-def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
+def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
     """Full-rate cycles of one call (ap_start -> ap_done): ``compiler.perf.cycle_model.unit_cycles``."""
-    return cycle_model.unit_cycles(unit, elems, rows, width)
+    return cycle_model.unit_cycles(unit, elems, rows, width, lanes)
 
 
 # --------------------------------------------------------------------------
@@ -228,15 +244,21 @@ class NodeCase:
     elems: int  # per run
     rows: int
     width: int
-    parameters: dict[str, int] = field(default_factory=dict)  # build parameters (attention: D, SMAX)
+    parameters: dict[str, int] = field(
+        default_factory=dict
+    )  # build parameters (attention: D, SMAX; layernorm: W)
+    lanes: int = 1  # elements per beat (layernorm W): unit_cycles(unit, elems, rows, width, lanes)
 
 
 def _param_or_attr(graph: Any, node: Any, key: str) -> Any:
     return graph.param(node, key) if key in node.params else node.attrs[key]
 
 
-def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
-    """The unit, its parameters, the golden inputs and the golden outputs (trace) of ``node``."""
+def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray], ln_lanes: int = 1) -> NodeCase:
+    """The unit, its parameters, the golden inputs and the golden outputs (trace) of ``node``.
+
+    ``ln_lanes``: elements per beat of the LayerNorm unit (its build parameter W).
+    """
     if node.op not in OP_UNITS:
         raise UserError(f"{node.name}: op {node.op!r} has no RTL unit")
     ins = [np.asarray(trace[t], dtype=np.int64) for t in node.inputs]
@@ -283,9 +305,10 @@ def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray]) -> NodeCase:
         if not 0 <= case["eps_q"] < 2**32:
             raise UserError(f"{node.name}: eps_q {case['eps_q']} does not fit the unit's 32-bit port")
         r = ins[0].reshape(-1, h)
-        mems = {"ln_params.mem": layernorm_mem(h, case["gamma_q"], case["beta_q"], mult, shift)}
+        mems = {"ln_params.mem": layernorm_mem(h, case["gamma_q"], case["beta_q"], mult, shift, ln_lanes)}
         run = {"r": r, "pause": -1, "want": out}
-        return NodeCase("layernorm", case, [run], mems, r.size, r.shape[0], h)
+        params = {"W": ln_lanes} if ln_lanes != 1 else {}
+        return NodeCase("layernorm", case, [run], mems, r.size, r.shape[0], h, params, ln_lanes)
     # attention: one int_attention_head run per (sequence, head) on the golden q, k, v
     q, k, v, mask = ins
     heads, d = int(a["heads"]), int(a["head_dim"])

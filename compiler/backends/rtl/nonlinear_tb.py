@@ -5,7 +5,10 @@ AXI-Stream sources, random idle cycles), a Monitor (sink, random
 backpressure), the Model (the golden ``run_int`` of the op, or
 ``intops.softmax_rows``) and the Scoreboard that compares every output element.
 The case comes from ``$SPARSEHLS_CASE`` (written by ``nonlinear.run_unit``),
-the measured cycles go to ``$SPARSEHLS_RESULT``.
+the measured cycles go to ``$SPARSEHLS_RESULT``.  A W-lane LayerNorm build
+(``nonlinear.UNITS`` parameter ``W``) gets its rows padded to whole beats: the
+pad lanes of the input carry random words, those of the output must be 0, and
+every output word is compared (the lane count is read off the DUT's port width).
 """
 
 from __future__ import annotations
@@ -108,6 +111,30 @@ def add_model(case, run) -> np.ndarray:
     return golden_add.run_int(node, ins, g)
 
 
+def _row_beats(rows: np.ndarray, lanes: int, fill: np.ndarray | None = None) -> np.ndarray:
+    """Rows padded to whole beats of ``lanes`` elements (pad lanes from ``fill``, else 0)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n, h = rows.shape
+    width = -(-h // lanes) * lanes
+    out = np.zeros((n, width), dtype=np.int64) if fill is None else fill[:n, :width].copy()
+    out[:, :h] = rows
+    return out
+
+
+def layernorm_beats(case, run) -> dict[str, list[int]]:
+    """W lanes per beat, lane 0 low; a row's pad lanes carry random words (the unit must ignore them)."""
+    lanes = int(case["lanes"])
+    r = np.asarray(run["r"])
+    junk = np.random.default_rng(r.shape[1]).integers(-(2**31), 2**31, size=(r.shape[0], r.shape[1] + lanes))
+    words = _words(_row_beats(r, lanes, junk), 32)
+    return {
+        "x_in": [
+            sum(w << (32 * i) for i, w in enumerate(words[j : j + lanes]))
+            for j in range(0, len(words), lanes)
+        ]
+    }
+
+
 def layernorm_ports(case, run) -> dict[str, int]:
     return {"n_rows": run["r"].shape[0], "h": run["r"].shape[1], "eps_q": int(case["eps_q"])}
 
@@ -179,6 +206,7 @@ class Spec:
     ports: Callable[[Any, Any], dict[str, int]]
     model: Callable[[Any, Any], np.ndarray]
     beats: Callable[[Any, Any], dict[str, list[int]]]
+    row_beats: bool = False  # rows start on a new beat; the sink's pad lanes are 0
 
 
 SPECS: dict[str, Spec] = {
@@ -197,7 +225,8 @@ SPECS: dict[str, Spec] = {
         ("y_out", 8, True),
         layernorm_ports,
         layernorm_model,
-        lambda c, r: {"x_in": _words(r["r"], 32)},
+        layernorm_beats,
+        row_beats=True,
     ),
     "attention": Spec(
         ("k_in", "v_in", "q_in"), ("o_out", 8, True), attention_ports, attention_model, attention_beats
@@ -248,12 +277,17 @@ class Testbench:
     async def run(self, run: dict[str, np.ndarray], pause_seed: int | None, label: str) -> int:
         dut = self.dut
         self.set_pauses(pause_seed)
-        for prefix, beats in self.spec.beats({**self.case, **run}, run).items():
+        _, bits, signed = self.spec.sink
+        lanes = self.width // bits
+        case = {**self.case, **run, "lanes": lanes}  # a run's scalars override the case's
+        for prefix, beats in self.spec.beats(case, run).items():
             await self.drivers[prefix].send(beats)
         await RisingEdge(dut.ap_clk)
-        case = {**self.case, **run}  # a run's scalars override the case's
         # the golden's own output when the caller has it (run_rtlsim: the trace), else the Model
         want = np.asarray(run["want"] if "want" in run else self.spec.model(case, run)).ravel()
+        if self.spec.row_beats:  # every output word, pad lanes (0) included
+            main = np.asarray(run[RUN_KEYS[self.unit]])
+            want = _row_beats(want.reshape(main.shape), lanes).ravel()
         for port, value in self.spec.ports(case, run).items():
             getattr(dut, port).value = value & ((1 << len(getattr(dut, port))) - 1)
         dut.ap_start.value = 1
@@ -265,11 +299,8 @@ class Testbench:
         assert int(dut.ap_ready.value) == 1, "ap_ready must pulse with ap_done"
         await RisingEdge(dut.ap_clk)
         dut.ap_start.value = 0
-        _, bits, signed = self.spec.sink
         words = [
-            (w >> (bits * lane)) & ((1 << bits) - 1)
-            for w in self.monitor.collect()
-            for lane in range(self.width // bits)
+            (w >> (bits * lane)) & ((1 << bits) - 1) for w in self.monitor.collect() for lane in range(lanes)
         ]
         got = _signed(words, bits) if signed else np.array(words, dtype=np.int64)
         self.scoreboard.compare(got.reshape(1, -1), want.reshape(1, -1), label)
