@@ -108,10 +108,12 @@ def test_gelu_fill_is_one_token_over_its_lanes() -> None:
     assert gelu_fill(ly, 48) == 3072 // 48 + 13
     d = schedule(wl, "u250").design
     t = layer_timing(wl, d, ly)
+    w = d.costs.ln_width
+    ln_row = 3 * -(-768 // w) + 195 + 2 * (w.bit_length() - 1) + 1  # int_layernorm.sv, one row
     fills = {
         "gelu": -(-3072 // d.gelu_lanes) + 13,
-        "ln1": 3 * 768 // d.costs.ln_width + 195 + 1,
-        "ln2": 3 * 768 // d.costs.ln_width + 195 + 1,
+        "ln1": ln_row,
+        "ln2": ln_row,
         "attention": 128 + (3 * 128 + 51) + 128,  # QK row, softmax row, PV row
     }
     for m in ly.linears:

@@ -65,7 +65,11 @@ def add_parsers(sub: Any) -> None:
         "--clock", type=float, default=None, help="FPGA kernel clock in MHz (default: the board's, 300)"
     )
     s.add_argument(
-        "--mac-per-dsp", type=int, default=2, choices=(1, 2), help="int8 MACs per DSP48E2 in the design"
+        "--mac-per-dsp",
+        type=int,
+        default=None,
+        choices=(1, 2),
+        help="int8 MACs per DSP48E2 (default: the default design's PACK=2; 1 where the block height is odd)",
     )
     s.add_argument("--checkpoint", default=None, help="with a project: its checkpoint, to time torch too")
     s.add_argument("-q", "--quiet", action="store_true")

@@ -35,7 +35,7 @@ def is_project(p: Path) -> bool:
 
 
 def estimate_project(
-    project: Path, board: str = "u250", clock_mhz: float | None = None, mac_per_dsp: int = 2
+    project: Path, board: str = "u250", clock_mhz: float | None = None, mac_per_dsp: int | None = None
 ) -> dict[str, Any]:
     """Schedule a compiled project for ``board`` and write ``estimate`` + ``schedule`` into its report.json."""
     from compiler.ir.io import load_graph
@@ -65,7 +65,7 @@ def run_bench(
     reps: int = 10,
     threads: int | None = None,
     clock_mhz: float | None = None,
-    mac_per_dsp: int = 2,
+    mac_per_dsp: int | None = None,
     progress: Callable[[str], None] | None = None,
     checkpoint: str | None = None,
 ) -> dict[str, Any]:

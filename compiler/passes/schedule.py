@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 class ScheduleDesign:
     name = "schedule_design"
 
-    def __init__(self, board: str = "u250", clock_mhz: float | None = None, mac_per_dsp: int = 2) -> None:
+    def __init__(
+        self, board: str = "u250", clock_mhz: float | None = None, mac_per_dsp: int | None = None
+    ) -> None:
         self.board = board
         self.clock_mhz = clock_mhz
         self.mac_per_dsp = mac_per_dsp

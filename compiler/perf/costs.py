@@ -10,9 +10,14 @@ formulas below, which are assumptions, labelled as such in every report
 (WP486; even block heights only) and shares REQ_LANES requant pipelines among
 the BM output lanes (docs/rtl.md, "DSP packing and shared requant").
 
-Attention lanes, GELU and LayerNorm units are not in RTL yet: their costs are
-estimates from the HLS kernels' arithmetic (docs/hls_kernels.md: i-exp 2
-multipliers + 1 divider, i-GELU 3 multipliers, LayerNorm isqrt + 2 dividers).
+Attention lanes (``int_attention_head.sv`` + extra ``int_softmax.sv``), GELU
+(``int_gelu.sv``) and LayerNorm (``int_layernorm.sv``, W lanes): Yosys numbers
+from ``bench/results/rtl_synth_units.json`` (``bench/rtl_synth_units.py``) when
+it has that unit and size, else formulas from the kernels' arithmetic
+(labelled in ``UnitCosts.source``).
+
+``DEFAULT_DESIGN`` is the unit configuration the scheduler uses unless told
+otherwise: every knob in it is built in RTL and tested bit-exact.
 """
 
 from __future__ import annotations
@@ -109,16 +114,14 @@ class UnitCosts:
         """QK dot (head_dim MACs) + PV (head_dim MACs) + softmax units + a score row buffer.
 
         Yosys when ``rtl_synth_units.json`` has int_attention_head at this head_dim
-        with SMAX >= seq: the head (QK, PV, K/V row buffers and one int_softmax)
-        plus ``softmax_units - 1`` more softmax units; its 2*head_dim int8 MACs
-        (one DSP each as built) count ``1 / mac_per_dsp`` DSP.  Else the formula.
+        with SMAX >= seq: the head as synthesized (QK, PV, K/V row buffers and one
+        int_softmax; its MACs packed only as far as the RTL packs them) plus
+        ``softmax_units - 1`` more softmax units.  Else the formula.
         """
         macs = 2 * head_dim
         head, y = unit_synth(f"attention_d{head_dim}"), unit_synth_cost(f"attention_d{head_dim}")
         if head is not None and y is not None and seq <= head.get("SMAX", 0):
-            dsp = y.dsp - macs + macs / self.mac_per_dsp if y.dsp >= macs else y.dsp
-            own = Cost(dsp, y.lut, y.ff, y.bram, y.uram)
-            return own + max(softmax_units - 1, 0) * self.softmax_unit()
+            return y + max(softmax_units - 1, 0) * self.softmax_unit()
         own = Cost(macs / self.mac_per_dsp + DSP_32X32, macs * 10 + 1500, macs * 16 + 2000, brams(seq * 4, 4))
         return own + softmax_units * self.softmax_unit()
 
@@ -204,7 +207,8 @@ def unit_costs(
         else:
             src += f"; engine {key}: formula"
     if ln_width != 1:
-        src += f"; {ln_width}-wide LayerNorm units (not in the RTL)"
+        src += f"; {ln_width}-wide LayerNorm units (int_layernorm.sv W={ln_width})"
+    src += "; non-linear units: " + unit_synth_source()
     return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width)
 
 
@@ -257,9 +261,29 @@ def unit_synth_source() -> str:
     return f"Yosys rtl_synth_units.json ({', '.join(names)}; formulas for other sizes)"
 
 
-#: Unit designs the bench reports side by side.
+#: The scheduler's unit configuration by default (all built in RTL): PACK = 2,
+#: REQ_LANES = 4, LayerNorm W = 4 (BERT-base 90 % on a U250: the fastest of
+#: W in {1, 4, 16} x REQ_LANES in {BM, 4}; bench/results/bench_bert_base.json).
+DEFAULT_DESIGN: dict[str, Any] = {"mac_per_dsp": 2, "requant_lanes": 4, "ln_width": 4}
+
+#: Unit designs the bench reports side by side (every one is built in RTL).
 VARIANTS: dict[str, dict[str, Any]] = {
-    "as built": {"mac_per_dsp": 1},
-    "packed": {"mac_per_dsp": 2},
-    "proposed": {"mac_per_dsp": 2, "requant_lanes": 4, "ln_width": 16},
+    "first RTL (1 MAC/DSP, BM requant lanes, LayerNorm W=1)": {"mac_per_dsp": 1, "ln_width": 1},
+    "packed (PACK=2, BM requant lanes, W=1)": {"mac_per_dsp": 2, "ln_width": 1},
+    "default (PACK=2, REQ_LANES=4, W=4)": DEFAULT_DESIGN,
+    "wide LayerNorm (PACK=2, REQ_LANES=4, W=16)": {"mac_per_dsp": 2, "requant_lanes": 4, "ln_width": 16},
 }
+
+
+def design_costs(block: tuple[int, int], mac_per_dsp: int | None = None) -> UnitCosts:
+    """Costs of the default design for ``block`` (PACK = 1 where the block height is odd).
+
+    ``mac_per_dsp`` overrides the packing (1: the unpacked engine, with the
+    other defaults kept).
+    """
+    kw = dict(DEFAULT_DESIGN)
+    if mac_per_dsp is not None:
+        kw["mac_per_dsp"] = mac_per_dsp
+    if block[0] % 2 == 1:
+        kw["mac_per_dsp"] = 1
+    return unit_costs(**kw, block=block)

@@ -29,6 +29,7 @@ Everything here is an **estimate** at the stated clock (no Vivado run).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,10 @@ EMBED_LANES = 64  # int8 rows gathered from DDR: 64 bytes per cycle (512-bit por
 DDR_LATENCY = 200  # cycles, first word of a gather
 
 
-def kernel_cycles(m: LinearWork, tokens: int, engines: int = 1, tt: int = 4, rows: int = 1) -> int:
+@functools.lru_cache(maxsize=1 << 16)
+def kernel_cycles(
+    m: LinearWork, tokens: int, engines: int = 1, tt: int = 4, rows: int = 1, rq_cycles: int = 1
+) -> int:
     """Cycles of one linear kernel on ``engines`` RTL engines (exact for engines = rows = 1).
 
     The engines form ``rows`` groups that split the block rows (each group sees
@@ -52,7 +56,13 @@ def kernel_cycles(m: LinearWork, tokens: int, engines: int = 1, tt: int = 4, row
     t = 1 if m.tokens_one else tokens
     r = max(1, min(rows, m.nb, engines))
     per = -(-t // max(1, engines // r))
-    return cycle_model.linear_cycles(per, -(-m.nb // r), m.kb, -(-m.nnzb // r), tt)
+    return cycle_model.linear_cycles(per, -(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles=rq_cycles)
+
+
+def rq_cycles(costs: UnitCosts, bm: int) -> int:
+    """Cycles per requant job of an engine with ``costs.requant_lanes`` shared lanes (BM / REQ_LANES; 1 as default)."""
+    lanes = bm if costs.requant_lanes is None else max(1, min(bm, costs.requant_lanes))
+    return -(-bm // lanes)
 
 
 def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1) -> int:
@@ -66,14 +76,9 @@ def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1) -> int:
     )
 
 
-def _rtl_unit(unit: str, elems: int, rows: int = 1, width: int = 0) -> int:
-    """Full-rate cycles of one call of an RTL non-linear unit (measured formulas of the RTL backend)."""
-    fn: Any = getattr(cycle_model, "unit_cycles", None)  # the RTL helper is moving the formulas here
-    if fn is None:
-        from compiler.backends.rtl import nonlinear
-
-        fn = nonlinear.unit_cycles
-    return int(fn(unit, elems, rows, width))
+def _rtl_unit(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
+    """Full-rate cycles of one call of an RTL non-linear unit (the formulas checked exactly against the RTL)."""
+    return int(cycle_model.unit_cycles(unit, elems, rows, width, lanes))
 
 
 def softmax_row_cycles(keys: int) -> int:
@@ -112,12 +117,8 @@ def gelu_fill(ly: LayerWork, units: int) -> int:
 
 
 def layernorm_cycles(hidden: int, tokens: int, units: int, width: int = 1) -> int:
-    """RTL LayerNorm units (``width`` elements per cycle, 3 passes per row) splitting the rows.
-
-    width = 1 is the RTL's measured formula; width > 1 scales its passes (a
-    wider unit that is not built).
-    """
-    return _rtl_unit("layernorm", 0, -(-tokens // max(1, units)), -(-hidden // max(1, width)))
+    """RTL LayerNorm units (int_layernorm.sv with W = ``width`` elements per beat) splitting the rows."""
+    return _rtl_unit("layernorm", 0, -(-tokens // max(1, units)), hidden, width)
 
 
 def layernorm_fill(hidden: int, width: int = 1) -> int:
@@ -159,7 +160,10 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
     alloc = d.alloc.get(ly.index, {})
     rows = d.rows.get(ly.index, {})
     kern = {
-        m.role: kernel_cycles(m, wl.seq, alloc.get(m.role, 1), d.tt, rows.get(m.role, 1)) for m in ly.linears
+        m.role: kernel_cycles(
+            m, wl.seq, alloc.get(m.role, 1), d.tt, rows.get(m.role, 1), rq_cycles(d.costs, m.bm)
+        )
+        for m in ly.linears
     }
     a = max((kern[r] for r in PHASE_A if r in kern), default=0)
     stages: dict[str, int] = {}
@@ -194,7 +198,7 @@ def bytes_per_cycle(d: Design) -> float:
 def total_cycles(wl: Workload, d: Design) -> tuple[int, list[LayerTiming], int]:
     layers = [layer_timing(wl, d, ly) for ly in wl.layers]
     embed = wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY
-    tail = sum(kernel_cycles(m, wl.seq, d.engines, d.tt) for m in wl.tail)
+    tail = sum(kernel_cycles(m, wl.seq, d.engines, d.tt, rq_cycles=rq_cycles(d.costs, m.bm)) for m in wl.tail)
     return embed + sum(t.cycles for t in layers) + tail, layers, embed + tail
 
 
