@@ -224,8 +224,8 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         f"CPU: measured in this run, median of {next(iter(res['cpu'].values()))['reps'] if res['cpu'] else 0} after warm-up, {res['threads']} threads, {res['machine']['processor']}.",
         "FPGA: **estimates** of the scheduled design (analytical model, compiler/perf), not measurements; clock as stated; "
-        "headline design: the RTL units as built but with int8 MACs packed 2 per DSP48E2 (packing is not in the RTL yet). "
-        "Variant columns: *as built* (1 MAC per DSP), *proposed* (packing + 4 shared requant lanes per engine + 16-wide LayerNorm; not built).",
+        "headline design: the default unit configuration (compiler/perf/costs.py DEFAULT_DESIGN), built in RTL and tested bit-exact. "
+        "The variant table below schedules the other built configurations on the same boards.",
         "",
         "| backend | latency (ms) | kind |",
         "|---|---:|---|",
@@ -236,19 +236,37 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| {b.upper()} | {e['latency_ms']:.4f} | estimate @ {e['clock_mhz']:.0f} MHz |")
     lines += [
         "",
-        "| board | fits (≤80 %) | latency est. (ms) | limit (ms) | latency ÷ limit | seq/s | DSP | LUT | BRAM36 | URAM | engines | as built (ms, ÷limit) | proposed (ms, ÷limit) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| board | fits (≤80 %) | latency est. (ms) | limit (ms) | latency ÷ limit | seq/s | DSP | LUT | BRAM36 | URAM | engines |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for b, e in res["fpga"].items():
         u = e["utilization"]
-        va = res.get("fpga_variants", {}).get(b, {})
-        ab, pr = va.get("as built", {}), va.get("proposed", {})
         lines.append(
             f"| {b.upper()} @ {e['clock_mhz']:.0f} MHz | {'yes' if e['fits'] else 'NO'} | {e['latency_ms']:.4f} | {e['limit_ms']:.4f} | {e['latency_over_limit']:.2f} | "
-            f"{e['throughput_seq_s']:.0f} | {e['dsp']} ({u['dsp']:.0%}) | {e['lut']} ({u['lut']:.0%}) | {e['bram']} ({u['bram']:.0%}) | {e['uram']} ({u['uram']:.0%}) | {e['engines']} | "
-            f"{ab.get('latency_ms', float('nan')):.4f} ({ab.get('latency_over_limit', float('nan')):.1f}×) | "
-            f"{pr.get('latency_ms', float('nan')):.4f} ({pr.get('latency_over_limit', float('nan')):.1f}×) |"
+            f"{e['throughput_seq_s']:.0f} | {e['dsp']} ({u['dsp']:.0%}) | {e['lut']} ({u['lut']:.0%}) | {e['bram']} ({u['bram']:.0%}) | {e['uram']} ({u['uram']:.0%}) | {e['engines']} |"
         )
+    g = next(iter(res["fpga"].values()), {}).get("gap_to_compute_limit")
+    if g:
+        lines += [
+            "",
+            f"Where latency ÷ compute limit comes from ({next(iter(res['fpga'])).upper()}): "
+            + " × ".join(f"{v:.2f} ({k.replace('_', ' ')})" for k, v in g.items()),
+        ]
+    names = list(next(iter(res.get("fpga_variants", {}).values()), {}))
+    if names:
+        lines += [
+            "",
+            "Built unit configurations (estimate, ms and ÷ limit):",
+            "",
+            "| board | " + " | ".join(names) + " |",
+            "|---|" + "---:|" * len(names),
+        ]
+        for b, va in res["fpga_variants"].items():
+            cells = [
+                f"{va[n]['latency_ms']:.4f} ({va[n]['latency_over_limit']:.1f}×{'' if va[n]['fits'] else ', NO fit'})"
+                for n in names
+            ]
+            lines.append(f"| {b.upper()} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Speed-up of the FPGA estimate over each measured CPU backend (CPU latency ÷ FPGA latency):",
