@@ -91,6 +91,8 @@ UNIT_PARAMS = [
     ("add", {"HMAX": 48}),
     ("layernorm", {"HMAX": 1024}),
     ("layernorm", {"HMAX": 40}),
+    ("layernorm", {"HMAX": 1024, "W": 16}),
+    ("layernorm", {"HMAX": 64, "W": 4}),
     ("softmax", {"LMAX": 512}),
     ("softmax", {"LMAX": 20}),
     ("attention", {"D": 8, "SMAX": 128}),
