@@ -10,7 +10,14 @@
 //   q_in  : seq_len beats of q_i lanes (int8), read after K and V are in;
 //   o_out : seq_len beats of out_i lanes (int8).
 // QK: one score per cycle (D multipliers + adder tree, K row buffer); PV: one
-// probability per cycle (D MACs into D int64 accumulators, V row buffer).
+// probability per cycle (D MACs into D accumulators, V row buffer).
+// Widths: an accumulator holds sum_j p_j v_j with p uint8 (the softmax saturates to 255), v int8
+// (the port) and seq_len <= SMAX keys: |acc| <= SMAX * 255 * 128 < 2^(AW+15), ACCW = AW + 16
+// bits (the golden's int64 value: nothing wraps).  The requant acc * out_mult (< 2^(AW+47),
+// no wrap) is two 27x18 DSPs a lane: acc * out_mult[16:0] and acc * out_mult[31:17].
+// PV: one DSP for two lanes: p * (v_b * 2^18 + v_a) = p*v_b * 2^18 + p*v_a with
+// |p*v| <= 255*128 < 2^17, so p*v_a is the product's low 18 bits (signed) and p*v_b the rest.
+// hw_tests/test_unit_ranges.py checks this arithmetic against ops/attention.py run_int.
 `default_nettype none
 
 module int_attention_head #(
@@ -42,6 +49,9 @@ module int_attention_head #(
     input  wire              o_out_TREADY
 );
   localparam int AW = $clog2(SMAX);
+  localparam int ACCW = AW + 16;  // |acc| < 2^(AW+15) (see above)
+  localparam int RLW = ACCW + 18;  // acc * out_mult[16:0]
+  localparam int RHW = ACCW + 16;  // acc * out_mult[31:17]
 
   logic [D*8-1:0] kbuf[SMAX];
   logic kval[SMAX];
@@ -51,7 +61,7 @@ module int_attention_head #(
 
   logic running, done_r, start_fire, sm_start, sm_done, sm_idle, sm_ready;
   logic [31:0] len_r, kcnt, vcnt, qrows, orows;
-  logic [63:0] om_r;
+  logic [31:0] om_r;
   logic [5:0] os_r;
   logic kv_in;
   assign kv_in = kcnt == len_r && vcnt == len_r;
@@ -93,15 +103,39 @@ module int_attention_head #(
   logic [5:0] sm_shift_r;
 
   // ---------------- PV ----------------
-  logic signed [63:0] acc[D];
+  logic signed [ACCW-1:0] acc[D];
   logic [31:0] jj;
   logic out_pending;
   assign p_TREADY = running && !out_pending;
   assign o_out_TVALID = out_pending;
+  logic [D*8-1:0] vrow_w;
+  logic signed [15:0] pv_w[D];  // p * v_l in [-32640, 32385]
+  always_comb begin
+    vrow_w = vbuf[jj[AW-1:0]];
+    for (int l = 0; l + 1 < D; l += 2) begin
+      logic signed [7:0] va, vb;
+      logic signed [26:0] pk;
+      logic signed [35:0] pp;
+      logic signed [17:0] lo;
+      va = vrow_w[l*8+:8];
+      vb = vrow_w[(l+1)*8+:8];
+      pk = (27'(vb) <<< 18) + 27'(va);
+      pp = 36'(pk) * 36'($signed({1'b0, p_TDATA}));
+      lo = pp[17:0];
+      pv_w[l] = 16'(lo);
+      pv_w[l+1] = 16'((pp - 36'(lo)) >>> 18);
+    end
+    if (D % 2 == 1) pv_w[D-1] = 16'($signed(vrow_w[(D-1)*8+:8])) * 16'($signed({1'b0, p_TDATA}));
+  end
+
   always_comb begin
     for (int l = 0; l < D; l++) begin
+      logic signed [RLW-1:0] r_lo;
+      logic signed [RHW-1:0] r_hi;
       logic signed [63:0] r;
-      r = (acc[l] * $signed(om_r) + (64'sd1 <<< (os_r - 6'd1))) >>> os_r;
+      r_lo = RLW'(acc[l]) * RLW'($signed({1'b0, om_r[16:0]}));
+      r_hi = RHW'(acc[l]) * RHW'($signed({1'b0, om_r[31:17]}));
+      r = (64'(r_lo) + (64'(r_hi) <<< 17) + (64'sd1 <<< (os_r - 6'd1))) >>> os_r;
       o_out_TDATA[l*8+:8] = r > 64'sd127 ? 8'h7f : (r < -64'sd128 ? 8'h80 : r[7:0]);
     end
   end
@@ -136,7 +170,7 @@ module int_attention_head #(
         qrows <= '0;
         orows <= '0;
         jj <= '0;
-        om_r <= {32'd0, out_mult};
+        om_r <= out_mult;
         os_r <= out_shift;
         sm_mult_r <= sm_mult;
         sm_shift_r <= sm_shift;
@@ -161,7 +195,7 @@ module int_attention_head #(
       end
       if (p_TVALID && p_TREADY) begin
         for (int l = 0; l < D; l++)
-          acc[l] <= acc[l] + 64'($signed({1'b0, p_TDATA})) * 64'($signed(vbuf[jj[AW-1:0]][l*8+:8]));
+          acc[l] <= acc[l] + ACCW'(pv_w[l]);
         jj <= jj + 32'd1;
         if (jj + 32'd1 == len_r) out_pending <= 1'b1;
       end

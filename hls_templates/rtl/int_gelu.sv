@@ -3,9 +3,16 @@
 //   y   = igelu(xf)                                           (intops.igelu, I-BERT i-GELU)
 //   out = sat8(requant(y + out_offset, out_mult, out_shift) + out_zero)
 //
-// Numerics: every intermediate is a signed 64-bit value with two's-complement
-// wrap, i.e. exactly NumPy's int64 arithmetic of the golden model (inside the
-// contract's ranges nothing wraps; outside them the RTL still agrees).
+// Numerics: every value equals the golden's NumPy int64 value, including its
+// two's-complement wrap, for any 32-bit x, multipliers up to 2^32-1, shifts 1..62 and
+// int32 offset/zero (e.g. in_mult = 2^31-1, in_shift = 3 makes xf*INV_SQRT2 wrap).  Registers are only
+// as wide as their range (the comment next to each says why); the products with a
+// 64-bit operand are built from 27x18-bit pieces, mod 2^64 like int64:
+//   xf*INV_SQRT2 and xf*g: xf in 26 + 26 + 12-bit chunks (2 DSPs + LUTs each);
+//   (y+off)*out_mult: 26x17-bit pieces (4 DSPs); x*in_mult 32x33 bits (4 DSPs);
+//   t*t and QA*tt 1 DSP each.  hw_tests/test_unit_ranges.py checks this arithmetic
+//   against intops.igelu / ops/gelu.py run_int on int32 edges, clamp boundaries,
+//   parameter extremes and random values.
 //
 // Interface (Vitis-HLS-like: axis streams + ap_ctrl_hs; scalars sampled at ap_start):
 //   x_in  : one int32 element per beat (int8 producers sign-extend), n_elems beats;
@@ -37,15 +44,16 @@ module int_gelu (
     input  wire               y_out_TREADY
 );
   localparam int PIPE = 12;
-  localparam logic signed [63:0] INV_SQRT2 = 64'sd23170;  // round(2^15 / sqrt 2)
-  localparam logic signed [63:0] QB = 64'sd7246;  // round(1.769 * 2^12)
-  localparam logic signed [63:0] QA = -64'sd1183;  // round(-0.2888 * 2^12)
-  localparam logic signed [63:0] ONE = 64'sd4096;  // 2^F_GELU
+  localparam logic [14:0] INV_SQRT2 = 15'd23170;  // round(2^15 / sqrt 2); mod 2^12 = 2^11+2^9+2^7+2^1
+  localparam logic [12:0] QB = 13'd7246;  // round(1.769 * 2^12)
+  localparam logic signed [12:0] QA = -13'sd1183;  // round(-0.2888 * 2^12)
+  // ONE = 2^F_GELU = 4096 (the literals 14'd4096 / 13'd4096 below)
 
   // ---------------- control (ap_ctrl_hs) ----------------
   logic running, done_r, start_fire, in_fire, out_fire, adv;
   logic [31:0] n_r, in_cnt, out_cnt;
-  logic signed [63:0] im_r, om_r, off_r, zero_r;
+  logic [31:0] im_r, om_r;  // the ports' full range (the products wrap like int64: no check needed)
+  logic signed [31:0] off_r, zero_r;
   logic [5:0] is_r, os_r;
 
   assign start_fire = ap_start && !running && !done_r;
@@ -79,12 +87,12 @@ module int_gelu (
         n_r <= n_elems;
         in_cnt <= '0;
         out_cnt <= '0;
-        im_r <= {32'd0, in_mult};
-        om_r <= {32'd0, out_mult};
+        im_r <= in_mult;
+        om_r <= out_mult;
         is_r <= in_shift;
         os_r <= out_shift;
-        off_r <= 64'(out_offset);
-        zero_r <= 64'(out_zero);
+        off_r <= out_offset;
+        zero_r <= out_zero;
         if (n_elems == 0) done_r <= 1'b1;
         else running <= 1'b1;
       end
@@ -100,19 +108,64 @@ module int_gelu (
   end
 
   // ---------------- datapath ----------------
-  logic signed [63:0] s0_x, s1_p, s2_xf, s3_xf, s3_m, s4_xf, s4_t, s5_xf, s5_tt, s6_xf, s6_g;
-  logic signed [63:0] s7_prod, s8_y, s9_p, s10_r;
+  // Each register holds the golden's int64 value (ops/gelu.py run_int, intops.igelu) in
+  // as few bits as its range needs; the comments give the range and where it comes from.
+  logic signed [31:0] s0_x;  // the int32 input
+  // x*M, xf = requant(x): any int64 (M < 2^32 from the 32-bit port; wraps as NumPy's)
+  logic signed [63:0] s1_p, s2_xf, s3_xf, s4_xf, s5_xf, s6_xf;
+  logic signed [48:0] s3_xs;  // xs = (xf*INV_SQRT2 mod 2^64) >> 15: |xs| <= 2^48
+  logic signed [13:0] s4_t;  // t = min(|xs|, QB) - QB in [-7246, 0]: the golden's clamp np.minimum
+  logic signed [26:0] s5_tt;  // t*t in [0, 7246^2 = 52504516] < 2^26: 27 bits signed (one DSP for QA*tt)
+  logic [13:0] s6_g;  // g = ONE + sign(xs)*ell in [0, 8192], as ell in [393, 4096]
+  logic signed [50:0] s7_y;  // (xf*g mod 2^64) >> 13: 51 bits
+  logic signed [51:0] s8_y;  // y + out_offset: |y| <= 2^50, off int32, so < 2^51: no wrap
+  logic signed [63:0] s9_p, s10_r;  // (y+off)*out_mult mod 2^64, its rounded shift: any int64
   logic [1:0] s4_sg, s5_sg;  // sign of xs: 01 positive, 11 negative, 00 zero
   logic [7:0] s11_out;
-  logic signed [63:0] xs_w, abs_w, ell_w, rin_w, rout_w, fin_w;
+  logic signed [63:0] rin_w, rout_w, fin_w;
+  // stage 3: xf*INV_SQRT2 mod 2^64 from 26-bit chunks of xf (two 27x18 DSPs + a 12-bit LUT part)
+  logic [40:0] m0_w;  // xf[25:0]*INV_SQRT2 < 2^41
+  logic [37:0] m1_w;  // xf[51:26]*INV_SQRT2 mod 2^38 (product bits 26..63)
+  logic [11:0] m2_w;  // xf[63:52]*INV_SQRT2 mod 2^12 (bits 52..63): shifts and adds
+  logic [63:0] m_w;
+  // stage 4
+  logic [48:0] abs_w;  // |xs| <= 2^48
+  // stage 6: ell = (QA*t*t >> 24) + ONE
+  logic signed [40:0] qt_w;  // QA*tt in [-1183*52504516, 0], > -2^36
+  logic [12:0] ell_w;  // in [393, 4096]
+  // stage 7: xf*g mod 2^64 from 26-bit chunks of xf (two DSPs + a 12-bit LUT part)
+  logic [39:0] q0_w;  // xf[25:0]*g < 2^26 * 2^13
+  logic [37:0] q1_w;  // xf[51:26]*g mod 2^38
+  logic [11:0] q2_w;  // xf[63:52]*g mod 2^12
+  logic [63:0] q_w;
+  // stage 9: (y+off)*M mod 2^64, y+off = zh*2^26 + zl (zh signed), M = mh*2^17 + ml: four 27x18 DSPs
+  logic signed [25:0] zh_w;
+  logic [42:0] r0_w;  // zl*ml < 2^43
+  logic [40:0] r1_w;  // zl*mh < 2^41
+  logic [37:0] r2_w;  // zh*ml mod 2^38 (bits 26..63)
+  logic [20:0] r3_w;  // zh*mh mod 2^21 (bits 43..63)
 
   always_comb begin
-    xs_w = s3_m >>> 15;
-    abs_w = xs_w < 0 ? -xs_w : xs_w;
-    ell_w = ((QA * s5_tt) >>> 24) + ONE;
     rin_w = 64'sd1 <<< (is_r - 6'd1);
     rout_w = 64'sd1 <<< (os_r - 6'd1);
-    fin_w = s10_r + zero_r;
+    m0_w = 41'(s2_xf[25:0]) * 41'(INV_SQRT2);
+    m1_w = 38'(s2_xf[51:26]) * 38'(INV_SQRT2);
+    m2_w = {s2_xf[52], 11'd0} + {s2_xf[54:52], 9'd0} + {s2_xf[56:52], 7'd0} + {s2_xf[62:52], 1'b0};
+    m_w = 64'(m0_w) + {m1_w, 26'd0} + {m2_w, 52'd0};
+    abs_w = s3_xs[48] ? 49'(-s3_xs) : 49'(s3_xs);
+    qt_w = 41'(QA) * 41'(s5_tt);
+    ell_w = 13'(qt_w >>> 24) + 13'd4096;
+    q0_w = 40'(s6_xf[25:0]) * 40'(s6_g);
+    q1_w = 38'(s6_xf[51:26]) * 38'(s6_g);
+    q2_w = '0;
+    for (int i = 0; i < 12; i++) if (s6_g[i]) q2_w = q2_w + (s6_xf[63:52] << i);
+    q_w = 64'(q0_w) + {q1_w, 26'd0} + {q2_w, 52'd0};
+    zh_w = s8_y[51:26];
+    r0_w = 43'(s8_y[25:0]) * 43'(om_r[16:0]);
+    r1_w = 41'(s8_y[25:0]) * 41'(om_r[31:17]);
+    r2_w = 38'(zh_w) * 38'($signed({1'b0, om_r[16:0]}));
+    r3_w = 21'(zh_w) * 21'($signed({1'b0, om_r[31:17]}));
+    fin_w = s10_r + 64'(zero_r);
   end
 
   always_ff @(posedge ap_clk) begin
@@ -122,22 +175,22 @@ module int_gelu (
 
   always_ff @(posedge ap_clk) begin
     if (adv) begin
-      s0_x <= 64'($signed(x_in_TDATA));
-      s1_p <= s0_x * im_r;  // |x| < 2^31, M < 2^31: exact
+      s0_x <= $signed(x_in_TDATA);
+      s1_p <= 64'(s0_x) * 64'($signed({1'b0, im_r}));  // 32x33 bits: 4 DSPs
       s2_xf <= (s1_p + rin_w) >>> is_r;
       s3_xf <= s2_xf;
-      s3_m <= s2_xf * INV_SQRT2;
+      s3_xs <= 49'($signed(m_w) >>> 15);
       s4_xf <= s3_xf;
-      s4_t <= (abs_w < QB ? abs_w : QB) - QB;
-      s4_sg <= xs_w == 0 ? 2'b00 : (xs_w < 0 ? 2'b11 : 2'b01);
+      s4_t <= abs_w < 49'(QB) ? $signed({1'b0, abs_w[12:0]}) - $signed({1'b0, QB}) : 14'sd0;
+      s4_sg <= s3_xs == '0 ? 2'b00 : (s3_xs[48] ? 2'b11 : 2'b01);
       s5_xf <= s4_xf;
-      s5_tt <= s4_t * s4_t;
+      s5_tt <= 27'(s4_t) * 27'(s4_t);
       s5_sg <= s4_sg;
       s6_xf <= s5_xf;
-      s6_g <= ONE + (s5_sg == 2'b00 ? 64'sd0 : (s5_sg == 2'b11 ? -ell_w : ell_w));
-      s7_prod <= s6_xf * s6_g;
-      s8_y <= (s7_prod >>> 13) + off_r;
-      s9_p <= s8_y * om_r;
+      s6_g <= s5_sg == 2'b00 ? 14'd4096 : (s5_sg == 2'b11 ? 14'd4096 - 14'(ell_w) : 14'd4096 + 14'(ell_w));
+      s7_y <= 51'($signed(q_w) >>> 13);
+      s8_y <= 52'(s7_y) + 52'(off_r);
+      s9_p <= $signed(64'(r0_w) + {6'd0, r1_w, 17'd0} + {r2_w, 26'd0} + {r3_w, 43'd0});
       s10_r <= (s9_p + rout_w) >>> os_r;
       s11_out <= fin_w > 64'sd127 ? 8'h7f : (fin_w < -64'sd128 ? 8'h80 : fin_w[7:0]);
     end

@@ -5,7 +5,12 @@
 //   p = min(255, rshift_round(e * r, 24))            (uint8, scale 1/256)
 // iexp: dd = max(d, -16*LN2); q = floor(-dd / LN2) (a comparator chain, q <= 16);
 //   t = dd + q*LN2 + QB; e = ((QA*t*t + QC) >> 28) >> q.
-// Numerics: signed 64-bit with two's-complement wrap (NumPy int64).
+// Numerics: every value a valid key's output depends on equals the golden's NumPy int64
+// value (with its wrap) for any score and any port value; registers are only as wide as
+// their range (the comment next to each says why).  hw_tests/test_unit_ranges.py checks
+// this arithmetic against intops.softmax_rows / iexp (every d in the clamp range, int32
+// score edges, 10^6 random scores, multiplier/shift extremes).  DSPs: (s-m)*M 33x33 bits
+// (4), t*t (1), QA*tt (1, its top 3 bits of tt in LUTs), e*r (1).
 //
 // Interface (axis + ap_ctrl_hs, scalars sampled at ap_start):
 //   x_in  : one key per beat, TDATA[31:0] = int32 score, TDATA[32] = valid
@@ -41,12 +46,16 @@ module int_softmax #(
   localparam int AW = $clog2(LMAX);
   localparam int EP = 10;  // EXP pipeline stages
   localparam int OP = 4;  // OUT pipeline stages
-  localparam logic signed [63:0] LN2 = 64'sd11357;  // round(ln 2 * 2^14)
-  localparam logic signed [63:0] QB = 64'sd22168;  // round(1.353 * 2^14)
-  localparam logic signed [63:0] QA = 64'sd5874;  // round(0.3585 * 2^14)
-  localparam logic signed [63:0] QC = 64'sd1512927999820;  // round(0.344 * 2^42)
-  localparam logic signed [63:0] CLAMP = -64'sd181712;  // -16 * LN2
-  localparam logic signed [63:0] NEG = -64'sd1099511627776;  // -2^40
+  localparam int SW = AW + 15;  // sum of <= LMAX exponents e <= iexp(0) = 16389 < 2^15
+  localparam int DW = SW > 33 ? SW : 33;  // divider width: dividend 2^32
+  localparam logic [13:0] LN2 = 14'd11357;  // round(ln 2 * 2^14)
+  localparam logic [14:0] QB = 15'd22168;  // round(1.353 * 2^14)
+  localparam logic [12:0] QA = 13'd5874;  // round(0.3585 * 2^14)
+  localparam logic [40:0] QC = 41'd1512927999820;  // round(0.344 * 2^42)
+  localparam logic signed [18:0] CLAMP = -19'sd181712;  // -16 * LN2
+  // the golden's max of a row without valid keys is -2^40; any value below every int32 gives
+  // the same max over valid keys (and a row without valid keys outputs 0 whatever its max)
+  localparam logic signed [32:0] NEG = -33'sd4294967296;  // -2^32
 
   logic unused_pad;  // TDATA[39:33]: byte padding of the {valid, score} beat
   assign unused_pad = ^x_in_TDATA[39:33];
@@ -59,17 +68,22 @@ module int_softmax #(
 
   logic done_r, start_fire, in_fire, out_fire, adv, issue;
   logic [31:0] rows_r, row, len_r;
-  logic signed [63:0] mult_r, smax, sum, recip;
+  logic [31:0] mult_r;  // the port's full range: the product below wraps like int64
+  logic signed [32:0] smax;  // NEG or an int32 score
+  logic [SW-1:0] sum;
+  logic [17:0] recip;  // 2^32 / sum <= 262069 < 2^18: sum >= iexp(0) = 16389 (the max key has d = 0)
   logic [5:0] shift_r;
   logic [AW:0] idx, issued, outs;
   logic [EP-1:0] ev;
   logic [OP-1:0] ov;
 
   logic div_start, div_done;
-  logic [63:0] div_q;
-  int_divu #(.W(64)) u_div (
+  logic [DW-1:0] div_q;
+  logic unused_q;  // quotient bits above 2^18: only a row without valid keys (sum 0) has them, and its e are 0
+  assign unused_q = ^div_q[DW-1:18];
+  int_divu #(.W(DW)) u_div (
       .clk(ap_clk), .rst_n(ap_rst_n), .start(div_start), .n_iter(7'd33),
-      .dividend(64'd1 << 32), .divisor(sum), .done(div_done), .quotient(div_q)
+      .dividend(DW'(1) << 32), .divisor(DW'(sum)), .done(div_done), .quotient(div_q)
   );
 
   assign start_fire = ap_start && st == IDLE && !done_r;
@@ -83,16 +97,36 @@ module int_softmax #(
   assign out_fire = y_out_TVALID && y_out_TREADY;
   assign y_out_TVALID = ov[OP-1];
 
-  // EXP pass datapath (free-running pipeline; no stall: nothing leaves the unit)
-  logic signed [63:0] e_s, e_diff, e_p, e_d, e_dd, e_r, e_t, e_tt, e_e;
+  // EXP pass datapath (free-running pipeline; no stall: nothing leaves the unit).
+  // Ranges are those of a valid key (a masked key's e is forced to 0 at stage 10).
+  logic signed [31:0] e_s;  // the int32 score
+  logic signed [32:0] e_diff;  // s - max in [-(2^32-1), 0]
+  logic signed [63:0] e_p, e_d;  // (s-max)*M mod 2^64 and d = requant: any int64, as the golden's
+  // dd = max(d, CLAMP) in [CLAMP, 0] (the golden's clamp).  d > 0 needs M >= 2^31 (the quantizer's
+  // M < 2^31 never does it); the golden's iexp(d > 0) is 0 (e >> q with q < 0 is 0 in NumPy), and
+  // so is iexp(CLAMP) = 16389 >> 16: d > 0 maps to CLAMP.
+  logic signed [18:0] e_dd, e_r;
+  logic [14:0] e_t;  // t = r + QB in [QB - LN2 + 1, QB] = [10812, 22168], r = dd + q*LN2 in (-LN2, 0]
+  logic [28:0] e_tt;  // t*t <= 22168^2 < 2^29
+  logic [14:0] e_e;  // (QA*tt + QC) >> 28 <= iexp(0) = 16389 < 2^15
   logic [4:0] e_q, e_q2, e_q3, e_q4;
   logic [EP-2:0] e_vk;  // valid-key flag, stages 1..EP-1
   logic [AW-1:0] e_i[EP];
   logic [15:0] e_out;
   logic [4:0] q_w;
+  logic [17:0] qln2_w;  // q*LN2 <= 16*LN2 = 181712 < 2^18: a 17-entry table (no DSP)
+  logic [38:0] qa_lo_w;  // QA*tt[25:0] < 5874 * 2^26 < 2^39 (one DSP)
+  logic [15:0] qa_hi_w;  // QA*tt[28:26] <= 7*5874 < 2^16: an 8-entry table
+  logic [42:0] ex_w;  // QA*tt + QC < 2^42
   always_comb begin
     q_w = '0;
-    for (int k = 1; k <= 16; k++) if (-e_dd >= 64'(k) * LN2) q_w = 5'(k);
+    for (int k = 1; k <= 16; k++) if (-e_dd >= 19'(k * int'(LN2))) q_w = 5'(k);
+    qln2_w = '0;
+    for (int k = 1; k <= 16; k++) if (e_q == 5'(k)) qln2_w = 18'(k * int'(LN2));
+    qa_lo_w = 39'(e_tt[25:0]) * 39'(QA);
+    qa_hi_w = '0;
+    for (int k = 1; k < 8; k++) if (e_tt[28:26] == 3'(k)) qa_hi_w = 16'(k * int'(QA));
+    ex_w = 43'(qa_lo_w) + {1'b0, qa_hi_w, 26'd0} + 43'(QC);
   end
 
   always_ff @(posedge ap_clk) begin
@@ -119,7 +153,7 @@ module int_softmax #(
         if (start_fire) begin
           rows_r <= n_rows;
           len_r <= row_len;
-          mult_r <= {32'd0, sm_mult};
+          mult_r <= sm_mult;
           shift_r <= sm_shift;
           row <= '0;
           idx <= '0;
@@ -129,7 +163,7 @@ module int_softmax #(
         end
         LOAD:
         if (in_fire) begin
-          if (x_in_TDATA[32] && 64'($signed(x_in_TDATA[31:0])) > smax) smax <= 64'($signed(x_in_TDATA[31:0]));
+          if (x_in_TDATA[32] && 33'($signed(x_in_TDATA[31:0])) > smax) smax <= 33'($signed(x_in_TDATA[31:0]));
           idx <= idx + 1'b1;
           if (32'(idx) + 32'd1 == len_r) begin
             st <= EXPP;
@@ -139,7 +173,7 @@ module int_softmax #(
         end
         EXPP: begin
           if (32'(idx) != len_r) idx <= idx + 1'b1;
-          if (ev[EP-1]) sum <= sum + 64'(e_out);
+          if (ev[EP-1]) sum <= sum + SW'(e_out);
           if (32'(idx) == len_r && ev == '0) st <= RECIP;
         end
         RECIP: begin
@@ -148,7 +182,7 @@ module int_softmax #(
         end
         RECIP_W:
         if (div_done) begin
-          recip <= $signed(div_q);
+          recip <= div_q[17:0];
           issued <= '0;
           outs <= '0;
           st <= OUT;
@@ -187,25 +221,26 @@ module int_softmax #(
     e_i[0] <= idx[AW-1:0];
     for (int k = 1; k < EP; k++) e_i[k] <= e_i[k-1];
     e_vk <= {e_vk[EP-3:0], v_buf[idx[AW-1:0]]};
-    e_s <= 64'(s_buf[idx[AW-1:0]]);                                  // 1
-    e_diff <= e_s - smax;                                            // 2
-    e_p <= e_diff * mult_r;                                          // 3
+    e_s <= s_buf[idx[AW-1:0]];                                       // 1
+    e_diff <= 33'(e_s) - smax;                                       // 2
+    e_p <= 64'(e_diff) * 64'($signed({1'b0, mult_r}));              // 3
     e_d <= (e_p + (64'sd1 <<< (shift_r - 6'd1))) >>> shift_r;        // 4
-    e_dd <= e_d < CLAMP ? CLAMP : e_d;                               // 5
+    e_dd <= e_d < 64'(CLAMP) || e_d > 64'sd0 ? CLAMP : 19'(e_d);     // 5
     e_q <= q_w;                                                      // 6
     e_r <= e_dd;
-    e_t <= e_r + 64'(e_q) * LN2 + QB;                                // 7
+    e_t <= 15'(e_r + $signed({1'b0, qln2_w}) + $signed({1'b0, QB})); // 7
     e_q2 <= e_q;
-    e_tt <= e_t * e_t;                                               // 8
+    e_tt <= 29'(e_t) * 29'(e_t);                                     // 8
     e_q3 <= e_q2;
-    e_e <= (QA * e_tt + QC) >>> 28;                                  // 9
+    e_e <= 15'(ex_w >> 28);                                          // 9
     e_q4 <= e_q3;
-    e_out <= e_vk[EP-2] ? 16'(e_e >>> e_q4) : 16'd0;                 // 10 -> buffer, sum
+    e_out <= e_vk[EP-2] ? 16'(e_e >> e_q4) : 16'd0;                  // 10 -> buffer, sum
   end
 
   // OUT pass: p = min(255, (e * recip + 2^23) >> 24)
-  logic [15:0] o_e;
-  logic signed [63:0] o_p, o_r;
+  logic [15:0] o_e;  // e <= 16389
+  logic [32:0] o_p;  // e * recip <= sum * (2^32 / sum) <= 2^32
+  logic [8:0] o_r;  // (o_p + 2^23) >> 24 <= 256
   logic [7:0] o_out;
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) ov <= '0;
@@ -214,9 +249,9 @@ module int_softmax #(
   always_ff @(posedge ap_clk) begin
     if (adv) begin
       o_e <= e_buf[issued[AW-1:0]];
-      o_p <= 64'(o_e) * recip;
-      o_r <= (o_p + 64'sd8388608) >>> 24;
-      o_out <= o_r > 64'sd255 ? 8'hff : (o_r < 0 ? 8'h00 : o_r[7:0]);
+      o_p <= 33'(o_e) * 33'(recip);
+      o_r <= 9'((34'(o_p) + 34'd8388608) >> 24);
+      o_out <= o_r > 9'd255 ? 8'hff : o_r[7:0];
     end
   end
   assign y_out_TDATA = o_out;
