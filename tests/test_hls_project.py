@@ -196,9 +196,9 @@ def test_schedule_becomes_kernel_parameters(tmp_path: Path) -> None:
             assert c["LANES"] == min(n.attrs["lanes"], seq if n.op != "gelu" else seq * c["COLS"]), n.name
             parallel += c["LANES"] > 1
     assert parallel >= 8  # the schedule of this graph is far from one engine per op
-    # e.g. l0.k: 3 engines over the tokens, l0.q: 3 row groups x 2 token groups (see the u200 schedule)
-    assert consts["l0.k"]["TOKEN_GROUPS"] == g.node("l0.k").attrs["engines"] > 1
-    assert consts["l0.q"]["ROW_GROUPS"] == g.node("l0.q").attrs["row_groups"] > 1
+    # both kinds of split reach the kernels: engines over the tokens and over the block rows
+    lin = [consts[n.name] for n in g.nodes if n.op == "linear"]
+    assert any(c["TOKEN_GROUPS"] > 1 for c in lin) and any(c["ROW_GROUPS"] > 1 for c in lin)
     # the buffers are partitioned for the parallel readers / writers
     top = (tmp_path / "hls/src/sparsehls_top.cpp").read_text()
     fc1 = consts["l0.fc1"]
