@@ -245,7 +245,8 @@ def markdown(res: dict[str, Any]) -> str:
             f"| {b.upper()} @ {e['clock_mhz']:.0f} MHz | {'yes' if e['fits'] else 'NO'} | {e['latency_ms']:.4f} | {e['limit_ms']:.4f} | {e['latency_over_limit']:.2f} | "
             f"{e['throughput_seq_s']:.0f} | {e['dsp']} ({u['dsp']:.0%}) | {e['lut']} ({u['lut']:.0%}) | {e['bram']} ({u['bram']:.0%}) | {e['uram']} ({u['uram']:.0%}) | {e['engines']} |"
         )
-    g = next(iter(res["fpga"].values()), {}).get("gap_to_compute_limit")
+    first: dict[str, Any] = next(iter(res["fpga"].values()), {})
+    g = first.get("gap_to_compute_limit")
     if g:
         lines += [
             "",
