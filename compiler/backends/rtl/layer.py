@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
-import json
 import logging
 import os
 import time
@@ -688,7 +687,6 @@ def run_layer(
     t0 = time.perf_counter()
     build_dir = build_layer(plan, build_root, opt)
     build_s = time.perf_counter() - t0
-    from cocotb_tools.runner import get_results, get_runner
 
     case_dir = Path(case_dir)
     case_dir.mkdir(parents=True, exist_ok=True)
@@ -705,35 +703,11 @@ def run_layer(
         arrays[f"want{i}"] = np.asarray(r.want, dtype=np.int64)
         arrays[f"pause{i}"] = np.array(-1 if r.pause is None else r.pause)
         arrays[f"budget{i}"] = np.array(3 * layer_cycles(plan, len(r.x)) + 10_000)
-    np.savez(case_dir / "case.npz", **arrays)
-    result_path = case_dir / "result.json"
-    result_path.unlink(missing_ok=True)
-    env = {
-        "SPARSEHLS_CASE": str(case_dir / "case.npz"),
-        "SPARSEHLS_RESULT": str(result_path),
-        "PYTHONPATH": os.pathsep.join([str(rtlsim.REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    t1 = time.perf_counter()
-    xml = get_runner("verilator").test(
-        test_module="compiler.backends.rtl.layer_tb",
-        hdl_toplevel=plan.top,
-        hdl_toplevel_lang="verilog",
-        build_dir=build_dir,
-        test_dir=case_dir,
-        extra_env=env,
-        results_xml=str(case_dir / "results.xml"),
-        log_file=case_dir / "sim.log",
+    result, seconds = rtlsim.run_cocotb(
+        case_dir, arrays, "compiler.backends.rtl.layer_tb", plan.top, build_dir, f"layer {plan.layer}"
     )
-    seconds = time.perf_counter() - t1
-    _, failed = get_results(xml)
-    if not result_path.exists():
-        raise RuntimeError(
-            f"RTL simulation of layer {plan.layer} produced no result; see {case_dir / 'sim.log'}"
-        )
-    result = json.loads(result_path.read_text())
     for r, run in zip(result["runs"], runs, strict=True):
         r["model_cycles"] = layer_cycles(plan, len(run.x))
-    result["passed"] = failed == 0 and result["mismatches"] == 0
     result["seconds"] = round(seconds, 2)
     result["build_seconds"] = round(build_s, 2)
     return result

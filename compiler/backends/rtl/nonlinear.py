@@ -17,9 +17,6 @@ set per run, each with its pause seed (-1 = full rate).
 from __future__ import annotations
 
 import fcntl
-import json
-import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,7 +179,6 @@ def run_unit(
     if unit not in UNITS:
         raise UserError(f"no RTL unit {unit!r} (have {', '.join(UNITS)})")
     build_dir = build_unit(unit, build_root, parameters)
-    from cocotb_tools.runner import get_results, get_runner
 
     case_dir = Path(case_dir)
     case_dir.mkdir(parents=True, exist_ok=True)
@@ -194,31 +190,9 @@ def run_unit(
     for i, run in enumerate(runs):
         for k, v in run.items():
             arrays[f"run{i}.{k}"] = np.asarray(v)
-    np.savez(case_dir / "case.npz", **arrays)
-    result_path = case_dir / "result.json"
-    result_path.unlink(missing_ok=True)
-    env = {
-        "SPARSEHLS_CASE": str(case_dir / "case.npz"),
-        "SPARSEHLS_RESULT": str(result_path),
-        "PYTHONPATH": os.pathsep.join([str(rtlsim.REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    t0 = time.perf_counter()
-    xml = get_runner("verilator").test(
-        test_module="compiler.backends.rtl.nonlinear_tb",
-        hdl_toplevel=UNITS[unit].top,
-        hdl_toplevel_lang="verilog",
-        build_dir=build_dir,
-        test_dir=case_dir,
-        extra_env=env,
-        results_xml=str(case_dir / "results.xml"),
-        log_file=case_dir / "sim.log",
+    result, seconds = rtlsim.run_cocotb(
+        case_dir, arrays, "compiler.backends.rtl.nonlinear_tb", UNITS[unit].top, build_dir, unit
     )
-    seconds = time.perf_counter() - t0
-    _, failed = get_results(xml)
-    if not result_path.exists():
-        raise RuntimeError(f"RTL simulation of {unit} produced no result; see {case_dir / 'sim.log'}")
-    result = json.loads(result_path.read_text())
-    result["passed"] = failed == 0 and result["mismatches"] == 0
     result["seconds"] = seconds
     return result
 

@@ -162,7 +162,6 @@ def run_case(
     """
     shape = shape_of(plan, cap)
     build_dir = build(shape, build_root)
-    from cocotb_tools.runner import get_results, get_runner
 
     case_dir = Path(case_dir)
     case_dir.mkdir(parents=True, exist_ok=True)
@@ -183,6 +182,23 @@ def run_case(
     for i, (x, seed) in enumerate(runs):
         arrays[f"x{i}"] = np.asarray(x, dtype=np.int64)
         arrays[f"pause{i}"] = np.array(-1 if seed is None else seed)
+    result, seconds = run_cocotb(
+        case_dir, arrays, "compiler.backends.rtl.linear_tb", "sparse_linear", build_dir, plan.name
+    )
+    result["seconds"] = seconds
+    return result
+
+
+def run_cocotb(
+    case_dir: Path, arrays: dict[str, Any], test_module: str, toplevel: str, build_dir: Path, what: str
+) -> tuple[dict[str, Any], float]:
+    """Save ``arrays`` as the case, run the cocotb ``test_module`` on a built ``toplevel``, read its result.
+
+    The testbench reads ``$SPARSEHLS_CASE`` and writes ``$SPARSEHLS_RESULT``
+    (a dict with ``mismatches``); returns (result with ``passed`` set, simulation seconds).
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
     np.savez(case_dir / "case.npz", **arrays)
     result_path = case_dir / "result.json"
     result_path.unlink(missing_ok=True)
@@ -193,8 +209,8 @@ def run_case(
     }
     t0 = time.perf_counter()
     xml = get_runner("verilator").test(
-        test_module="compiler.backends.rtl.linear_tb",
-        hdl_toplevel="sparse_linear",
+        test_module=test_module,
+        hdl_toplevel=toplevel,
         hdl_toplevel_lang="verilog",
         build_dir=build_dir,
         test_dir=case_dir,
@@ -205,8 +221,7 @@ def run_case(
     seconds = time.perf_counter() - t0
     _, failed = get_results(xml)
     if not result_path.exists():
-        raise RuntimeError(f"RTL simulation of {plan.name} produced no result; see {case_dir / 'sim.log'}")
-    result = json.loads(result_path.read_text())
+        raise RuntimeError(f"RTL simulation of {what} produced no result; see {case_dir / 'sim.log'}")
+    result: dict[str, Any] = json.loads(result_path.read_text())
     result["passed"] = failed == 0 and result["mismatches"] == 0
-    result["seconds"] = seconds
-    return result
+    return result, seconds
