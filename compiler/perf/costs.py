@@ -182,11 +182,7 @@ def unit_costs(
     its REQ_LANES (None: one per output lane).
     """
     synth = load_synth() if use_synth else {}
-    src = (
-        "Yosys rtl_synth.json (linear engines) + formulas (attention/GELU/LayerNorm)"
-        if synth
-        else "formulas (no rtl_synth.json)"
-    )
+    src = "linear engines: Yosys rtl_synth.json" if synth else "linear engines: formulas (no rtl_synth.json)"
     odd = block is not None and block[0] % 2 == 1
     if mac_per_dsp == 2:
         src += (
