@@ -120,8 +120,9 @@ def run_bench(
     from compiler.bench.progress import track
     from compiler.perf.costs import VARIANTS, unit_costs
 
+    scheds = {}
     for b in track(boards, "scheduling boards"):
-        s = schedule(wl, b, clock_mhz, mac_per_dsp)
+        s = scheds[b] = schedule(wl, b, clock_mhz, mac_per_dsp)
         fpga[b] = {**s.estimate, "fits_message": s.message, "schedule": s.to_meta()}
         variants[b] = {}
         for vname, kw in VARIANTS.items():
@@ -129,7 +130,7 @@ def run_bench(
             keep = ("latency_ms", "latency_over_limit", "fits", "engines", "dsp", "cost_source")
             variants[b][vname] = {k: sv.estimate[k] for k in keep}
     if "u250" in fpga:
-        sb = schedule(wl, "u250", clock_mhz, mac_per_dsp)
+        sb = scheds["u250"]
         update_report(project, {"estimate": sb.estimate, "schedule": sb.to_meta()})
 
     step("sparsity sweep of the estimate (same shape)")

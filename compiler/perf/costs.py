@@ -145,15 +145,20 @@ class UnitCosts:
         return Cost(16, 30000, 45000, 16)
 
 
-def load_synth(path: Path = SYNTH_JSON) -> dict[str, dict[str, float]]:
+def _read_json(path: Path) -> dict[str, Any]:
+    """A results file, or {} when it is absent or unreadable (costs then fall back to formulas)."""
     if not path.exists():
         return {}
     try:
         doc: dict[str, Any] = json.loads(path.read_text())
     except json.JSONDecodeError:
         return {}
+    return doc
+
+
+def load_synth(path: Path = SYNTH_JSON) -> dict[str, dict[str, float]]:
     out = {}
-    for c in doc.get("cases", []):
+    for c in _read_json(path).get("cases", []):
         b = c.get("block")
         if b and all(k in c for k in ("LUT", "FF", "DSP")):
             row = {k: float(c[k]) for k in ("LUT", "FF", "DSP", "BRAM")}
@@ -218,14 +223,8 @@ def load_unit_synth(path: Path = UNITS_SYNTH_JSON) -> dict[str, dict[str, float]
     the LUTs of LUTRAM/SRL primitives), FF, DSP, BRAM and the build parameters.
     {} when the file is absent or unreadable (the costs fall back to formulas).
     """
-    if not path.exists():
-        return {}
-    try:
-        doc: dict[str, Any] = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return {}
     out = {}
-    for name, u in doc.get("units", {}).items():
+    for name, u in _read_json(path).get("units", {}).items():
         if all(k in u for k in ("LUT", "FF", "DSP", "BRAM")):
             row = {k: float(u[k]) for k in ("FF", "DSP", "BRAM")}
             row["LUT"] = float(u.get("LUT_TOTAL", u["LUT"]))

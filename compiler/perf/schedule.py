@@ -80,9 +80,7 @@ class Schedule:
         }
 
 
-def split_engines(
-    p: int, ly: LayerWork, roles: list[str], tokens: int, tt: int, rq: int = 1
-) -> dict[str, int]:
+def split_engines(p: int, ly: LayerWork, roles: list[str], tokens: int, tt: int) -> dict[str, int]:
     """Share ``p`` engines among ``roles`` of a layer: proportional to kept blocks, then greedy on the slowest."""
     ms = [m for m in ly.linears if m.role in roles]
     if not ms:
@@ -97,17 +95,17 @@ def split_engines(
         open_ = [r for r in alloc if alloc[r] < cap]
         if not open_:
             break
-        r = max(open_, key=lambda r: kernel_cycles(byrole[r], tokens, alloc[r], tt, 1, rq))
+        r = max(open_, key=lambda r: kernel_cycles(byrole[r], tokens, alloc[r], tt))
         alloc[r] += 1
         left -= 1
     return alloc
 
 
-def choose_rows(m: LinearWork, tokens: int, engines: int, tt: int, streaming: bool, rq: int = 1) -> int:
+def choose_rows(m: LinearWork, tokens: int, engines: int, tt: int, streaming: bool) -> int:
     """Row groups for a kernel's engines: fewest cycles (+ first-tile latency when it streams into the next stage)."""
     best, best_r = None, 1
     for r in range(1, min(engines, m.nb, 8) + 1):
-        c = kernel_cycles(m, tokens, engines, tt, r, rq) + (first_tile_cycles(m, tt, r) if streaming else 0)
+        c = kernel_cycles(m, tokens, engines, tt, r) + (first_tile_cycles(m, tt, r) if streaming else 0)
         if best is None or c < best:
             best, best_r = c, r
     return best_r
@@ -138,7 +136,6 @@ def _lanes(
     tt: int,
     ln_width: int = 1,
     floor: int = 0,
-    rq: int = 1,
 ) -> tuple[int, int, int]:
     """Fewest attention / GELU / LayerNorm lanes whose stages are no slower than phase B's slowest linear
     (or than ``floor`` cycles, if that is longer)."""
@@ -147,7 +144,7 @@ def _lanes(
         al, rw = alloc.get(ly.index, {}), rows.get(ly.index, {})
         target = max(
             (
-                kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1), rq)
+                kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1))
                 for m in ly.linears
                 if m.role not in PHASE_A
             ),
@@ -171,22 +168,22 @@ def _design(
     onchip: tuple[int, ...],
     tt: int,
 ) -> Design:
-    rq = 1  # heuristics: shared-requant stalls ignored here (exact in layer_timing), keeps the search fast
+    # the heuristics below ignore shared-requant stalls (exact in layer_timing): keeps the search fast
     alloc: dict[int, dict[str, int]] = {}
     for ly in wl.layers:
         roles_b = [m.role for m in ly.linears if m.role not in PHASE_A]
         alloc[ly.index] = {
-            **split_engines(p, ly, list(PHASE_A), wl.seq, tt, rq),
-            **split_engines(p, ly, roles_b, wl.seq, tt, rq),
+            **split_engines(p, ly, list(PHASE_A), wl.seq, tt),
+            **split_engines(p, ly, roles_b, wl.seq, tt),
         }
     rows = {
         ly.index: {
-            m.role: choose_rows(m, wl.seq, alloc[ly.index].get(m.role, 1), tt, m.role not in PHASE_A, rq)
+            m.role: choose_rows(m, wl.seq, alloc[ly.index].get(m.role, 1), tt, m.role not in PHASE_A)
             for m in ly.linears
         }
         for ly in wl.layers
     }
-    a, g, ln = _lanes(wl, alloc, rows, tt, costs.ln_width, rq=rq)
+    a, g, ln = _lanes(wl, alloc, rows, tt, costs.ln_width)
     return Design(
         board,
         clock,
