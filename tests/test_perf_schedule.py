@@ -101,7 +101,7 @@ def test_nonlinear_stage_cycles_are_the_rtl_units() -> None:
 
 def test_gelu_fill_is_one_token_over_its_lanes() -> None:
     """The GELU stage delays its successor by one token's row spread over its lanes, not by a 1-lane row."""
-    from compiler.perf.model import first_tile_cycles, gelu_fill, layer_timing
+    from compiler.perf.model import first_tile_cycles, gelu_fill, late_q, layer_timing
 
     wl = from_shape(1, 768, 12, 3072, 128, (16, 16), 0.9)
     ly = wl.layers[0]
@@ -115,12 +115,22 @@ def test_gelu_fill_is_one_token_over_its_lanes() -> None:
         "ln1": ln_row,
         "ln2": ln_row,
         "attention": 128 + (3 * 128 + 51) + 128,  # QK row, softmax row, PV row
+        "add1": -(-768 // d.add_lanes) + 6,  # int_add.sv: one token over the lanes + 6
+        "add2": -(-768 // d.add_lanes) + 6,
     }
+    roles_b = ("q", "o", "fc1", "fc2") if late_q(ly, d) else ("o", "fc1", "fc2")
     for m in ly.linears:
-        if m.role in ("o", "fc1", "fc2"):
+        if m.role in roles_b:
             fills[m.role] = first_tile_cycles(m, d.tt, d.rows[0][m.role])
+    # q in phase B runs on fc2's engines: whatever of it outlasts the fills before fc2 delays fc2
+    excess = 0
+    if "q" in roles_b:
+        excess = max(0, t.kernels["q"] - sum(f for s, f in fills.items() if s not in ("fc2", "add2", "ln2")))
+        assert d.alloc[0]["q"] == d.alloc[0]["fc2"]
+        assert t.phase_a == max(t.kernels["k"], t.kernels["v"])
     # phase B = slowest stage + the fill latency of every other stage
-    assert t.phase_b == t.kernels[t.bottleneck] + sum(f for s, f in fills.items() if s != t.bottleneck)
+    top = t.kernels[t.bottleneck]
+    assert t.phase_b == top + sum(f for s, f in fills.items() if s != t.bottleneck) + excess
 
 
 @pytest.mark.parametrize("mpd", [1, 2])
@@ -135,3 +145,77 @@ def test_gap_factors_multiply_to_latency_over_compute_limit(mpd: int) -> None:
     assert all(v >= 1.0 for v in g.values())  # no factor can beat the limit
     ratio = e["latency_ms"] / e["limit"]["compute_ms"]
     assert math.prod(g.values()) == pytest.approx(ratio, rel=2e-3)
+
+
+def test_phase_a_overlaps_only_the_previous_layernorm_drain() -> None:
+    """Phase A of layer l+1 starts on the rows layer l's last LayerNorm has already given out."""
+    from dataclasses import replace
+
+    from compiler.perf.model import DDR_LATENCY, EMBED_LANES, first_tile_cycles, phase_a_roles, total_cycles
+
+    wl = from_shape(4, 768, 12, 3072, 128, (16, 16), 0.9)
+    d = schedule(wl, "u250").design
+    cyc, lys, other = total_cycles(wl, d)
+    assert lys[0].overlap == 0  # nothing before the first layer's phase A but the embedding
+    for prev, t, ly in zip(lys[:-1], lys[1:], wl.layers[1:], strict=True):
+        assert 0 < t.overlap <= prev.ln2_fill
+        for m in ly.linears:
+            if m.role in phase_a_roles(ly, d):  # the last tile waits for the last row
+                assert t.overlap <= t.phase_a - first_tile_cycles(m, d.tt, d.rows[ly.index][m.role])
+    assert cyc == other + sum(t.phase_a + t.phase_b - t.overlap for t in lys)
+    assert other == wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY  # no tail in this workload
+    # one LayerNorm lane per row: every row arrives at the very end, nothing can start early
+    allrows = replace(d, ln_lanes=wl.seq)
+    assert all(t.overlap == 0 for t in total_cycles(wl, allrows)[1])
+
+
+def test_scheduler_picks_the_fastest_layernorm_width() -> None:
+    """Without fixed costs the schedule is no slower than the best fixed LayerNorm width."""
+    from compiler.perf.costs import LN_WIDTHS, design_costs
+
+    wl = from_shape(12, 768, 12, 3072, 128, (16, 16), 0.9)
+    s = schedule(wl, "u250")
+    fixed = {
+        w: schedule(wl, "u250", costs=design_costs(wl.block, None, w)).estimate["cycles"] for w in LN_WIDTHS
+    }
+    assert s.design.costs.ln_width in LN_WIDTHS
+    assert s.estimate["cycles"] == min(fixed.values())
+    assert s.estimate["ln_width"] == s.design.costs.ln_width
+    assert f"(W={s.design.costs.ln_width})" in s.message
+
+
+def test_late_q_needs_an_fc2_to_borrow() -> None:
+    """A layer whose FFN was pruned away keeps q in phase A (there are no fc2 engines to run it on)."""
+    from dataclasses import replace
+
+    from compiler.perf.model import layer_timing
+
+    wl = from_shape(2, 768, 12, 3072, 128, (16, 16), 0.9)
+    ly1 = wl.layers[1]
+    no_ffn = replace(ly1, linears=tuple(m for m in ly1.linears if m.role not in ("fc1", "fc2")), ffn=0)
+    wl = replace(wl, layers=(wl.layers[0], no_ffn))
+    s = schedule(wl, "u250")
+    d = s.design
+    assert 1 not in d.late_q
+    t = layer_timing(wl, d, no_ffn)
+    assert t.phase_a == max(t.kernels[r] for r in ("q", "k", "v"))
+    assert "q" in d.alloc[1] and "fc2" not in d.alloc[1]
+
+
+def test_both_layernorm_and_add_stages_are_paid_for() -> None:
+    """ln1/ln2 and the two residual adds run at the same time in phase B: each has its own units."""
+    from dataclasses import replace
+
+    from compiler.perf.model import resources
+
+    wl = from_shape(2, 768, 12, 3072, 128, (16, 16), 0.9)
+    d = schedule(wl, "u250").design
+    base = resources(wl, d)
+    one_more_ln = resources(wl, replace(d, ln_lanes=d.ln_lanes + 1))
+    one_more_add = resources(wl, replace(d, add_lanes=d.add_lanes + 1))
+    assert one_more_ln.dsp - base.dsp == pytest.approx(2 * d.costs.layernorm_lane().dsp)
+    assert one_more_add.dsp - base.dsp == pytest.approx(2 * d.costs.add_lane().dsp)
+    from compiler.perf.costs import unit_synth_cost
+
+    yosys = unit_synth_cost("add")  # int_add.sv as Yosys maps it (rtl_synth_units.json)
+    assert yosys is not None and d.costs.add_lane() == yosys

@@ -108,6 +108,8 @@ def project_markdown(rep: dict[str, Any]) -> str:
             "attn_lanes",
             "gelu_lanes",
             "ln_lanes",
+            "ln_width",
+            "add_lanes",
             "mac_per_dsp",
             "cost_source",
         ):
@@ -120,10 +122,15 @@ def project_markdown(rep: dict[str, Any]) -> str:
                 "- latency / compute limit = "
                 + " x ".join(f"{v:.2f} ({k.replace('_', ' ')})" for k, v in g.items())
             )
-        lines += ["", "| layer | cycles | phase A | phase B | bottleneck |", "|---|---:|---:|---:|---|"]
+        lines += [
+            "",
+            "| layer | cycles | phase A | phase B | A under previous LN | q in phase B | bottleneck |",
+            "|---|---:|---:|---:|---:|---|---|",
+        ]
         for ly in e.get("layers", []):
             lines.append(
-                f"| {ly['layer']} | {ly['cycles']} | {ly['phase_a']} | {ly['phase_b']} | {ly['bottleneck']} |"
+                f"| {ly['layer']} | {ly['cycles']} | {ly['phase_a']} | {ly['phase_b']} | {ly.get('overlap', 0)} "
+                f"| {'yes' if ly.get('late_q') else 'no'} | {ly['bottleneck']} |"
             )
     mats = rep.get("matrices", [])
     if mats:

@@ -7,7 +7,7 @@ weights' zero blocks are what the schedule sizes).  Runs the scheduler of
 * linear nodes: ``attrs["engines"]`` (engines of the shared pool this matrix
   gets in its phase) and ``attrs["row_groups"]``; ``attrs["weights"]`` is
   ``"onchip"`` or ``"streamed"``;
-* attention / gelu / layernorm nodes: ``attrs["lanes"]``;
+* attention / gelu / layernorm / add nodes: ``attrs["lanes"]``;
 * ``meta["schedule"]``: the summary (board, clock, fits, message, utilization).
 
 Only attrs and meta change: node order, tensors and parameters are the
@@ -59,6 +59,8 @@ class ScheduleDesign:
                 n = n.with_attrs(lanes=int(d.gelu_lanes))
             elif n.op == "layernorm":
                 n = n.with_attrs(lanes=int(d.ln_lanes))
+            elif n.op == "add":
+                n = n.with_attrs(lanes=int(d.add_lanes))
             nodes.append(n)
         log.info("%s", s.message)
         return graph.with_nodes(nodes).with_meta(schedule=s.to_meta()), True

@@ -130,6 +130,12 @@ class UnitCosts:
         y = unit_synth_cost("gelu")
         return y if y is not None else Cost(3 * DSP_32X32, 900, 1400)
 
+    def add_lane(self) -> Cost:
+        """int_add.sv: residual add of two requantized inputs, one element per cycle, with its
+        per-channel parameter ROM (Yosys when present, else the formula)."""
+        y = unit_synth_cost("add")
+        return y if y is not None else Cost(2 * DSP_32X32, 700, 650, 3)
+
     def layernorm_lane(self) -> Cost:
         """int_layernorm.sv unit of ``ln_width`` lanes (W): squares, normalize, gamma and requant
         multipliers, isqrt, divider, row buffer.  Yosys when ``rtl_synth_units.json`` has this W
@@ -141,7 +147,7 @@ class UnitCosts:
         return Cost(4 * DSP_32X32 * w, 6000 + 1500 * (w - 1), 7000 + 2000 * (w - 1), 2 * w)
 
     def fixed(self) -> Cost:
-        """Controller, AXI masters, embedding gather, residual adders: one of each."""
+        """Controller, AXI masters, embedding gather: one of each."""
         return Cost(16, 30000, 45000, 16)
 
 
@@ -257,9 +263,12 @@ def unit_synth_source() -> str:
 
 
 #: The scheduler's unit configuration by default (all built in RTL): PACK = 2,
-#: REQ_LANES = 4, LayerNorm W = 4 (BERT-base 90 % on a U250: the fastest of
-#: W in {1, 4, 16} x REQ_LANES in {BM, 4}; bench/results/bench_bert_base.json).
+#: REQ_LANES = 4 (BERT-base 90 % on a U250: faster than REQ_LANES in {BM, 2});
+#: LayerNorm W = 4 unless the scheduler picks another of ``LN_WIDTHS``.
 DEFAULT_DESIGN: dict[str, Any] = {"mac_per_dsp": 2, "requant_lanes": 4, "ln_width": 4}
+
+#: int_layernorm.sv widths that are built, tested bit-exact and synthesized: the scheduler picks one.
+LN_WIDTHS = (1, 4, 16)
 
 #: Unit designs the bench reports side by side (every one is built in RTL).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -270,13 +279,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def design_costs(block: tuple[int, int], mac_per_dsp: int | None = None) -> UnitCosts:
+def design_costs(
+    block: tuple[int, int], mac_per_dsp: int | None = None, ln_width: int | None = None
+) -> UnitCosts:
     """Costs of the default design for ``block`` (PACK = 1 where the block height is odd).
 
     ``mac_per_dsp`` overrides the packing (1: the unpacked engine, with the
-    other defaults kept).
+    other defaults kept), ``ln_width`` the LayerNorm unit width.
     """
     kw = dict(DEFAULT_DESIGN)
+    if ln_width is not None:
+        kw["ln_width"] = ln_width
     if mac_per_dsp is not None:
         kw["mac_per_dsp"] = mac_per_dsp
     if block[0] % 2 == 1:

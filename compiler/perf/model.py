@@ -42,7 +42,6 @@ EMBED_LANES = 64  # int8 rows gathered from DDR: 64 bytes per cycle (512-bit por
 DDR_LATENCY = 200  # cycles, first word of a gather
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def kernel_cycles(
     m: LinearWork, tokens: int, engines: int = 1, tt: int = 4, rows: int = 1, rq_cycles: int = 1
 ) -> int:
@@ -56,7 +55,13 @@ def kernel_cycles(
     t = 1 if m.tokens_one else tokens
     r = max(1, min(rows, m.nb, engines))
     per = -(-t // max(1, engines // r))
-    return cycle_model.linear_cycles(per, -(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles=rq_cycles)
+    return _linear_cycles(per, -(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _linear_cycles(tokens: int, nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int) -> int:
+    """Cached :func:`cycle_model.linear_cycles` (same-shaped matrices of different layers share it)."""
+    return cycle_model.linear_cycles(tokens, nb, kb, nnzb, tt, rq_cycles=rq_cycles)
 
 
 def rq_cycles(costs: UnitCosts, bm: int) -> int:
@@ -116,6 +121,16 @@ def gelu_fill(ly: LayerWork, units: int) -> int:
     return _rtl_unit("gelu", -(-ly.ffn // max(1, units))) if ly.ffn else 0
 
 
+def add_cycles(hidden: int, tokens: int, units: int) -> int:
+    """RTL residual adders (int_add.sv, one element per cycle each) splitting the elements."""
+    return _rtl_unit("add", -(-(tokens * hidden) // max(1, units)))
+
+
+def add_fill(hidden: int, units: int) -> int:
+    """Latency until the add stage has passed one token's row, spread over its units."""
+    return _rtl_unit("add", -(-hidden // max(1, units)))
+
+
 def layernorm_cycles(hidden: int, tokens: int, units: int, width: int = 1) -> int:
     """RTL LayerNorm units (int_layernorm.sv with W = ``width`` elements per beat) splitting the rows."""
     return _rtl_unit("layernorm", 0, -(-tokens // max(1, units)), hidden, width)
@@ -133,13 +148,16 @@ class Design:
     alloc: dict[int, dict[str, int]]  # layer -> role -> engines (phase-wise share of the pool)
     attn_lanes: int
     gelu_lanes: int
-    ln_lanes: int
+    ln_lanes: int  # per LayerNorm stage (ln1 and ln2 each have this many units)
     onchip_layers: tuple[int, ...]  # layers whose weights stay on chip; others are streamed
     costs: UnitCosts
     tt: int = 4
     rows: dict[int, dict[str, int]] = field(default_factory=dict)  # layer -> role -> row groups
     notes: list[str] = field(default_factory=list)
     softmax_units: int = 3  # per attention lane (the scheduler sets softmax_units_for(seq))
+    # layers whose q projection runs in phase B on fc2's engines (phase A is then k, v only)
+    late_q: frozenset[int] = frozenset()
+    add_lanes: int = 1  # int_add units per residual add stage (two stages: before ln1 and ln2)
 
 
 @dataclass
@@ -150,10 +168,21 @@ class LayerTiming:
     bottleneck: str
     memory: int  # cycles to stream this layer's weights (0: on chip)
     kernels: dict[str, int]
+    overlap: int = 0  # cycles of phase A hidden under the previous layer's last LayerNorm rows
+    ln2_fill: int = 0  # this layer's last-LayerNorm drain after its engines are done
 
     @property
     def cycles(self) -> int:
-        return max(self.phase_a + self.phase_b, self.memory)
+        return max(self.phase_a + self.phase_b - self.overlap, self.memory)
+
+
+def late_q(ly: LayerWork, d: Design) -> bool:
+    """Does this layer run q in phase B (on fc2's engines, idle until fc2's first input)?"""
+    return ly.index in d.late_q and ly.linear("q") is not None and ly.linear("fc2") is not None
+
+
+def phase_a_roles(ly: LayerWork, d: Design) -> tuple[str, ...]:
+    return ("k", "v") if late_q(ly, d) else PHASE_A
 
 
 def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
@@ -165,9 +194,15 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         )
         for m in ly.linears
     }
-    a = max((kern[r] for r in PHASE_A if r in kern), default=0)
+    a = max((kern[r] for r in phase_a_roles(ly, d) if r in kern), default=0)
     stages: dict[str, int] = {}
     fills: dict[str, int] = {}
+    late = late_q(ly, d)
+    if late:  # q streams into attention from fc2's engines
+        q = ly.linear("q")
+        assert q is not None
+        stages["q"] = kern["q"]
+        fills["q"] = first_tile_cycles(q, d.tt, rows.get("q", 1))
     if ly.heads:
         stages["attention"] = attention_cycles(ly, wl.seq, d.attn_lanes, d.softmax_units)
         fills["attention"] = attention_fill(wl.seq)
@@ -176,7 +211,9 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         if m.role not in PHASE_A:
             stages[m.role] = kern[m.role]
             fills[m.role] = first_tile_cycles(m, d.tt, rows.get(m.role, 1))
-    for nm in ("ln1", "ln2"):
+    for ad, nm in (("add1", "ln1"), ("add2", "ln2")):
+        stages[ad] = kern[ad] = add_cycles(ly.hidden, wl.seq, d.add_lanes)
+        fills[ad] = add_fill(ly.hidden, d.add_lanes)
         stages[nm] = kern[nm] = layernorm_cycles(ly.hidden, wl.seq, d.ln_lanes, d.costs.ln_width)
         fills[nm] = layernorm_fill(ly.hidden, d.costs.ln_width)
     if ly.ffn:
@@ -184,11 +221,38 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         fills["gelu"] = gelu_fill(ly, d.gelu_lanes)
     top = max(stages, key=lambda s: stages[s])
     b = stages[top] + sum(f for s, f in fills.items() if s != top)
+    if late:  # fc2's engines must be done with q when fc2's first input arrives
+        before_fc2 = sum(fills.get(s, 0) for s in ("q", "attention", "o", "add1", "ln1", "fc1", "gelu"))
+        b += max(0, stages["q"] - before_fc2)
     mem = 0
     if ly.index not in d.onchip_layers:
         nbytes = sum(m.weight_bytes() for m in ly.linears)
         mem = int(nbytes / bytes_per_cycle(d))
-    return LayerTiming(ly.index, a, b, top, mem, kern)
+    return LayerTiming(ly.index, a, b, top, mem, kern, ln2_fill=fills["ln2"])
+
+
+def phase_a_overlap(wl: Workload, d: Design, ly: LayerWork, t: LayerTiming, prev_ln2_fill: int) -> int:
+    """Cycles of this layer's phase A that run while the previous layer's last LayerNorm drains.
+
+    The engines are free once the previous fc2 is done; its LayerNorm still
+    holds the last rows (at most one per lane) for ``prev_ln2_fill`` cycles.
+    Phase A's engines start on the rows already out: the token group that owns
+    the last tokens has (tokens it owns - rows still missing) of its work ready,
+    and the last tile cannot finish before the last row arrives.
+    """
+    if prev_ln2_fill <= 0 or t.phase_a <= 0:
+        return 0
+    alloc, rows = d.alloc.get(ly.index, {}), d.rows.get(ly.index, {})
+    best = prev_ln2_fill
+    for m in ly.linears:
+        if m.role not in phase_a_roles(ly, d):
+            continue
+        r = max(1, min(rows.get(m.role, 1), m.nb, alloc.get(m.role, 1)))
+        per = -(-wl.seq // max(1, alloc.get(m.role, 1) // r))  # tokens of the last token group
+        missing = min(wl.seq, d.ln_lanes)
+        ready = t.phase_a * max(0, per - missing) // per
+        best = min(best, ready, t.phase_a - first_tile_cycles(m, d.tt, r))
+    return max(0, best)
 
 
 def bytes_per_cycle(d: Design) -> float:
@@ -196,7 +260,13 @@ def bytes_per_cycle(d: Design) -> float:
 
 
 def total_cycles(wl: Workload, d: Design) -> tuple[int, list[LayerTiming], int]:
-    layers = [layer_timing(wl, d, ly) for ly in wl.layers]
+    layers = []
+    prev = 0
+    for ly in wl.layers:
+        t = layer_timing(wl, d, ly)
+        t.overlap = phase_a_overlap(wl, d, ly, t, prev)
+        prev = t.ln2_fill
+        layers.append(t)
     embed = wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY
     tail = sum(kernel_cycles(m, wl.seq, d.engines, d.tt, rq_cycles=rq_cycles(d.costs, m.bm)) for m in wl.tail)
     return embed + sum(t.cycles for t in layers) + tail, layers, embed + tail
@@ -211,7 +281,8 @@ def resources(wl: Workload, d: Design) -> Cost:
     total = c.fixed() + d.engines * c.engine(bm, bn, max_kb, max_nb, d.tt)
     total = total + d.attn_lanes * c.attention_lane(hd, wl.seq, d.softmax_units)
     total = total + d.gelu_lanes * c.gelu_lane()
-    total = total + d.ln_lanes * c.layernorm_lane()
+    total = total + 2 * d.ln_lanes * c.layernorm_lane()  # ln1 and ln2 run at the same time
+    total = total + 2 * d.add_lanes * c.add_lane()
     # activations: K, V, Q (int8) and two int32 residual rows buffers of T x hidden
     act = wl.seq * wl.hidden * (3 + 8)
     total = total + Cost(bram=brams(act, 64))
@@ -331,6 +402,8 @@ def estimate(wl: Workload, d: Design) -> dict[str, Any]:
         "softmax_units_per_lane": d.softmax_units,
         "gelu_lanes": d.gelu_lanes,
         "ln_lanes": d.ln_lanes,
+        "ln_width": d.costs.ln_width,
+        "add_lanes": d.add_lanes,
         "block": list(wl.block),
         "seq_len": wl.seq,
         "cost_source": d.costs.source,
@@ -340,11 +413,13 @@ def estimate(wl: Workload, d: Design) -> dict[str, Any]:
                 "cycles": t.cycles,
                 "phase_a": t.phase_a,
                 "phase_b": t.phase_b,
+                "overlap": t.overlap,
+                "late_q": late_q(ly, d),
                 "bottleneck": t.bottleneck,
                 "memory": t.memory,
                 "kernels": t.kernels,
             }
-            for t in layers
+            for t, ly in zip(layers, wl.layers, strict=True)
         ],
         "other_cycles": int(other),
         "notes": list(d.notes),

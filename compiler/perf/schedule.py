@@ -18,6 +18,7 @@ the smallest design does not fit, :class:`Schedule` says so and what it needs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -26,9 +27,10 @@ from functools import partial
 from typing import Any
 
 from compiler.perf.boards import BoardResources, board_resources
-from compiler.perf.costs import UnitCosts, design_costs
+from compiler.perf.costs import LN_WIDTHS, UnitCosts, design_costs
 from compiler.perf.model import (
     Design,
+    add_cycles,
     attention_cycles,
     estimate,
     first_tile_cycles,
@@ -67,6 +69,9 @@ class Schedule:
             "softmax_units_per_lane": d.softmax_units,
             "gelu_lanes": d.gelu_lanes,
             "ln_lanes": d.ln_lanes,
+            "ln_width": d.costs.ln_width,
+            "add_lanes": d.add_lanes,
+            "late_q_layers": sorted(d.late_q),
             "token_tile": d.tt,
             "mac_per_dsp": d.costs.mac_per_dsp,
             "alloc": {str(k): v for k, v in sorted(d.alloc.items())},
@@ -129,6 +134,16 @@ def _ln_cycles(hidden: int, seq: int, width: int, units: int) -> int:
     return layernorm_cycles(hidden, seq, units, width)
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _layer_lanes(ly: LayerWork, seq: int, target: int, ln_width: int) -> tuple[int, int, int, int]:
+    """Fewest attention / GELU / LayerNorm / add lanes of one layer with every stage <= ``target`` cycles."""
+    a = _fewest(partial(attention_cycles, ly, seq), target, ly.heads * seq) if ly.heads else 1
+    g = _fewest(partial(gelu_cycles, ly, seq), target, ly.ffn) if ly.ffn else 1
+    ln = _fewest(partial(_ln_cycles, ly.hidden, seq, ln_width), target, seq)
+    ad = _fewest(partial(add_cycles, ly.hidden, seq), target, ly.hidden)
+    return a, g, ln, ad
+
+
 def _lanes(
     wl: Workload,
     alloc: dict[int, dict[str, int]],
@@ -136,27 +151,26 @@ def _lanes(
     tt: int,
     ln_width: int = 1,
     floor: int = 0,
-) -> tuple[int, int, int]:
-    """Fewest attention / GELU / LayerNorm lanes whose stages are no slower than phase B's slowest linear
-    (or than ``floor`` cycles, if that is longer)."""
-    a = g = ln = 1
+    late: frozenset[int] = frozenset(),
+) -> tuple[int, int, int, int]:
+    """Fewest attention / GELU / LayerNorm / add lanes whose stages are no slower than phase B's
+    slowest linear (or than ``floor`` cycles, if that is longer)."""
+    a = g = ln = ad = 1
     for ly in wl.layers:
         al, rw = alloc.get(ly.index, {}), rows.get(ly.index, {})
+        early = ("k", "v") if ly.index in late else PHASE_A
         target = max(
             (
                 kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1))
                 for m in ly.linears
-                if m.role not in PHASE_A
+                if m.role not in early
             ),
             default=0,
         )
         target = max(target, floor)
-        if ly.heads:
-            a = max(a, _fewest(partial(attention_cycles, ly, wl.seq), target, ly.heads * wl.seq))
-        if ly.ffn:
-            g = max(g, _fewest(partial(gelu_cycles, ly, wl.seq), target, ly.ffn))
-        ln = max(ln, _fewest(partial(_ln_cycles, ly.hidden, wl.seq, ln_width), target, wl.seq))
-    return a, g, ln
+        la, lg, lln, lad = _layer_lanes(replace(ly, index=0, linears=()), wl.seq, target, ln_width)
+        a, g, ln, ad = max(a, la), max(g, lg), max(ln, lln), max(ad, lad)
+    return a, g, ln, ad
 
 
 def _design(
@@ -167,23 +181,38 @@ def _design(
     p: int,
     onchip: tuple[int, ...],
     tt: int,
+    late_q: bool = False,
 ) -> Design:
+    """The design for a pool of ``p`` engines; ``late_q``: q runs in phase B on fc2's engines
+    (in the layers that have both), phase A is k and v on the whole pool."""
     # the heuristics below ignore shared-requant stalls (exact in layer_timing): keeps the search fast
     alloc: dict[int, dict[str, int]] = {}
+    late = frozenset(
+        ly.index for ly in wl.layers if late_q and ly.linear("q") is not None and ly.linear("fc2") is not None
+    )
     for ly in wl.layers:
+        early = ["k", "v"] if ly.index in late else list(PHASE_A)
         roles_b = [m.role for m in ly.linears if m.role not in PHASE_A]
         alloc[ly.index] = {
-            **split_engines(p, ly, list(PHASE_A), wl.seq, tt),
+            **split_engines(p, ly, early, wl.seq, tt),
             **split_engines(p, ly, roles_b, wl.seq, tt),
         }
+        if ly.index in late:  # q borrows fc2's engines
+            alloc[ly.index]["q"] = alloc[ly.index]["fc2"]
     rows = {
         ly.index: {
-            m.role: choose_rows(m, wl.seq, alloc[ly.index].get(m.role, 1), tt, m.role not in PHASE_A)
+            m.role: choose_rows(
+                m,
+                wl.seq,
+                alloc[ly.index].get(m.role, 1),
+                tt,
+                m.role not in PHASE_A or ly.index in late and m.role == "q",
+            )
             for m in ly.linears
         }
         for ly in wl.layers
     }
-    a, g, ln = _lanes(wl, alloc, rows, tt, costs.ln_width)
+    a, g, ln, ad = _lanes(wl, alloc, rows, tt, costs.ln_width, late=late)
     return Design(
         board,
         clock,
@@ -197,6 +226,8 @@ def _design(
         tt,
         rows=rows,
         softmax_units=softmax_units_for(wl.seq),
+        late_q=late,
+        add_lanes=ad,
     )
 
 
@@ -211,15 +242,15 @@ def _fitting(wl: Workload, d: Design, budget: float) -> Design | None:
     """
     if _fits(wl, d, budget):
         return d
-    ones = replace(d, attn_lanes=1, gelu_lanes=1, ln_lanes=1)
+    ones = replace(d, attn_lanes=1, gelu_lanes=1, ln_lanes=1, add_lanes=1)
     if not _fits(wl, ones, budget):
         return None
     lo, hi = 0, max(t.phase_b for t in total_cycles(wl, ones)[1]) + 1
     best = ones
     while lo < hi:
         mid = (lo + hi) // 2
-        a, g, ln = _lanes(wl, d.alloc, d.rows, d.tt, d.costs.ln_width, floor=mid)
-        c = replace(d, attn_lanes=a, gelu_lanes=g, ln_lanes=ln)
+        a, g, ln, ad = _lanes(wl, d.alloc, d.rows, d.tt, d.costs.ln_width, floor=mid, late=d.late_q)
+        c = replace(d, attn_lanes=a, gelu_lanes=g, ln_lanes=ln, add_lanes=ad)
         if _fits(wl, c, budget):
             best, hi = c, mid
         else:
@@ -257,35 +288,44 @@ def schedule(
     tt: int = 2,
     costs: UnitCosts | None = None,
 ) -> Schedule:
-    """Pick the fastest design for ``wl`` whose resources stay <= ``budget`` of ``board``."""
+    """Pick the fastest design for ``wl`` whose resources stay <= ``budget`` of ``board``.
+
+    Without ``costs`` it also picks the LayerNorm unit width among the built
+    ones (``LN_WIDTHS``); it always tries q in phase A and q in phase B.
+    """
     b = board_resources(board) if isinstance(board, str) else board
     clock = float(clock_mhz or b.clock_mhz)
-    costs = costs or design_costs(wl.block, mac_per_dsp)
-    onchip = _placement(wl, b, clock, costs, tt, budget)
+    choices = [costs] if costs is not None else [design_costs(wl.block, mac_per_dsp, w) for w in LN_WIDTHS]
     bm, bn = wl.block
-    eng_dsp = costs.engine(bm, bn, 1, 1, tt).dsp
-    pmax = max(3, int(budget * b.total("dsp") / max(eng_dsp, 1e-9)))
-    pmax = min(pmax, 3 * max(1, math.ceil(wl.seq / 2)))
     best: tuple[int, Design] | None = None
-    for p in _candidates(pmax):
-        d = _fitting(wl, _design(wl, b, clock, costs, p, onchip, tt), budget)
-        if d is None:
-            continue
-        cyc = total_cycles(wl, d)[0]
-        if best is None or cyc < best[0]:
-            best = (cyc, d)
+    for c in choices:
+        onchip = _placement(wl, b, clock, c, tt, budget)
+        eng_dsp = c.engine(bm, bn, 1, 1, tt).dsp
+        pmax = max(3, int(budget * b.total("dsp") / max(eng_dsp, 1e-9)))
+        pmax = min(pmax, 3 * max(1, math.ceil(wl.seq / 2)))
+        for late in (False, True):
+            for p in _candidates(pmax):
+                d = _fitting(wl, _design(wl, b, clock, c, p, onchip, tt, late), budget)
+                if d is None:
+                    continue
+                cyc = total_cycles(wl, d)[0]
+                if best is None or cyc < best[0]:
+                    best = (cyc, d)
+    costs = choices[0]
+    onchip = _placement(wl, b, clock, costs, tt, budget)
     if best is not None:
         d = best[1]
         est = estimate(wl, d)
         streamed = est["weights_streamed_layers"]
         msg = (
             f"fits {b.name} within {budget:.0%}: {d.engines} engines of {bm}x{bn} MACs, {d.attn_lanes} attention lanes, "
-            f"{d.gelu_lanes} GELU lanes, {d.ln_lanes} LayerNorm lanes; weights "
+            f"{d.gelu_lanes} GELU lanes, 2x{d.ln_lanes} LayerNorm lanes (W={d.costs.ln_width}), "
+            f"2x{d.add_lanes} residual add lanes; weights "
             + ("on chip" if not streamed else f"streamed for layers {streamed}")
         )
         return Schedule(d, est, True, msg)
     d = _design(wl, b, clock, costs, 3, onchip, tt)
-    d.attn_lanes = d.gelu_lanes = d.ln_lanes = 1
+    d.attn_lanes = d.gelu_lanes = d.ln_lanes = d.add_lanes = 1
     est = estimate(wl, d)
     over = {r: u for r, u in est["utilization"].items() if u > budget}
     need = ", ".join(f"{r.upper()} {getattr_total(est, r)} = {u:.0%} of the board" for r, u in over.items())
@@ -315,7 +355,7 @@ def schedule_project(graph: Any, project: Any, board: str = "u250", clock_mhz: f
     per_node = {
         n.name: {k: n.attrs[k] for k in ("engines", "row_groups", "weights", "lanes") if k in n.attrs}
         for n in new.nodes
-        if n.op in ("linear", "attention", "gelu", "layernorm")
+        if n.op in ("linear", "attention", "gelu", "layernorm", "add")
     }
     write_json(
         Path(project) / "schedule.json", {**p.last.to_meta(), "nodes": per_node, "estimate": p.last.estimate}
