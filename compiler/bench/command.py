@@ -126,7 +126,9 @@ def run_bench(
         fpga[b] = {**s.estimate, "fits_message": s.message, "schedule": s.to_meta()}
         variants[b] = {}
         for vname, kw in VARIANTS.items():
-            sv = schedule(wl, b, clock_mhz, costs=unit_costs(**kw))
+            pack = 1 if wl.block[0] % 2 else kw.get("mac_per_dsp", 2)  # PACK = 2 needs an even BM
+            kw = {**kw, "mac_per_dsp": pack}
+            sv = schedule(wl, b, clock_mhz, costs=unit_costs(**kw, block=wl.block))
             keep = ("latency_ms", "latency_over_limit", "fits", "engines", "dsp", "cost_source")
             variants[b][vname] = {k: sv.estimate[k] for k in keep}
     if "u250" in fpga:
