@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +69,16 @@ def _ms(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array([m for m, _ in ms]), np.array([s for _, s in ms])
 
 
-def _ln_mem() -> dict[str, str]:
-    rng = np.random.default_rng(0)
-    m, s = _ms(rng, H)
-    gamma, beta = rng.integers(-(2**13), 2**13, size=H), rng.integers(-(2**26), 2**26, size=H)
-    return {"ln_params.mem": nonlinear.layernorm_mem(H, gamma, beta, m, s)}
+def _ln_mem(lanes: int = 1) -> Callable[[], dict[str, str]]:
+    """Random per-channel LayerNorm ROM in the W = ``lanes`` layout (every lane filled)."""
+
+    def mem() -> dict[str, str]:
+        rng = np.random.default_rng(0)
+        m, s = _ms(rng, H)
+        gamma, beta = rng.integers(-(2**13), 2**13, size=H), rng.integers(-(2**26), 2**26, size=H)
+        return {"ln_params.mem": nonlinear.layernorm_mem(H, gamma, beta, m, s, lanes)}
+
+    return mem
 
 
 def _add_mem() -> dict[str, str]:
@@ -98,19 +104,19 @@ UNITS: dict[str, tuple[str, tuple[str, ...], dict[str, int], Any]] = {
         "int_layernorm",
         ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"),
         {"HMAX": H, "W": 1},
-        _ln_mem,
+        _ln_mem(1),
     ),
     "layernorm_w4": (
         "int_layernorm",
         ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"),
         {"HMAX": H, "W": 4},
-        _ln_mem,
+        _ln_mem(4),
     ),
     "layernorm_w16": (
         "int_layernorm",
         ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"),
         {"HMAX": H, "W": 16},
-        _ln_mem,
+        _ln_mem(16),
     ),
 }
 
@@ -163,12 +169,13 @@ def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown unit(s) {unknown}; have {', '.join(UNITS)}", file=sys.stderr)
         return 2
-    doc: dict[str, Any] = {"what": "non-linear RTL units, " + TOOL, "units": {}}
-    if OUT.exists():
-        doc["units"].update(json.loads(OUT.read_text()).get("units", {}))
     for name in names or list(UNITS):
         res = synth_unit(name)
         print(json.dumps(res), flush=True)
+        # merge into the file as it is now (another run may have written units meanwhile)
+        doc: dict[str, Any] = {"what": "non-linear RTL units, " + TOOL, "units": {}}
+        if OUT.exists():
+            doc["units"].update(json.loads(OUT.read_text()).get("units", {}))
         doc["units"][name] = res
         write_json(OUT, doc)  # after each unit: a long run keeps what it finished
     print(f"wrote {OUT}")

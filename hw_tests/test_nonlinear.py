@@ -17,6 +17,7 @@ from conftest import needs_sim
 
 from compiler.backends.rtl import nonlinear
 from compiler.golden import intops
+from compiler.perf import cycle_model
 
 pytestmark = [pytest.mark.sim, needs_sim]
 
@@ -189,6 +190,43 @@ def test_wide_layernorm_matches_golden(lanes, build_root, tmp_path):
     check("layernorm", case, runs, tmp_path, build_root, mems, lanes)
 
 
+def ln_mixed_rows(rng: np.random.Generator, rows: int, h: int) -> np.ndarray:
+    """Rows back to back whose mean, variance and sign all differ from their neighbours'."""
+    r = rng.integers(-(2**14), 2**14, size=(rows, h))
+    scale = (1, 2000, 0, 3, 50, 1, 700)  # 0: a constant row
+    offset = (0, 5, -7, -(2**20), 2**20, -3, 2**12)
+    for i in range(rows):
+        r[i] = r[i] * scale[i % 7] + offset[i % 7]
+    return r
+
+
+@pytest.mark.parametrize("lanes", [1, 4, 16])
+def test_layernorm_overlapped_rows(lanes, build_root, tmp_path):
+    """Rows overlap three deep (load k, statistics k-1, output k-2): long calls of unlike rows in
+    every regime (row load longer than, equal to, shorter than the statistics), with pad lanes,
+    one-beat rows, and idle input beats / output backpressure, which stall the phases."""
+    rng = np.random.default_rng(50 + lanes)
+    hmax = 1024
+    gamma = rng.integers(-(2**13), 2**13, size=hmax)
+    beta = rng.integers(-(2**26), 2**26, size=hmax)
+    ms = [qm(float(s)) for s in rng.uniform(0.005, 0.3, size=hmax)]
+    mult, shift = np.array([m for m, _ in ms]), np.array([s for _, s in ms])
+    case = dict(eps_q=2, gamma_q=gamma, beta_q=beta, mult=mult, shift=shift)
+    mems = {"ln_params.mem": nonlinear.layernorm_mem(hmax, gamma, beta, mult, shift, lanes)}
+    # row lengths around the crossover beats + 2 = statistics (cycle_model.layernorm_period)
+    stats = cycle_model.LN_STATS + lanes.bit_length() - 1
+    near = [lanes * (stats - 2) - lanes // 2, lanes * (stats - 1)] if lanes < 16 else [1000, 1024]
+    runs = [dict(r=ln_mixed_rows(rng, 7, h), pause=-1) for h in near]
+    runs += [
+        dict(r=ln_mixed_rows(rng, 9, 24 + lanes // 2), pause=-1),  # statistics-bound, pad lanes
+        dict(r=ln_mixed_rows(rng, 6, 1), pause=-1),  # one beat per row
+        dict(r=ln_mixed_rows(rng, 6, near[0]), pause=11),  # idle input beats, backpressure
+        dict(r=ln_mixed_rows(rng, 5, 40), pause=12),
+        dict(r=ln_mixed_rows(rng, 2, near[1]), pause=-1),
+    ]
+    check("layernorm", case, runs, tmp_path, build_root, mems, lanes)
+
+
 def test_softmax_matches_golden(build_root, tmp_path):
     rng = np.random.default_rng(4)
     m, s = qm(0.003 * 2**14)  # s_q * s_k / sqrt(d_h) * 2^14
@@ -248,3 +286,81 @@ def test_attention_head_matches_golden(build_root, tmp_path):
         dict(q=mk(33), k=mk(33), v=mk(33), mask=np.ones(33, dtype=np.int64), pause=9),
     ]
     check("attention", case, runs, tmp_path, build_root)
+
+
+def check_attention(case: dict, runs: list[dict], tmp_path, build_root, d: int, out_lanes: int) -> None:
+    """An int_attention_head build (D, OUT_LANES): every o_out word, full-rate cycles = the formula."""
+    res = nonlinear.run_unit(
+        "attention", case, runs, tmp_path, build_root, None, {"D": d, "OUT_LANES": out_lanes}
+    )
+    assert res["passed"] and res["mismatches"] == 0, f"{res['mismatches']} differ; see {tmp_path}/sim.log"
+    assert res["compared"] == sum(np.asarray(r["q"]).size for r in runs)
+    for run, got in zip(runs, res["runs"], strict=True):
+        if run["pause"] < 0:
+            s = np.asarray(run["q"]).shape[0]
+            want = cycle_model.attention_cycles(s, d, out_lanes)
+            assert got["cycles"] == want, (
+                f"RTL {got['cycles']} cycles, formula {want} (S {s}, D {d}, {out_lanes})"
+            )
+
+
+def attention_runs(rng: np.random.Generator, d: int, lengths: list[tuple[int, int]]) -> list[dict]:
+    """Random heads of the given (seq_len, pause) plus saturating ones (both ends), masked keys."""
+    runs = []
+    for s, pause in lengths:
+        mask = np.ones(s, dtype=np.int64)
+        mask[s - s // 4 :] = 0  # padded keys (none for s < 4)
+        runs.append(
+            dict(
+                q=rng.integers(-128, 128, (s, d)),
+                k=rng.integers(-128, 128, (s, d)),
+                v=rng.integers(-128, 128, (s, d)),
+                mask=mask,
+                pause=pause,
+            )
+        )
+    s = 5
+    for sign in (1, -1):  # every output saturates: v = 127 -> +127, v = -128 -> -128
+        v = np.full((s, d), 127 if sign > 0 else -128)
+        v[:, 1] = rng.integers(-3, 4, s)  # one lane in range
+        runs.append(
+            dict(
+                q=np.full((s, d), -128),
+                k=np.full((s, d), -128),
+                v=v,
+                mask=np.ones(s, dtype=np.int64),
+                pause=-1,
+                out_mult=2**31 - 1,
+                out_shift=20,
+            )
+        )
+    # large multiplier: outputs of both signs, some saturating, some not, under backpressure
+    runs.append(
+        dict(
+            q=rng.integers(-128, 128, (9, d)),
+            k=rng.integers(-128, 128, (9, d)),
+            v=rng.integers(-128, 128, (9, d)),
+            mask=np.ones(9, dtype=np.int64),
+            pause=4,
+            out_mult=2**31 - 1,
+            out_shift=16,
+        )
+    )
+    return runs
+
+
+@pytest.mark.parametrize("d,out_lanes", [(8, 2), (8, 8), (64, 1)], ids=lambda v: str(v))
+def test_attention_head_shared_requant(d, out_lanes, build_root, tmp_path):
+    """OUT_LANES lanes of output requant per cycle: 1 (D = 64: a row of S < 5 waits for the
+    hold register), 2, D (one beat per issue); odd, short and long rows, saturation at both
+    ends, output backpressure; every word against the golden, full-rate cycles exact."""
+    rng = np.random.default_rng(50 + d + out_lanes)
+    sm, out = qm(0.002 * 2**14), qm(0.4 / 256)
+    case = dict(sm_mult=sm[0], sm_shift=sm[1], out_mult=out[0], out_shift=out[1])
+    lengths = (
+        [(1, -1), (2, -1), (4, -1), (3, 5), (7, -1), (12, -1)]
+        if d == 64
+        else [(1, -1), (13, -1), (6, 3), (41, -1), (64, -1)]
+    )
+    runs = attention_runs(rng, d, lengths)
+    check_attention(case, runs, tmp_path, build_root, d, out_lanes)

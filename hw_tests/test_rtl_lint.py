@@ -97,6 +97,8 @@ UNIT_PARAMS = [
     ("softmax", {"LMAX": 20}),
     ("attention", {"D": 8, "SMAX": 128}),
     ("attention", {"D": 32, "SMAX": 512}),
+    ("attention", {"D": 64, "SMAX": 128, "OUT_LANES": 4}),
+    ("attention", {"D": 5, "SMAX": 16}),  # odd head_dim: the packed QK pads a lane
 ]
 
 

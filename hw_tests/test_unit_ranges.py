@@ -281,7 +281,7 @@ def test_softmax_narrowed_matches_golden(mult, shift, n_keys):
 
 
 # --------------------------------------------------------------------------
-# int_attention_head: PV accumulators and the output requant
+# int_attention_head: packed QK, PV accumulators and the output requant
 # --------------------------------------------------------------------------
 def attn_requant_rtl(acc: np.ndarray, om: int, osh: int, smax: int) -> np.ndarray:
     """The o_out lanes of int_attention_head.sv from its ACCW-bit accumulators."""
@@ -321,9 +321,60 @@ def test_attention_requant_on_every_accumulator_range(om, osh, smax):
     np.testing.assert_array_equal(attn_requant_rtl(acc, om, osh, smax), want)
 
 
+def qk_rtl(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The packed QK of int_attention_head.sv: a key pair (j, j+1) on H = ceil(D/2) multipliers,
+    lanes 0..H-1 then H..2H-1, each q_l * (k_{j+1,l} * 2^18 + k_{j,l}) unpacked (low 18 bits
+    signed = q*k_j), 4-lane group sums (18 bits), scores in SCW = 16 + clog2(D) bits."""
+    rows, d = q.shape
+    s_len = k.shape[0]
+    h, scw = (d + 1) // 2, 16 + (d - 1).bit_length()
+    qp = np.zeros((rows, 2 * h), dtype=np.int64)
+    qp[:, :d] = q
+    kp = np.zeros((s_len + s_len % 2, 2 * h), dtype=np.int64)  # an odd row's last key pairs with 0
+    kp[:s_len, :d] = k
+    out = np.zeros((rows, kp.shape[0]), dtype=np.int64)
+    for j in range(0, s_len, 2):
+        sa = sb = np.zeros(rows, dtype=np.int64)
+        for ph in (0, 1):
+            lanes = slice(ph * h, (ph + 1) * h)
+            pk = _fit(kp[j + 1, lanes] * (1 << 18) + kp[j, lanes], 27)  # the DSP's 27-bit port
+            prod = _fit(qp[:, lanes] * pk[None, :], 34)
+            lo = _sext(_u(prod), 18)
+            hi = _fit((prod - lo) >> 18, 18)
+            ga = [_fit(lo[:, g : g + 4].sum(axis=1), 18) for g in range(0, h, 4)]
+            gb = [_fit(hi[:, g : g + 4].sum(axis=1), 18) for g in range(0, h, 4)]
+            sa = _fit(sa + _fit(np.sum(ga, axis=0), scw), scw)
+            sb = _fit(sb + _fit(np.sum(gb, axis=0), scw), scw)
+        out[:, j], out[:, j + 1] = sa, sb
+    return out[:, :s_len]
+
+
+def test_qk_two_keys_in_one_dsp_every_value():
+    """QK packing: q * (k1 * 2^18 + k0) gives q*k0 (low 18 bits, signed) and q*k1, for every q, k0, k1."""
+    v = np.arange(-128, 128, dtype=np.int64)
+    k0, k1 = (a.ravel() for a in np.meshgrid(v, v))
+    pk = _fit(k1 * (1 << 18) + k0, 27)
+    for q in range(-128, 128):
+        prod = _fit(pk * q, 34)
+        lo = _sext(_u(prod), 18)
+        np.testing.assert_array_equal(lo, q * k0)
+        np.testing.assert_array_equal((prod - lo) >> 18, q * k1)
+
+
+@pytest.mark.parametrize("d", [1, 5, 8, 64, 128])
+def test_packed_qk_scores_exact(d):
+    """Packed QK = q @ k.T at the score extremes (|s| = D * 2^14), odd and even key counts."""
+    rng = np.random.default_rng(d)
+    for s_len in (1, 2, 7, 32):
+        q, k = rng.integers(-128, 128, size=(s_len, d)), rng.integers(-128, 128, size=(s_len, d))
+        q[0], k[0] = -128, -128  # the largest score
+        k[-1] = 127  # the most negative one against q[0]
+        np.testing.assert_array_equal(qk_rtl(q, k), q @ k.T)
+
+
 def attention_rtl(q, k, v, mask, sm_mult, sm_shift, om, osh, smax):
-    """One head of int_attention_head.sv: scores (int32), softmax_rtl, ACCW-bit PV, requant."""
-    scores = _fit(q @ k.T, 32)
+    """One head of int_attention_head.sv: packed QK scores, softmax_rtl, ACCW-bit PV, requant."""
+    scores = _fit(qk_rtl(q, k), 32)
     valid = np.broadcast_to(mask != 0, scores.shape)
     p = softmax_rtl(scores, valid, sm_mult, sm_shift, smax)
     accw = (smax - 1).bit_length() + 16

@@ -94,7 +94,10 @@ def test_nonlinear_stage_cycles_are_the_rtl_units() -> None:
 
     wl = from_shape(1, 768, 12, 3072, 128, (16, 16), 0.9)
     ly = wl.layers[0]
-    assert layernorm_cycles(768, 128, 1) == _rtl_unit("layernorm", 0, 128, 768) == 128 * (3 * 768 + 195) + 1
+    # int_layernorm.sv overlaps rows (load k | statistics k-1 | output k-2): first load, last output,
+    # two ramp phases, then one (768 + 2)-cycle phase per further row (loads are longer than the 137-cycle statistics)
+    want = (768 + 1) + (768 + 10) + 2 * (768 + 1) + 126 * (768 + 2)
+    assert layernorm_cycles(768, 128, 1) == _rtl_unit("layernorm", 0, 128, 768) == want
     assert gelu_cycles(ly, 128, 1) == _rtl_unit("gelu", 128 * 3072)
     assert layernorm_cycles(768, 128, 4) < layernorm_cycles(768, 128, 2) < layernorm_cycles(768, 128, 1)
 
@@ -109,12 +112,15 @@ def test_gelu_fill_is_one_token_over_its_lanes() -> None:
     d = schedule(wl, "u250").design
     t = layer_timing(wl, d, ly)
     w = d.costs.ln_width
-    ln_row = 3 * -(-768 // w) + 195 + 2 * (w.bit_length() - 1) + 1  # int_layernorm.sv, one row
+    beats, stats = -(-768 // w), 137 + (w.bit_length() - 1)  # int_layernorm.sv: row beats, statistics
+    more = -(-128 // d.ln_lanes) > 1  # the unit's second row is loading during the first's statistics
+    ln_row = (beats + 1) + (max(beats + 1, stats) if more else stats) + beats + 10  # first row out
     fills = {
         "gelu": -(-3072 // d.gelu_lanes) + 13,
         "ln1": ln_row,
         "ln2": ln_row,
-        "attention": 128 + (3 * 128 + 51) + 128,  # QK row, softmax row, PV row
+        # packed-QK pipeline, QK row, softmax row, PV row, shared requant of 64 lanes + its 3 stages
+        "attention": 6 + 128 + (3 * 128 + 51) + 128 + 64 + 3,
         "add1": -(-768 // d.add_lanes) + 6,  # int_add.sv: one token over the lanes + 6
         "add2": -(-768 // d.add_lanes) + 6,
     }

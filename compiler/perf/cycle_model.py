@@ -220,18 +220,75 @@ def best_tile(tokens: int, nb: int, kb: int, nnzb: int, choices: tuple[int, ...]
 # --------------------------------------------------------------------------
 UNIT_LATENCY = {"gelu": 13, "add": 6}  # element-wise: elems + latency (II = 1)
 # Row units: rows * (3 * beats + per_row) + 1.  Three passes of `beats` cycles
-# (load, variance / exp pass, output pass) plus, per row, LayerNorm's divider
-# (42 + 64 + 32) and square root (32) iterations, softmax's 33-cycle divider,
+# (load, exp pass, output pass) plus, per row, softmax's 33-cycle divider,
 # pipeline drains and state changes.  Rows do not overlap (one row buffer).
-UNIT_ROW_OVERHEAD = {"layernorm": 195, "softmax": 51}
-# A W-wide LayerNorm (W lanes, beats = ceil(width / W)) sums the lanes of the
-# load and variance passes through log2(W) registered adder-tree levels: each
-# pass drains log2(W) cycles longer per row.
-TREE_PASSES = {"layernorm": 2}
-# One attention head (int_attention_head.sv), S tokens: K and V load (S beats),
-# then S softmax rows of S keys, each fed by the QK stage at one score per cycle
-# and drained into PV at one probability per cycle: S * (3S + 52) + 3.
-ATTENTION_ROW_OVERHEAD = 52
+UNIT_ROW_OVERHEAD = {"softmax": 51}
+# LayerNorm (int_layernorm.sv, W = `lanes` elements per beat, B = ceil(width / W)
+# beats per row, log2(W) adder-tree levels) overlaps rows three deep in lock-step
+# phases over two row buffers.  In phase k it loads row k (B + 1 cycles; B + 2
+# while it writes behind the output pass of row k - 2 in the same buffer),
+# computes row k - 1's statistics (LN_STATS + log2(W) cycles: the sums leave the
+# trees, mean division 32, sum(d*d) 1, variance division 32, isqrt 32, 2^31/std
+# 32, state changes) and writes row k - 2 (B + 1); a phase lasts as long as its
+# longest active stage.  The last phase (output only) ends the call LN_TAIL + B
+# cycles after it starts (9-stage output pipeline, ap_done).
+LN_STATS = 137
+LN_TAIL = 10
+LANE_UNITS = ("layernorm",)  # units with a W-lane build
+
+
+def layernorm_unit_cycles(rows: int, width: int, lanes: int = 1) -> int:
+    """Full-rate cycles of one int_layernorm call: ``rows`` rows of ``width``, W = ``lanes``."""
+    if rows <= 0:
+        return 1
+    beats = -(-width // lanes)
+    stats = LN_STATS + lanes.bit_length() - 1
+    ends = (beats + 1) + (beats + LN_TAIL)  # phase 0 (load only), last phase (output only)
+    if rows == 1:
+        return ends + stats
+    # phase 1: load + stats; phases 2..rows-1: all three; phase rows: stats + output
+    return ends + 2 * max(beats + 1, stats) + (rows - 2) * max(beats + 2, stats)
+
+
+def layernorm_period(width: int, lanes: int = 1) -> int:
+    """Steady-state cycles per row of int_layernorm (full rate)."""
+    return max(-(-width // lanes) + 2, LN_STATS + lanes.bit_length() - 1)
+
+
+def layernorm_first_row(width: int, lanes: int = 1, rows: int = 1) -> int:
+    """Latency of the first row of a ``rows``-row int_layernorm call (full rate): what a one-row
+    call takes (unit_cycles), with phase 1 as long as the second row's load makes it."""
+    beats = -(-width // lanes)
+    stats = LN_STATS + lanes.bit_length() - 1
+    return (beats + 1) + (max(beats + 1, stats) if rows > 1 else stats) + beats + LN_TAIL
+
+
+# One attention head (int_attention_head.sv), S tokens, head_dim D: K and V load
+# (S beats), then S softmax rows of S keys (3S + 51 cycles each), each fed by
+# the QK stage at one score per cycle and drained into PV at one probability per
+# cycle.  A row's accumulators move to a hold register that the shared output
+# requant (OUT_LANES lanes per cycle) empties in NB = D / OUT_LANES cycles while
+# the next row accumulates; a row's last probability waits for the hold register
+# (rows after the first take max(3S + 51, NB + 1) cycles), and the last row's
+# beat leaves after NB issues and a 3-stage pipeline + sat8.  The packed QK
+# pipeline (a key pair in two cycles on D/2 DSPs, 6 cycles from q to the first
+# score) fills its score FIFO ahead of the softmax: only the first row sees it.
+#   S * (3S + 52) + 3 + 6 + NB + 3 + (S - 1) * max(0, NB + 1 - (3S + 51)).
+ATTENTION_ROW_OVERHEAD = 51
+ATTENTION_QK_LATENCY = 6
+ATTENTION_REQUANT_LATENCY = 3
+ATTENTION_OUT_LANES = 1  # the builds' OUT_LANES (nonlinear.py, layer.py, rtl_synth_units.py)
+
+
+def attention_cycles(tokens: int, head_dim: int, out_lanes: int = ATTENTION_OUT_LANES) -> int:
+    """Full-rate cycles of one int_attention_head call (one sequence and head)."""
+    if out_lanes < 1 or head_dim % out_lanes:
+        raise ValueError(f"attention OUT_LANES {out_lanes} does not divide head_dim {head_dim}")
+    nb = head_dim // out_lanes
+    row = 3 * tokens + ATTENTION_ROW_OVERHEAD
+    stall = max(0, nb + 1 - row)  # per row after the first: the hold register is still busy
+    fill = ATTENTION_QK_LATENCY + nb + ATTENTION_REQUANT_LATENCY
+    return tokens * (row + 1) + 3 + fill + (tokens - 1) * stall
 
 
 def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
@@ -240,14 +297,14 @@ def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int
     ``width``: the row length of row units; ``lanes``: elements per beat
     (LayerNorm's W, a power of two; the other units take 1).
     """
-    if lanes < 1 or lanes & (lanes - 1) or (lanes > 1 and unit not in TREE_PASSES):
+    if lanes < 1 or lanes & (lanes - 1) or (lanes > 1 and unit not in LANE_UNITS):
         raise ValueError(f"unit {unit!r} has no {lanes}-lane build")
     if unit in UNIT_LATENCY:
         return elems + UNIT_LATENCY[unit]
+    if unit == "layernorm":
+        return layernorm_unit_cycles(rows, width, lanes)
     if unit in UNIT_ROW_OVERHEAD:
-        beats = -(-width // lanes)
-        tree = TREE_PASSES.get(unit, 0) * (lanes.bit_length() - 1)
-        return rows * (3 * beats + UNIT_ROW_OVERHEAD[unit] + tree) + 1
-    if unit == "attention":  # one head; rows = width = tokens
-        return rows * (3 * width + ATTENTION_ROW_OVERHEAD) + 3
+        return rows * (3 * width + UNIT_ROW_OVERHEAD[unit]) + 1
+    if unit == "attention":  # one head; rows = width = tokens, elems = tokens * head_dim
+        return attention_cycles(rows, elems // max(1, rows))
     raise KeyError(f"no cycle formula for unit {unit!r}")

@@ -91,9 +91,22 @@ def softmax_row_cycles(keys: int) -> int:
     return _rtl_unit("softmax", keys, 1, keys) - 1
 
 
-def attention_fill(tokens: int) -> int:
-    """First query row: QK over all keys, softmax, PV over all keys."""
-    return tokens + softmax_row_cycles(tokens) + tokens
+def attention_requant_cycles(head_dim: int) -> int:
+    """int_attention_head's shared output requant: D / OUT_LANES issues per row (the hold register)."""
+    return -(-head_dim // cycle_model.ATTENTION_OUT_LANES)
+
+
+def attention_fill(tokens: int, head_dim: int = 64) -> int:
+    """First query row out of a lane: packed-QK pipeline, QK over all keys, softmax, PV over all
+    keys, then the shared output requant of its D lanes (int_attention_head.sv)."""
+    return (
+        cycle_model.ATTENTION_QK_LATENCY
+        + tokens
+        + softmax_row_cycles(tokens)
+        + tokens
+        + attention_requant_cycles(head_dim)
+        + cycle_model.ATTENTION_REQUANT_LATENCY
+    )
 
 
 def softmax_units_for(tokens: int) -> int:
@@ -107,8 +120,11 @@ def attention_cycles(ly: LayerWork, tokens: int, lanes: int, softmax_units: int 
         return 0
     units = softmax_units_for(tokens) if softmax_units is None else softmax_units
     rows = ly.heads * tokens
-    period = max(tokens, -(-softmax_row_cycles(tokens) // max(1, units)))
-    return -(-rows // max(1, lanes)) * period + attention_fill(tokens) - period
+    # a row's last probability waits while the previous row's hold register is being requantized
+    period = max(
+        tokens, -(-softmax_row_cycles(tokens) // max(1, units)), attention_requant_cycles(ly.head_dim) + 1
+    )
+    return -(-rows // max(1, lanes)) * period + attention_fill(tokens, ly.head_dim) - period
 
 
 def gelu_cycles(ly: LayerWork, tokens: int, units: int) -> int:
@@ -136,8 +152,9 @@ def layernorm_cycles(hidden: int, tokens: int, units: int, width: int = 1) -> in
     return _rtl_unit("layernorm", 0, -(-tokens // max(1, units)), hidden, width)
 
 
-def layernorm_fill(hidden: int, width: int = 1) -> int:
-    return layernorm_cycles(hidden, 1, 1, width)
+def layernorm_fill(hidden: int, width: int = 1, rows: int = 1) -> int:
+    """Latency of a LayerNorm unit's first row when it runs ``rows`` rows (int_layernorm.sv overlaps rows)."""
+    return cycle_model.layernorm_first_row(hidden, width, rows)
 
 
 @dataclass
@@ -205,7 +222,7 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         fills["q"] = first_tile_cycles(q, d.tt, rows.get("q", 1))
     if ly.heads:
         stages["attention"] = attention_cycles(ly, wl.seq, d.attn_lanes, d.softmax_units)
-        fills["attention"] = attention_fill(wl.seq)
+        fills["attention"] = attention_fill(wl.seq, ly.head_dim)
         kern["attention"] = stages["attention"]
     for m in ly.linears:
         if m.role not in PHASE_A:
@@ -215,7 +232,7 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         stages[ad] = kern[ad] = add_cycles(ly.hidden, wl.seq, d.add_lanes)
         fills[ad] = add_fill(ly.hidden, d.add_lanes)
         stages[nm] = kern[nm] = layernorm_cycles(ly.hidden, wl.seq, d.ln_lanes, d.costs.ln_width)
-        fills[nm] = layernorm_fill(ly.hidden, d.costs.ln_width)
+        fills[nm] = layernorm_fill(ly.hidden, d.costs.ln_width, -(-wl.seq // max(1, d.ln_lanes)))
     if ly.ffn:
         stages["gelu"] = kern["gelu"] = gelu_cycles(ly, wl.seq, d.gelu_lanes)
         fills["gelu"] = gelu_fill(ly, d.gelu_lanes)

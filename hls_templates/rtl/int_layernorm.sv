@@ -1,5 +1,6 @@
-// int_layernorm: row-streaming integer LayerNorm, W elements per beat, bit-exact with
-// compiler/golden/intops.py layernorm_rows (= ops/layernorm.py run_int):
+// int_layernorm: row-streaming integer LayerNorm, W elements per beat, rows
+// overlapped three deep, bit-exact with compiler/golden/intops.py layernorm_rows
+// (= ops/layernorm.py run_int):
 //   mean = floor(sum(r) / H); d = r - mean; var = floor(sum(d*d) / H)
 //   std = max(isqrt(var + eps_q), 1); inv = floor(2^31 / std)
 //   y = rshift_round(d * inv, 19); z = rshift_round(y * gamma_q[c] + beta_q[c], 12)
@@ -10,6 +11,12 @@
 // take only the operand bits their values can have (d: 33 bits, as r is int32
 // and mean lies in int32; inv <= 2^31; y: 45 bits; z: 52 bits), which gives
 // the same 64-bit wrapped products as int64 for every input on the 32-bit port.
+// One pass fewer than the definition: the load sums r (S1) and r*r (S2), and
+//   sum(d*d) = S2 - 2*mean*S1 + H*mean^2 = S2 - 2*q*|S1| + H*q^2   (mod 2^64)
+// with q = |mean| (mean = q or -q with the sign of S1), an identity of the
+// integers, so it holds mod 2^64 and equals the golden's wrapped int64 sum.
+// q*|S1| and H*q^2 are built by shift-and-add while the mean division
+// produces q one bit per cycle (no multiplier).
 //
 // Interface (axis + ap_ctrl_hs, scalars sampled at ap_start):
 //   x_in  : int32 FX(F_RES) residuals, W lanes per beat (lane l = element j*W + l of
@@ -21,14 +28,22 @@
 //   per-channel ROM {MEM_PREFIX, "ln_params.mem"} of HMAX / W words, one per beat,
 //   lane l in bits [134*l +: 134] = {beta_q[63:0], shift[5:0], mult[31:0], gamma_q[31:0]}
 //   of channel j*W + l (W = 1: one 134-bit word per channel).
-// Per row (one row buffer, no overlap between rows), B = ceil(h / W) beats,
-// L = log2(W) adder-tree levels (one register each):
-//   LOAD  B beats in (sum over an adder tree of W lanes) -> (L cycles drain)
-//   MEAN  divider, 42 cycles
-//   VAR   pass 1 over the buffer (W squares, adder tree) -> VDIV divider, 64 cycles
-//   SQRT  bit-serial, 32 cycles      -> RECIP divider, 32 cycles
-//   OUT   pass 2 over the buffer, W lanes of a 9-stage pipeline with one global stall, II = 1.
-// Full-rate cycles per call: n_rows * (3B + 195 + 2L) + 1 (cycle_model.unit_cycles).
+// Structure: three stages in lock-step phases, two row buffers (row j in buffer j % 2).
+// In phase k, LOAD takes row k, STATS computes row k-1's mean and 2^31/std, OUT writes
+// row k-2; the phase ends one cycle after the last active stage is done.
+//   LOAD  B = ceil(h / W) beats into buffer k % 2 (sums over two adder trees of W lanes,
+//         log2(W) levels); it reads behind OUT (row k-2 left that buffer): beat i is
+//         written one cycle after OUT has read it.
+//   STATS takes the sums when row k-1's last beat has left the trees (D = 2 + log2(W)
+//         cycles into the phase), then mean division (32 cycles, radix 2, by h),
+//         sum(d*d) (1), variance division (32 cycles, radix 4, by h), isqrt (32),
+//         2^31 / std (int_divu, 32), state changes: done D + 134 cycles into the phase.
+//   OUT   B beats read from buffer k % 2 into W lanes of a 9-stage pipeline (one global
+//         stall, II = 1); the row's mean and inv travel with its beats.
+// Full-rate phase lengths: the longest active stage of LOAD B + 1 (B + 2 while OUT
+// reads ahead of it), STATS D + 135, OUT B + 1; ap_done comes B + 10 cycles after the
+// last phase (OUT only) starts.  Steady state: max(B + 2, D + 135) cycles per row;
+// cycle_model.unit_cycles("layernorm", ...) is the call's exact full-rate count.
 `default_nettype none
 
 module int_layernorm #(
@@ -52,12 +67,14 @@ module int_layernorm #(
     output logic            y_out_TVALID,
     input  wire             y_out_TREADY
 );
-  localparam int DEPTH = HMAX / W;  // row buffer / ROM words, one per beat
+  localparam int DEPTH = HMAX / W;  // ROM words and words per row buffer, one per beat
   localparam int AW = $clog2(DEPTH);
   localparam int LW = $clog2(W);  // adder-tree levels
+  localparam int RB = $clog2(HMAX + 1);  // bits of h (the divisions' remainder < h)
   localparam int PW = 134;
   localparam int OP = 9;  // OUT pipeline stages
-  localparam int VP = 3 + LW;  // VAR pipeline stages (read, d, d*d, tree)
+  localparam int D = 2 + LW;  // a load beat reaches the sums D cycles after it is taken
+  localparam int HQW = RB + 32;
 
   if (W < 1 || (W & (W - 1)) != 0 || HMAX % W != 0 || DEPTH < 2) begin : g_bad_w
     $error("int_layernorm: W must be a power of two that divides HMAX, with HMAX / W >= 2");
@@ -65,58 +82,37 @@ module int_layernorm #(
 
   logic [W*PW-1:0] rom[DEPTH];
   initial $readmemh({MEM_PREFIX, "ln_params.mem"}, rom);
-  logic [W*32-1:0] buf_r[DEPTH];
+  logic [W*32-1:0] buf_r[2**(AW+1)];  // two row buffers: address {buffer, beat}
 
-  typedef enum logic [3:0] {
-    IDLE, LOAD, MEAN, MEAN_W, VAR, VDIV, VDIV_W, SQRT, SQRT_W, RECIP, RECIP_W, OUT, LDRAIN
-  } state_t;
-  state_t st;
-
-  logic done_r, start_fire, in_fire, out_fire, adv, row_last;
-  logic [31:0] rows_r, row, h_r, nb_r;  // nb_r: beats per row
+  logic busy, done_r, start_fire, in_fire, out_fire, adv, issue;
+  logic [31:0] rows_r, orow, nb_r;  // nb_r: beats per row
+  logic [31:0] k;  // phase
+  logic la, sa, oa;  // stages active in this phase: LOAD row k, STATS row k-1, OUT row k-2
   logic [W-1:0] last_mask_r;  // real lanes of a row's last beat
   logic [63:0] eps_r;
-  logic [AW:0] idx, issued, outs;
-  logic [4:0] drain;
-  logic signed [63:0] sum, acc;
-  logic signed [31:0] mean;  // floor mean of int32 values: in int32
-  logic [31:0] inv;  // 2^31 / std <= 2^31
-  logic [63:0] var_q;
+  logic [RB-1:0] h_r;
+  logic [AW:0] widx, issued, outs;
 
   // beats per row and the lane mask of the last one, from the h port at ap_start
   logic [31:0] nb_w, last_n;
-  logic [W-1:0] last_mask_w, idx_lanes, out_lanes;
+  logic [W-1:0] last_mask_w, in_lanes, out_lanes;
   always_comb begin
     nb_w = 32'((33'(h) + 33'(W - 1)) >> LW);
     last_n = h - ((nb_w - 32'd1) << LW);
     for (int l = 0; l < W; l++) last_mask_w[l] = 32'(l) < last_n;
   end
-  assign idx_lanes = 32'(idx) + 32'd1 == nb_r ? last_mask_r : '1;
+  assign in_lanes = 32'(widx) + 32'd1 == nb_r ? last_mask_r : '1;
   assign out_lanes = 32'(issued) + 32'd1 == nb_r ? last_mask_r : '1;
 
-  // shared divider and square root
-  logic div_start, div_done, sq_start, sq_done;
-  logic [6:0] div_iter;
-  logic [63:0] div_a, div_b, div_q;
-  logic [31:0] sq_root;
-  int_divu #(.W(64)) u_div (
-      .clk(ap_clk), .rst_n(ap_rst_n), .start(div_start), .n_iter(div_iter),
-      .dividend(div_a), .divisor(div_b), .done(div_done), .quotient(div_q)
-  );
-  int_isqrt u_sqrt (
-      .clk(ap_clk), .rst_n(ap_rst_n), .start(sq_start), .v(var_q + eps_r),
-      .done(sq_done), .root(sq_root)
-  );
-
-  assign start_fire = ap_start && st == IDLE && !done_r;
-  assign ap_idle = st == IDLE;
+  assign start_fire = ap_start && !busy && !done_r;
+  assign ap_idle = !busy;
   assign ap_done = done_r;
   assign ap_ready = done_r;
-  assign x_in_TREADY = st == LOAD;
+  // LOAD writes beat widx of buffer k % 2 once OUT (row k-2, same buffer) has read it
+  assign x_in_TREADY = la && 32'(widx) != nb_r && (!oa || issued > widx);
   assign in_fire = x_in_TVALID && x_in_TREADY;
-  assign row_last = row + 32'd1 == rows_r;
 
-  // ---------------- adder trees: 0 = LOAD sum, 1 = VAR sum of squares ----------------
+  // ---------------- adder trees: 0 = sum of r, 1 = sum of r*r ----------------
   // Leaves are 0 when no beat is in flight, so the sums accumulate the roots every cycle.
   logic [1:0][W-1:0][63:0] leaf;
   logic [1:0][63:0] root;
@@ -143,189 +139,256 @@ module int_layernorm #(
     end
   end
 
-  // ---------------- control ----------------
-  logic [VP-1:0] vv;
+  // ---------------- STATS: mean, sum(d*d), var, isqrt, 2^31/std of one row ----------------
+  typedef enum logic [3:0] {
+    S_IDLE, S_SNAP, S_MSET, S_MEAN, S_COMB, S_VDIV, S_SQ, S_SQW, S_RC, S_RCW, S_DONE
+  } sst_t;
+  sst_t sst;
+  logic [3:0] scnt;
+  logic [5:0] cnt;
+  logic signed [63:0] s1, acc1;  // sum of r (|.| < 2^(32 + log2 HMAX))
+  logic [63:0] s2, acc2;  // sum of r*r, mod 2^64
+  logic snap;  // the row's last beat reaches the sums this cycle
+  logic neg;  // s1 < 0: mean = -q
+  logic [62:0] a1;  // |s1|
+  logic [HQW-1:0] hq;  // h*q < 2^HQW, of the quotient bits so far
+  logic [63:0] hq2;  // h*q^2 (mod 2^64)
+  logic [62:0] qs;  // q*|s1| (mod 2^63: used doubled)
+  logic [RB-1:0] rem;  // divisions by h: remainder < h
+  logic [63:0] dq;  // dividend bits leave at the top, quotient bits enter at the bottom
+  logic signed [31:0] mean_r;
+  logic [31:0] inv_r;
+
+  assign snap = sst == S_SNAP && scnt == 4'(D - 1);
+
+  // the mean's dividend: s1, or |s1| + h - 1 for a negative s1 (floor = -ceil(|s1| / h))
+  logic [63:0] m_a;
+  assign m_a = s1[63] ? 64'(-s1) + 64'(h_r) - 64'd1 : s1;
+
+  // one and two restoring steps of the division by h
+  logic [RB:0] rs1, rs2;
+  logic ge1, ge2;
+  logic [RB-1:0] rem1, rem2;
+  always_comb begin
+    rs1 = {rem, dq[63]};
+    ge1 = rs1 >= {1'b0, h_r};
+    rem1 = RB'(ge1 ? rs1 - {1'b0, h_r} : rs1);
+    rs2 = {rem1, dq[62]};
+    ge2 = rs2 >= {1'b0, h_r};
+    rem2 = RB'(ge2 ? rs2 - {1'b0, h_r} : rs2);
+  end
+
+  // isqrt and 2^31/std
+  logic sq_done, rc_done;
+  logic [31:0] sq_root, rc_q;
+  int_isqrt u_sqrt (
+      .clk(ap_clk), .rst_n(ap_rst_n), .start(sst == S_SQ), .v(dq + eps_r),
+      .done(sq_done), .root(sq_root)
+  );
+  int_divu #(.W(32)) u_recip (
+      .clk(ap_clk), .rst_n(ap_rst_n), .start(sst == S_RC), .n_iter(7'd32),
+      .dividend(32'h8000_0000), .divisor(sq_root == 0 ? 32'd1 : sq_root),
+      .done(rc_done), .quotient(rc_q)
+  );
+
+  // ---------------- phase control ----------------
   logic [OP-1:0] ov;
-  logic issue;
+  logic phase_end;
   assign adv = !ov[OP-1] || y_out_TREADY;
-  assign issue = st == OUT && adv && 32'(issued) != nb_r;
+  assign issue = oa && adv && 32'(issued) != nb_r;
   assign out_fire = y_out_TVALID && y_out_TREADY;
   assign y_out_TVALID = ov[OP-1];
+  assign phase_end = (la || sa || oa) && (!la || 32'(widx) == nb_r) && (!sa || sst == S_DONE)
+      && (!oa || 32'(issued) == nb_r);
+
+  logic signed [31:0] mean_o;  // OUT's row
+  logic [31:0] inv_o;
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      st <= IDLE;
+      busy <= 1'b0;
       done_r <= 1'b0;
       rows_r <= '0;
-      row <= '0;
-      h_r <= 32'd1;
+      orow <= '0;
       nb_r <= 32'd1;
+      k <= '0;
+      la <= 1'b0;
+      sa <= 1'b0;
+      oa <= 1'b0;
       last_mask_r <= '1;
       eps_r <= '0;
-      idx <= '0;
+      h_r <= RB'(1);
+      widx <= '0;
       issued <= '0;
       outs <= '0;
-      drain <= '0;
-      sum <= '0;
-      mean <= '0;
-      acc <= '0;
-      inv <= '0;
-      var_q <= '0;
-      div_start <= 1'b0;
-      sq_start <= 1'b0;
-      div_iter <= 7'd64;
-      div_a <= '0;
-      div_b <= 64'd1;
+      mean_o <= '0;
+      inv_o <= '0;
     end else begin
       done_r <= 1'b0;
-      div_start <= 1'b0;
-      sq_start <= 1'b0;
-      sum <= sum + $signed(root[0]);
-      acc <= acc + $signed(root[1]);
-      case (st)
-        IDLE:
-        if (start_fire) begin
-          rows_r <= n_rows;
-          h_r <= h;
-          nb_r <= nb_w;
-          last_mask_r <= last_mask_w;
-          eps_r <= {32'd0, eps_q};
-          row <= '0;
-          idx <= '0;
-          sum <= '0;
-          if (n_rows == 0) done_r <= 1'b1;
-          else st <= LOAD;
-        end
-        LOAD:
-        if (in_fire) begin
-          idx <= idx + 1'b1;
-          if (32'(idx) + 32'd1 == nb_r) begin
-            drain <= 5'(LW);
-            st <= LW == 0 ? MEAN : LDRAIN;
-          end
-        end
-        LDRAIN: begin  // the last beat's lanes reach `sum` through the tree
-          drain <= drain - 5'd1;
-          if (drain == 5'd1) st <= MEAN;
-        end
-        MEAN: begin  // floor(sum / h) = -ceil(|sum| / h) for a negative sum
-          div_a <= sum[63] ? 64'(-sum) + 64'(h_r) - 64'd1 : sum;
-          div_b <= 64'(h_r);
-          div_iter <= 7'd42;  // |sum| + h - 1 < 2^42 for h <= 1024
-          div_start <= 1'b1;
-          st <= MEAN_W;
-        end
-        MEAN_W:
-        if (div_done) begin
-          mean <= sum[63] ? -$signed(div_q[31:0]) : $signed(div_q[31:0]);
-          idx <= '0;
-          acc <= '0;
-          st <= VAR;
-        end
-        VAR: begin
-          if (32'(idx) != nb_r) idx <= idx + 1'b1;
-          if (32'(idx) == nb_r && vv == '0) st <= VDIV;
-        end
-        VDIV: begin
-          div_a <= acc;
-          div_b <= 64'(h_r);
-          div_iter <= 7'd64;
-          div_start <= 1'b1;
-          st <= VDIV_W;
-        end
-        VDIV_W:
-        if (div_done) begin
-          var_q <= div_q;
-          st <= SQRT;
-        end
-        SQRT: begin
-          sq_start <= 1'b1;
-          st <= SQRT_W;
-        end
-        SQRT_W:
-        if (sq_done) st <= RECIP;
-        RECIP: begin
-          div_a <= 64'd1 << 31;
-          div_b <= sq_root == 0 ? 64'd1 : {32'd0, sq_root};
-          div_iter <= 7'd32;
-          div_start <= 1'b1;
-          st <= RECIP_W;
-        end
-        RECIP_W:
-        if (div_done) begin
-          inv <= div_q[31:0];
-          issued <= '0;
+      if (start_fire) begin
+        rows_r <= n_rows;
+        h_r <= RB'(h);
+        nb_r <= nb_w;
+        last_mask_r <= last_mask_w;
+        eps_r <= {32'd0, eps_q};
+        k <= '0;
+        orow <= '0;
+        widx <= '0;
+        issued <= '0;
+        outs <= '0;
+        la <= n_rows != 0;
+        sa <= 1'b0;
+        oa <= 1'b0;
+        if (n_rows == 0) done_r <= 1'b1;
+        else busy <= 1'b1;
+      end else if (phase_end) begin  // next phase k + 1
+        k <= k + 32'd1;
+        la <= k + 32'd1 < rows_r;
+        sa <= k < rows_r;
+        oa <= k + 32'd1 >= 32'd2 && k <= rows_r;
+        widx <= '0;
+        issued <= '0;
+        mean_o <= mean_r;
+        inv_o <= inv_r;
+      end else begin
+        if (in_fire) widx <= widx + 1'b1;
+        if (issue) issued <= issued + 1'b1;
+      end
+      if (out_fire) begin
+        if (32'(outs) + 32'd1 == nb_r) begin
           outs <= '0;
-          st <= OUT;
-        end
-        OUT: begin
-          if (issue) issued <= issued + 1'b1;
-          if (out_fire) begin
-            outs <= outs + 1'b1;
-            if (32'(outs) + 32'd1 == nb_r) begin
-              row <= row + 32'd1;
-              idx <= '0;
-              sum <= '0;
-              if (row_last) begin
-                st <= IDLE;
-                done_r <= 1'b1;
-              end else st <= LOAD;
+          orow <= orow + 32'd1;
+          if (orow + 32'd1 == rows_r) begin
+            busy <= 1'b0;
+            done_r <= 1'b1;
+          end
+        end else outs <= outs + 1'b1;
+      end
+    end
+  end
+
+  // STATS sequencer (restarted by every phase end that keeps it active)
+  always_ff @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      sst <= S_IDLE;
+      scnt <= '0;
+      cnt <= '0;
+      acc1 <= '0;
+      acc2 <= '0;
+      s1 <= '0;
+      s2 <= '0;
+      neg <= 1'b0;
+      a1 <= '0;
+      hq <= '0;
+      hq2 <= '0;
+      qs <= '0;
+      rem <= '0;
+      dq <= '0;
+      mean_r <= '0;
+      inv_r <= '0;
+    end else begin
+      // the sums: restart after the snapshot of a row (its last root is in acc + root)
+      acc1 <= (snap || start_fire) ? '0 : acc1 + $signed(root[0]);
+      acc2 <= (snap || start_fire) ? '0 : acc2 + root[1];
+      if (phase_end) begin
+        sst <= k < rows_r ? S_SNAP : S_IDLE;  // STATS of row k in phase k + 1
+        scnt <= '0;
+      end else begin
+        case (sst)
+          S_SNAP: begin
+            scnt <= scnt + 4'd1;
+            if (snap) begin
+              s1 <= acc1 + $signed(root[0]);
+              s2 <= acc2 + root[1];
+              sst <= S_MSET;
             end
           end
-        end
-        default: st <= IDLE;
-      endcase
+          S_MSET: begin  // q = floor(a / h), a = s1 or |s1| + h - 1; q < 2^32, so a >> 32 < h
+            neg <= s1[63];
+            a1 <= 63'(s1[63] ? -s1 : s1);
+            rem <= RB'(m_a >> 32);
+            dq <= {m_a[31:0], 32'd0};
+            hq <= '0;
+            hq2 <= '0;
+            qs <= '0;
+            cnt <= 6'd32;
+            sst <= S_MEAN;
+          end
+          S_MEAN: begin  // one quotient bit b: q' = 2q + b
+            rem <= rem1;
+            dq <= {dq[62:0], ge1};
+            qs <= {qs[61:0], 1'b0} + (ge1 ? a1 : 63'd0);
+            hq <= {hq[HQW-2:0], 1'b0} + (ge1 ? HQW'(h_r) : HQW'(0));
+            hq2 <= {hq2[61:0], 2'b0} + (ge1 ? 64'({hq, 2'b0}) + 64'(h_r) : 64'd0);
+            cnt <= cnt - 6'd1;
+            if (cnt == 6'd1) sst <= S_COMB;
+          end
+          S_COMB: begin
+            mean_r <= neg ? -$signed(dq[31:0]) : $signed(dq[31:0]);
+            dq <= s2 - {qs, 1'b0} + hq2;  // sum(d*d)
+            rem <= '0;
+            cnt <= 6'd32;
+            sst <= S_VDIV;
+          end
+          S_VDIV: begin  // var = floor(sum(d*d) / h), two bits per cycle
+            rem <= rem2;
+            dq <= {dq[61:0], ge1, ge2};
+            cnt <= cnt - 6'd1;
+            if (cnt == 6'd1) sst <= S_SQ;
+          end
+          S_SQ: sst <= S_SQW;  // isqrt(var + eps) starts
+          S_SQW: if (sq_done) sst <= S_RC;
+          S_RC: sst <= S_RCW;  // 2^31 / max(std, 1) starts
+          S_RCW:
+          if (rc_done) begin
+            inv_r <= rc_q;
+            sst <= S_DONE;
+          end
+          default: ;
+        endcase
+      end
     end
   end
 
   always_ff @(posedge ap_clk) begin
-    if (in_fire) buf_r[idx[AW-1:0]] <= x_in_TDATA;
+    if (in_fire) buf_r[{k[0], widx[AW-1:0]}] <= x_in_TDATA;
   end
 
-  // one buffer read port: the VAR pass reads every cycle, the OUT pass when it advances
+  // ---------------- OUT pass: stage 1 reads the buffer, the ROM, the row's mean and inv ----------------
   logic [W*32-1:0] rd_x;
-  always_ff @(posedge ap_clk) begin
-    if (st != OUT || adv) rd_x <= buf_r[st == OUT ? issued[AW-1:0] : idx[AW-1:0]];
-  end
-
-  // ---------------- VAR pass: acc += sum over lanes of (buf[i] - mean)^2 ----------------
-  logic [W-1:0] v_m1;  // lanes of the beat read into rd_x (0: bubble or pad lane)
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) vv <= '0;
-    else vv <= {vv[VP-2:0], st == VAR && 32'(idx) != nb_r};
-    v_m1 <= st == VAR && 32'(idx) != nb_r ? idx_lanes : '0;
-  end
-
-  // ---------------- OUT pass ----------------
   logic [W*PW-1:0] o_w0;
   logic [OP-2:0][W-1:0] om;  // lane masks of OUT stages 1..OP-1
+  logic signed [32:0] rd_mean;
+  logic [31:0] rd_inv, o_inv;
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) ov <= '0;
     else if (adv) ov <= {ov[OP-2:0], issue};
   end
   always_ff @(posedge ap_clk) begin
     if (adv) begin
+      rd_x <= buf_r[{k[0], issued[AW-1:0]}];
       o_w0 <= rom[issued[AW-1:0]];
       om <= {om[OP-3:0], out_lanes};
+      rd_mean <= 33'(mean_o);
+      rd_inv <= inv_o;
+      o_inv <= rd_inv;
     end
   end
 
-  logic signed [32:0] inv_s, mean_s;
-  assign inv_s = $signed({1'b0, inv});
-  assign mean_s = 33'(mean);
+  logic signed [32:0] inv_s;
+  assign inv_s = $signed({1'b0, o_inv});
 
   for (genvar l = 0; l < W; l++) begin : g_lane
-    // LOAD: pad lanes of a row's last beat add nothing
-    assign leaf[0][l] = in_fire && idx_lanes[l] ? 64'($signed(x_in_TDATA[32*l+:32])) : '0;
-
-    // VAR: read (rd_x), d, d*d -> tree 1
-    logic signed [32:0] v_d;
-    logic signed [63:0] v_dd;
+    // LOAD: r and r*r of the beat's real lanes -> trees 0 and 1 (pad lanes add nothing)
+    logic signed [31:0] l_r, l_r1;
+    logic signed [63:0] l_sq;
     always_ff @(posedge ap_clk) begin
-      v_d <= v_m1[l] ? 33'($signed(rd_x[32*l+:32])) - mean_s : '0;
-      v_dd <= 64'(v_d * v_d);
+      l_r <= in_fire && in_lanes[l] ? $signed(x_in_TDATA[32*l+:32]) : '0;
+      l_r1 <= l_r;
+      l_sq <= 64'(l_r * l_r);
     end
-    assign leaf[1][l] = v_dd;
+    assign leaf[0][l] = 64'(l_r1);
+    assign leaf[1][l] = l_sq;
 
     // OUT: stage 1 is rd_x / o_w0; stages 2..9 below
     logic signed [32:0] o_d;
@@ -347,7 +410,7 @@ module int_layernorm #(
     end
     always_ff @(posedge ap_clk) begin
       if (adv) begin
-        o_d <= 33'($signed(rd_x[32*l+:32])) - mean_s;
+        o_d <= 33'($signed(rd_x[32*l+:32])) - rd_mean;
         o_w1 <= o_w0[PW*l+:PW];
         o_p <= 64'(o_d * inv_s);
         o_w2 <= o_w1;
