@@ -79,7 +79,7 @@ def main() -> int:
             )
             if o and abs(r["latency_ms"] / o["latency_ms"] - 1) > 0.02:
                 print(
-                    f"changed: {r['model']} sp{r['sparsity']} {r['block']} seq{r['seq']} {r['board']}: {o['latency_ms']:.4f} -> {r['latency_ms']:.4f} ms"
+                    f"changed: {r['model']} sp{r['sparsity']} {r['block']} seq{r['seq']} {r['board']} mac/dsp {r['mac_per_dsp']}: {o['latency_ms']:.4f} -> {r['latency_ms']:.4f} ms"
                 )
     write_json(
         OUT,
