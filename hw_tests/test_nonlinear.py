@@ -127,16 +127,25 @@ def test_add_matches_golden(variant, build_root, tmp_path):
     check("add", case, runs, tmp_path, build_root, mems)
 
 
-def test_layernorm_matches_golden(build_root, tmp_path):
-    rng = np.random.default_rng(3)
-    hmax = 40
+def ln_params(
+    rng: np.random.Generator, hmax: int, eps_q: int, lanes: int = 1, zero_channel: bool = True
+) -> tuple[dict, dict[str, str]]:
+    """Random per-channel LayerNorm parameters (the golden case) and their ROM in the W = ``lanes``
+    layout; ``zero_channel``: channel 5 gets multiplier 0 (its outputs are all 0)."""
     gamma = rng.integers(-(2**13), 2**13, size=hmax)
     beta = rng.integers(-(2**26), 2**26, size=hmax)
     ms = [qm(float(s)) for s in rng.uniform(0.005, 0.3, size=hmax)]
     mult, shift = np.array([m for m, _ in ms]), np.array([s for _, s in ms])
-    mult[5], shift[5] = 0, 1
-    case = dict(eps_q=1, gamma_q=gamma, beta_q=beta, mult=mult, shift=shift)
-    mems = {"ln_params.mem": nonlinear.layernorm_mem(hmax, gamma, beta, mult, shift)}
+    if zero_channel:
+        mult[5], shift[5] = 0, 1
+    case = dict(eps_q=eps_q, gamma_q=gamma, beta_q=beta, mult=mult, shift=shift)
+    return case, {"ln_params.mem": nonlinear.layernorm_mem(hmax, gamma, beta, mult, shift, lanes)}
+
+
+def test_layernorm_matches_golden(build_root, tmp_path):
+    rng = np.random.default_rng(3)
+    hmax = 40
+    case, mems = ln_params(rng, hmax, eps_q=1)
     r = rng.integers(-(2**14), 2**14, size=(8, hmax))  # residuals, FX(10)
     r[1] *= 2000  # wide row (|r| up to 2^25)
     r[2] = -7  # constant row: var 0, std = isqrt(eps) -> max(.,1)
@@ -166,13 +175,7 @@ def test_wide_layernorm_matches_golden(lanes, build_root, tmp_path):
     """W lanes per beat (HMAX 1024): BERT-base rows (768), 64, rows that end in pad lanes, backpressure."""
     rng = np.random.default_rng(30 + lanes)
     hmax = 768
-    gamma = rng.integers(-(2**13), 2**13, size=hmax)
-    beta = rng.integers(-(2**26), 2**26, size=hmax)
-    ms = [qm(float(s)) for s in rng.uniform(0.005, 0.3, size=hmax)]
-    mult, shift = np.array([m for m, _ in ms]), np.array([s for _, s in ms])
-    mult[5], shift[5] = 0, 1
-    case = dict(eps_q=3, gamma_q=gamma, beta_q=beta, mult=mult, shift=shift)
-    mems = {"ln_params.mem": nonlinear.layernorm_mem(hmax, gamma, beta, mult, shift, lanes)}
+    case, mems = ln_params(rng, hmax, eps_q=3, lanes=lanes)
     r = rng.integers(-(2**14), 2**14, size=(4, hmax))
     r[1] *= 2000  # wide rows
     r[2, :] = rng.integers(-(2**14), 2**14, size=hmax) - 2**20  # negative mean
@@ -207,12 +210,7 @@ def test_layernorm_overlapped_rows(lanes, build_root, tmp_path):
     one-beat rows, and idle input beats / output backpressure, which stall the phases."""
     rng = np.random.default_rng(50 + lanes)
     hmax = 1024
-    gamma = rng.integers(-(2**13), 2**13, size=hmax)
-    beta = rng.integers(-(2**26), 2**26, size=hmax)
-    ms = [qm(float(s)) for s in rng.uniform(0.005, 0.3, size=hmax)]
-    mult, shift = np.array([m for m, _ in ms]), np.array([s for _, s in ms])
-    case = dict(eps_q=2, gamma_q=gamma, beta_q=beta, mult=mult, shift=shift)
-    mems = {"ln_params.mem": nonlinear.layernorm_mem(hmax, gamma, beta, mult, shift, lanes)}
+    case, mems = ln_params(rng, hmax, eps_q=2, lanes=lanes, zero_channel=False)
     # row lengths around the crossover beats + 2 = statistics (cycle_model.layernorm_period)
     stats = cycle_model.LN_STATS + lanes.bit_length() - 1
     near = [lanes * (stats - 2) - lanes // 2, lanes * (stats - 1)] if lanes < 16 else [1000, 1024]
