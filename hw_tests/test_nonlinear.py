@@ -211,7 +211,8 @@ def test_layernorm_overlapped_rows(lanes, build_root, tmp_path):
     rng = np.random.default_rng(50 + lanes)
     hmax = 1024
     case, mems = ln_params(rng, hmax, eps_q=2, lanes=lanes, zero_channel=False)
-    # row lengths around the crossover beats + 2 = statistics (cycle_model.layernorm_period)
+    # row lengths around the crossover beats + 2 = statistics (the steady-state period of
+    # cycle_model.layernorm_unit_cycles)
     stats = cycle_model.LN_STATS + lanes.bit_length() - 1
     near = [lanes * (stats - 2) - lanes // 2, lanes * (stats - 1)] if lanes < 16 else [1000, 1024]
     runs = [dict(r=ln_mixed_rows(rng, 7, h), pause=-1) for h in near]

@@ -166,7 +166,7 @@ def test_phase_a_overlaps_only_the_previous_layernorm_drain() -> None:
     for prev, t, ly in zip(lys[:-1], lys[1:], wl.layers[1:], strict=True):
         assert 0 < t.overlap <= prev.ln2_fill
         for m in ly.linears:
-            if m.role in phase_a_roles(ly, d):  # the last tile waits for the last row
+            if m.role in phase_a_roles(ly, d.late_q):  # the last tile waits for the last row
                 assert t.overlap <= t.phase_a - first_tile_cycles(m, d.tt, d.rows[ly.index][m.role])
     assert cyc == other + sum(t.phase_a + t.phase_b - t.overlap for t in lys)
     assert other == wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY  # no tail in this workload

@@ -118,7 +118,7 @@ def run_bench(
     fpga: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
     from compiler.bench.progress import track
-    from compiler.perf.costs import VARIANTS, unit_costs
+    from compiler.perf.costs import VARIANTS, built_costs
 
     scheds = {}
     for b in track(boards, "scheduling boards"):
@@ -126,9 +126,7 @@ def run_bench(
         fpga[b] = {**s.estimate, "fits_message": s.message, "schedule": s.to_meta()}
         variants[b] = {}
         for vname, kw in VARIANTS.items():
-            pack = 1 if wl.block[0] % 2 else kw.get("mac_per_dsp", 2)  # PACK = 2 needs an even BM
-            kw = {**kw, "mac_per_dsp": pack}
-            sv = schedule(wl, b, clock_mhz, costs=unit_costs(**kw, block=wl.block))
+            sv = schedule(wl, b, clock_mhz, costs=built_costs(kw, wl.block))
             keep = ("latency_ms", "latency_over_limit", "fits", "engines", "dsp", "cost_source")
             variants[b][vname] = {k: sv.estimate[k] for k in keep}
     if "u250" in fpga:

@@ -292,6 +292,13 @@ def design_costs(
         kw["ln_width"] = ln_width
     if mac_per_dsp is not None:
         kw["mac_per_dsp"] = mac_per_dsp
+    return built_costs(kw, block)
+
+
+def built_costs(design: dict[str, Any], block: tuple[int, int]) -> UnitCosts:
+    """Costs of a unit design (``DEFAULT_DESIGN`` / ``VARIANTS`` keys) as the RTL builds it for
+    ``block``: PACK = 2 needs an even block height, so odd heights get PACK = 1."""
+    kw = dict(design)
     if block[0] % 2 == 1:
         kw["mac_per_dsp"] = 1
     return unit_costs(**kw, block=block)

@@ -237,12 +237,18 @@ LN_TAIL = 10
 LANE_UNITS = ("layernorm",)  # units with a W-lane build
 
 
+def _ln_beats_stats(width: int, lanes: int) -> tuple[int, int]:
+    """int_layernorm: beats per row and cycles of one row's statistics phase."""
+    return -(-width // lanes), LN_STATS + lanes.bit_length() - 1
+
+
 def layernorm_unit_cycles(rows: int, width: int, lanes: int = 1) -> int:
-    """Full-rate cycles of one int_layernorm call: ``rows`` rows of ``width``, W = ``lanes``."""
+    """Full-rate cycles of one int_layernorm call: ``rows`` rows of ``width``, W = ``lanes``.
+
+    Steady state: one row per max(beats + 2, statistics) cycles."""
     if rows <= 0:
         return 1
-    beats = -(-width // lanes)
-    stats = LN_STATS + lanes.bit_length() - 1
+    beats, stats = _ln_beats_stats(width, lanes)
     ends = (beats + 1) + (beats + LN_TAIL)  # phase 0 (load only), last phase (output only)
     if rows == 1:
         return ends + stats
@@ -250,16 +256,10 @@ def layernorm_unit_cycles(rows: int, width: int, lanes: int = 1) -> int:
     return ends + 2 * max(beats + 1, stats) + (rows - 2) * max(beats + 2, stats)
 
 
-def layernorm_period(width: int, lanes: int = 1) -> int:
-    """Steady-state cycles per row of int_layernorm (full rate)."""
-    return max(-(-width // lanes) + 2, LN_STATS + lanes.bit_length() - 1)
-
-
 def layernorm_first_row(width: int, lanes: int = 1, rows: int = 1) -> int:
     """Latency of the first row of a ``rows``-row int_layernorm call (full rate): what a one-row
     call takes (unit_cycles), with phase 1 as long as the second row's load makes it."""
-    beats = -(-width // lanes)
-    stats = LN_STATS + lanes.bit_length() - 1
+    beats, stats = _ln_beats_stats(width, lanes)
     return (beats + 1) + (max(beats + 1, stats) if rows > 1 else stats) + beats + LN_TAIL
 
 

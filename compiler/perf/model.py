@@ -193,13 +193,19 @@ class LayerTiming:
         return max(self.phase_a + self.phase_b - self.overlap, self.memory)
 
 
+def q_can_run_late(ly: LayerWork) -> bool:
+    """A layer can run q in phase B only if it has a q and an fc2 whose engines q borrows."""
+    return ly.linear("q") is not None and ly.linear("fc2") is not None
+
+
+def phase_a_roles(ly: LayerWork, late_layers: frozenset[int]) -> tuple[str, ...]:
+    """The matrices of this layer's phase A: k and v when q runs late (``late_layers``), else q, k, v."""
+    return ("k", "v") if ly.index in late_layers and q_can_run_late(ly) else PHASE_A
+
+
 def late_q(ly: LayerWork, d: Design) -> bool:
     """Does this layer run q in phase B (on fc2's engines, idle until fc2's first input)?"""
-    return ly.index in d.late_q and ly.linear("q") is not None and ly.linear("fc2") is not None
-
-
-def phase_a_roles(ly: LayerWork, d: Design) -> tuple[str, ...]:
-    return ("k", "v") if late_q(ly, d) else PHASE_A
+    return "q" not in phase_a_roles(ly, d.late_q)
 
 
 def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
@@ -211,7 +217,7 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         )
         for m in ly.linears
     }
-    a = max((kern[r] for r in phase_a_roles(ly, d) if r in kern), default=0)
+    a = max((kern[r] for r in phase_a_roles(ly, d.late_q) if r in kern), default=0)
     stages: dict[str, int] = {}
     fills: dict[str, int] = {}
     late = late_q(ly, d)
@@ -262,7 +268,7 @@ def phase_a_overlap(wl: Workload, d: Design, ly: LayerWork, t: LayerTiming, prev
     alloc, rows = d.alloc.get(ly.index, {}), d.rows.get(ly.index, {})
     best = prev_ln2_fill
     for m in ly.linears:
-        if m.role not in phase_a_roles(ly, d):
+        if m.role not in phase_a_roles(ly, d.late_q):
             continue
         r = max(1, min(rows.get(m.role, 1), m.nb, alloc.get(m.role, 1)))
         per = -(-wl.seq // max(1, alloc.get(m.role, 1) // r))  # tokens of the last token group

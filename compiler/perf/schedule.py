@@ -37,6 +37,8 @@ from compiler.perf.model import (
     gelu_cycles,
     kernel_cycles,
     layernorm_cycles,
+    phase_a_roles,
+    q_can_run_late,
     resources,
     softmax_units_for,
     total_cycles,
@@ -158,7 +160,7 @@ def _lanes(
     a = g = ln = ad = 1
     for ly in wl.layers:
         al, rw = alloc.get(ly.index, {}), rows.get(ly.index, {})
-        early = ("k", "v") if ly.index in late else PHASE_A
+        early = phase_a_roles(ly, late)
         target = max(
             (
                 kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1))
@@ -187,14 +189,11 @@ def _design(
     (in the layers that have both), phase A is k and v on the whole pool."""
     # the heuristics below ignore shared-requant stalls (exact in layer_timing): keeps the search fast
     alloc: dict[int, dict[str, int]] = {}
-    late = frozenset(
-        ly.index for ly in wl.layers if late_q and ly.linear("q") is not None and ly.linear("fc2") is not None
-    )
+    late = frozenset(ly.index for ly in wl.layers if late_q and q_can_run_late(ly))
     for ly in wl.layers:
-        early = ["k", "v"] if ly.index in late else list(PHASE_A)
         roles_b = [m.role for m in ly.linears if m.role not in PHASE_A]
         alloc[ly.index] = {
-            **split_engines(p, ly, early, wl.seq, tt),
+            **split_engines(p, ly, list(phase_a_roles(ly, late)), wl.seq, tt),
             **split_engines(p, ly, roles_b, wl.seq, tt),
         }
         if ly.index in late:  # q borrows fc2's engines
@@ -206,7 +205,7 @@ def _design(
                 wl.seq,
                 alloc[ly.index].get(m.role, 1),
                 tt,
-                m.role not in PHASE_A or ly.index in late and m.role == "q",
+                m.role not in phase_a_roles(ly, late),
             )
             for m in ly.linears
         }
@@ -311,8 +310,6 @@ def schedule(
                 cyc = total_cycles(wl, d)[0]
                 if best is None or cyc < best[0]:
                     best = (cyc, d)
-    costs = choices[0]
-    onchip = _placement(wl, b, clock, costs, tt, budget)
     if best is not None:
         d = best[1]
         est = estimate(wl, d)
@@ -324,7 +321,8 @@ def schedule(
             + ("on chip" if not streamed else f"streamed for layers {streamed}")
         )
         return Schedule(d, est, True, msg)
-    d = _design(wl, b, clock, costs, 3, onchip, tt)
+    costs = choices[0]
+    d = _design(wl, b, clock, costs, 3, _placement(wl, b, clock, costs, tt, budget), tt)
     d.attn_lanes = d.gelu_lanes = d.ln_lanes = d.add_lanes = 1
     est = estimate(wl, d)
     over = {r: u for r, u in est["utilization"].items() if u > budget}
