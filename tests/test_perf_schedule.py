@@ -102,41 +102,90 @@ def test_nonlinear_stage_cycles_are_the_rtl_units() -> None:
     assert layernorm_cycles(768, 128, 4) < layernorm_cycles(768, 128, 2) < layernorm_cycles(768, 128, 1)
 
 
-def test_gelu_fill_is_one_token_over_its_lanes() -> None:
-    """The GELU stage delays its successor by one token's row spread over its lanes, not by a 1-lane row."""
+def test_phase_b_is_the_slowest_stage_plus_streamed_fills() -> None:
+    """Phase B = slowest stage + every other stage's first-unit latency, less the cycles in which a stage
+    takes its first input while its predecessor gives it out (the stages are joined by streams)."""
     from compiler.perf.model import first_tile_cycles, gelu_fill, late_q, layer_timing
 
     wl = from_shape(1, 768, 12, 3072, 128, (16, 16), 0.9)
     ly = wl.layers[0]
-    assert gelu_fill(ly, 48) == 3072 // 48 + 13
+    assert gelu_fill(ly, 48) == 3072 // 48 + 13  # one token over the lanes
+    assert gelu_fill(ly, 48, 2) == 2 * 3072 // 48 + 13
     d = schedule(wl, "u250").design
     t = layer_timing(wl, d, ly)
+    tt = d.tt
     w = d.costs.ln_width
     beats, stats = -(-768 // w), 137 + (w.bit_length() - 1)  # int_layernorm.sv: row beats, statistics
     more = -(-128 // d.ln_lanes) > 1  # the unit's second row is loading during the first's statistics
     ln_row = (beats + 1) + (max(beats + 1, stats) if more else stats) + beats + 10  # first row out
-    fills = {
-        "gelu": -(-3072 // d.gelu_lanes) + 13,
-        "ln1": ln_row,
-        "ln2": ln_row,
-        # packed-QK pipeline, QK row, softmax row, PV row, shared requant of 64 lanes + its 3 stages
-        "attention": 6 + 128 + (3 * 128 + 51) + 128 + 64 + 3,
-        "add1": -(-768 // d.add_lanes) + 6,  # int_add.sv: one token over the lanes + 6
-        "add2": -(-768 // d.add_lanes) + 6,
-    }
+    ln_period = max(beats + 2, stats)
+    # attention: packed-QK pipeline, QK row, softmax row, PV row, shared requant of 64 lanes + its 3 stages;
+    # o's first tile needs `tt` tokens of every head from the lanes that hold that head
+    units = -(-(3 * 128 + 51) // 128)
+    period = max(128, -(-(3 * 128 + 51) // units), 65)
+    groups = [g for g in range(1, 13) if 12 % g == 0 and d.attn_lanes // (12 // g) >= 1]
+    g = min(groups, key=lambda g: (-(-(g * 128) // (d.attn_lanes // (12 // g))), g))
+    waves = -(-(tt * g) // (d.attn_lanes // (12 // g)))
+    add_row = -(-768 // d.add_lanes)
+    gelu_rows = -(-(tt * 3072) // d.gelu_lanes)
+    stages = {}  # name: (fill, take, give)
     roles_b = ("q", "o", "fc1", "fc2") if late_q(ly, d) else ("o", "fc1", "fc2")
+    lin = {}
     for m in ly.linears:
         if m.role in roles_b:
-            fills[m.role] = first_tile_cycles(m, d.tt, d.rows[0][m.role])
-    # q in phase B runs on fc2's engines: whatever of it outlasts the fills before fc2 delays fc2
+            r = min(d.rows[0][m.role], m.nb)
+            lin[m.role] = (first_tile_cycles(m, tt, r), tt * m.kb, tt * -(-m.nb // r))
+    order = ["q"] if "q" in roles_b else []
+    order += ["attention", "o", "add1", "ln1", "fc1", "gelu", "fc2", "add2", "ln2"]
+    for name in order:
+        if name in lin:
+            stages[name] = lin[name]
+        elif name == "attention":
+            stages[name] = (6 + 128 + (3 * 128 + 51) + 128 + 64 + 3 + (waves - 1) * period, 1, 1)
+        elif name.startswith("add"):
+            stages[name] = (add_row + 6, add_row, add_row)  # int_add.sv: one token over the lanes + 6
+        elif name == "ln1":  # fc1's first tile needs `tt` rows from the units
+            stages[name] = (ln_row + (-(-tt // d.ln_lanes) - 1) * ln_period, beats + 1, beats)
+        elif name == "ln2":
+            stages[name] = (ln_row, beats + 1, beats)
+        elif name == "gelu":
+            stages[name] = (gelu_rows + 13, gelu_rows, gelu_rows)
+    names = list(stages)
+    overlap = sum(min(stages[u][2], stages[v][1]) for u, v in zip(names, names[1:], strict=False))
+    assert overlap > 0
+    top = t.bottleneck
+    fills = sum(f for n, (f, _, _) in stages.items() if n != top)
     excess = 0
-    if "q" in roles_b:
-        excess = max(0, t.kernels["q"] - sum(f for s, f in fills.items() if s not in ("fc2", "add2", "ln2")))
+    if "q" in roles_b:  # q runs on fc2's engines: whatever of it outlasts fc2's start delays fc2
+        start, prev = 0, None
+        for n in names:
+            if n == "fc2":
+                break
+            if prev is not None:
+                start += stages[prev][0] - min(stages[prev][2], stages[n][1])
+            prev = n
+        start += stages[prev][0] - min(stages[prev][2], stages["fc2"][1])
+        excess = max(0, t.kernels["q"] - start)
         assert d.alloc[0]["q"] == d.alloc[0]["fc2"]
         assert t.phase_a == max(t.kernels["k"], t.kernels["v"])
-    # phase B = slowest stage + the fill latency of every other stage
-    top = t.kernels[t.bottleneck]
-    assert t.phase_b == top + sum(f for s, f in fills.items() if s != t.bottleneck) + excess
+    assert t.phase_b == t.kernels[top] + fills - overlap + excess
+
+
+def test_attention_lanes_keep_the_heads_they_serve() -> None:
+    """Lanes are dealt out per group of heads (a lane holds its heads' K and V): rows per lane follow."""
+    from compiler.perf.model import attention_groups
+
+    assert attention_groups(12, 128, 12) == (1, 128)  # one lane per head
+    assert attention_groups(12, 128, 24) == (1, 64)  # two lanes per head split its rows
+    assert attention_groups(12, 128, 6) == (2, 256)  # a lane takes every row of two heads
+    assert attention_groups(12, 128, 5) == (12, 308)  # 5 lanes share all 12 heads: ceil(1536 / 5)
+    # 28 lanes: 4 groups of 3 heads with 7 lanes each -> ceil(384 / 7) = 55 rows (the smallest g that gets 55)
+    assert attention_groups(12, 128, 28) == (3, 55)
+    # never better than perfect balance, never worse than the lanes a multiple of heads would give
+    for lanes in range(1, 60):
+        g, rows = attention_groups(12, 128, lanes)
+        assert rows >= -(-(12 * 128) // lanes)
+        assert 12 % g == 0 and lanes >= 12 // g
 
 
 @pytest.mark.parametrize("mpd", [1, 2])
@@ -153,26 +202,70 @@ def test_gap_factors_multiply_to_latency_over_compute_limit(mpd: int) -> None:
     assert math.prod(g.values()) == pytest.approx(ratio, rel=2e-3)
 
 
-def test_phase_a_overlaps_only_the_previous_layernorm_drain() -> None:
-    """Phase A of layer l+1 starts on the rows layer l's last LayerNorm has already given out."""
+def test_phase_a_runs_on_the_engines_the_previous_layer_has_freed() -> None:
+    """Phase A of layer l+1 runs on layer l's engines once their last token has left them, on the rows
+    layer l's last LayerNorm has given out; the rest after layer l ends, at least one tile."""
     from dataclasses import replace
 
-    from compiler.perf.model import DDR_LATENCY, EMBED_LANES, first_tile_cycles, phase_a_roles, total_cycles
+    from compiler.perf.model import (
+        DDR_LATENCY,
+        EMBED_LANES,
+        attention_fill,
+        first_tile_cycles,
+        phase_a_overlap,
+        phase_a_roles,
+        phase_b_stages,
+        total_cycles,
+    )
 
     wl = from_shape(4, 768, 12, 3072, 128, (16, 16), 0.9)
     d = schedule(wl, "u250").design
     cyc, lys, other = total_cycles(wl, d)
-    assert lys[0].overlap == 0  # nothing before the first layer's phase A but the embedding
+    # v behind k: o's and fc1's engines may finish v until attention's first PV pass (or their own input)
+    ly0, t0 = wl.layers[0], lys[0]
+    st = phase_b_stages(wl, d, ly0, t0.kernels)
+    start, prev_s, starts = 0, None, {}
+    for n, s in st.items():
+        if prev_s is not None:
+            start += prev_s.fill - min(prev_s.give, s.take)
+        starts[n], prev_s = start, s
+    # a row's PV pass starts after the first row's latency less its PV pass and the shared requant (64 + 3)
+    need_v = starts["attention"] + attention_fill(128, 64) - 128 - 64 - 3
+    room = sum(d.alloc[0][r] * min(need_v, starts[r]) for r in ("o", "fc1"))
+    assert t0.v_room == room > 0
+    roles0 = [m for m in ly0.linears if m.role in phase_a_roles(ly0, d.late_q)]
+    e0 = sum(d.alloc[0][m.role] for m in roles0)
+    w0 = sum(d.alloc[0][m.role] * t0.kernels[m.role] for m in roles0)
+    wv = d.alloc[0]["v"] * t0.kernels["v"]
+    tile0 = max(first_tile_cycles(m, d.tt, d.rows[0][m.role]) for m in roles0)
+    # the first layer has nothing before it but the embedding: only v's late share is hidden
+    assert t0.overlap == t0.phase_a - max(tile0, -(-(w0 - min(room, wv)) // e0))
     for prev, t, ly in zip(lys[:-1], lys[1:], wl.layers[1:], strict=True):
-        assert 0 < t.overlap <= prev.ln2_fill
-        for m in ly.linears:
-            if m.role in phase_a_roles(ly, d.late_q):  # the last tile waits for the last row
-                assert t.overlap <= t.phase_a - first_tile_cycles(m, d.tt, d.rows[ly.index][m.role])
+        roles = [m for m in ly.linears if m.role in phase_a_roles(ly, d.late_q)]
+        engines = sum(d.alloc[ly.index][m.role] for m in roles)
+        capacity = sum(e * f for e, f in prev.tail) + t.v_room  # engine-cycles freed around phase A
+        assert t0.overlap < t.overlap <= capacity / engines + 1
+        for m in roles:  # the last tile waits for the last row
+            assert t.overlap <= t.phase_a - first_tile_cycles(m, d.tt, d.rows[ly.index][m.role])
+        # the tail: a linear's engines are free for the latency of the chain after it
+        st = phase_b_stages(wl, d, wl.layers[prev.layer], prev.kernels)
+        names = list(st)
+        for role, (e, free) in zip(("o", "fc1", "fc2"), prev.tail, strict=False):
+            later = names[names.index(role) + 1 :]
+            want = sum(
+                st[n].fill - min(st[p].give, st[n].take) for p, n in zip([role, *later], later, strict=False)
+            )
+            assert (e, free) == (d.alloc[prev.layer][role], want)
     assert cyc == other + sum(t.phase_a + t.phase_b - t.overlap for t in lys)
     assert other == wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY  # no tail in this workload
-    # one LayerNorm lane per row: every row arrives at the very end, nothing can start early
-    allrows = replace(d, ln_lanes=wl.seq)
-    assert all(t.overlap == 0 for t in total_cycles(wl, allrows)[1])
+    # more freed engines never hide less; none freed hides nothing
+    t1, t0 = lys[1], lys[0]
+    more = replace(t0, tail=tuple((2 * e, f) for e, f in t0.tail))
+    assert phase_a_overlap(wl, d, wl.layers[1], t1, more) >= t1.overlap
+    alone = replace(t1, v_room=0)  # without v's late share
+    assert phase_a_overlap(wl, d, wl.layers[1], alone, replace(t0, tail=())) == 0
+    # rows are given out one per period, the last at the end: if all leave at the end, nothing is ready early
+    assert phase_a_overlap(wl, d, wl.layers[1], alone, replace(t0, period=0.0)) == 0
 
 
 def test_scheduler_picks_the_fastest_layernorm_width() -> None:

@@ -109,9 +109,56 @@ def attention_fill(tokens: int, head_dim: int = 64) -> int:
     )
 
 
+def attention_pv_start(tokens: int, head_dim: int = 64) -> int:
+    """Cycles from a lane's first q beat until its first row's PV pass takes V's first row
+    (:func:`attention_fill` less the PV pass and the output requant)."""
+    return (
+        attention_fill(tokens, head_dim)
+        - tokens
+        - attention_requant_cycles(head_dim)
+        - cycle_model.ATTENTION_REQUANT_LATENCY
+    )
+
+
 def softmax_units_for(tokens: int) -> int:
     """Softmax units per attention lane so that one row per ``tokens`` cycles leaves them (QK/PV at full rate)."""
     return max(1, -(-softmax_row_cycles(tokens) // max(1, tokens)))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def attention_groups(heads: int, tokens: int, lanes: int) -> tuple[int, int]:
+    """How ``lanes`` attention lanes share the heads: (g, rows of the busiest lane).
+
+    A lane keeps the K and V of the heads it serves, so the heads are cut into groups of g
+    (g divides heads); each group has lanes // (heads / g) lanes that hold the group's g heads
+    and deal its g x tokens rows out in token order (token t of every head in the group
+    before token t + 1), so all lanes move through the tokens together.  Picks the g with the
+    fewest rows per lane (the smaller g on ties: less K/V memory).
+    """
+    best: tuple[int, int] | None = None
+    for g in range(1, heads + 1):
+        per_group = lanes // (heads // g) if heads % g == 0 else 0
+        if per_group < 1:
+            continue
+        rows = -(-(g * tokens) // per_group)
+        if best is None or rows < best[1]:
+            best = (g, rows)
+    return best if best is not None else (heads, heads * tokens)
+
+
+def heads_per_lane(heads: int, tokens: int, lanes: int) -> int:
+    """Heads whose K and V one attention lane holds (:func:`attention_groups`)."""
+    return attention_groups(heads, tokens, lanes)[0] if heads else 1
+
+
+def attention_period(tokens: int, head_dim: int, softmax_units: int) -> int:
+    """Cycles per query row of a lane in steady state (QK and PV take one key per cycle)."""
+    # a row's last probability waits while the previous row's hold register is being requantized
+    return max(
+        tokens,
+        -(-softmax_row_cycles(tokens) // max(1, softmax_units)),
+        attention_requant_cycles(head_dim) + 1,
+    )
 
 
 def attention_cycles(ly: LayerWork, tokens: int, lanes: int, softmax_units: int | None = None) -> int:
@@ -119,12 +166,9 @@ def attention_cycles(ly: LayerWork, tokens: int, lanes: int, softmax_units: int 
     if not ly.heads:
         return 0
     units = softmax_units_for(tokens) if softmax_units is None else softmax_units
-    rows = ly.heads * tokens
-    # a row's last probability waits while the previous row's hold register is being requantized
-    period = max(
-        tokens, -(-softmax_row_cycles(tokens) // max(1, units)), attention_requant_cycles(ly.head_dim) + 1
-    )
-    return -(-rows // max(1, lanes)) * period + attention_fill(tokens, ly.head_dim) - period
+    period = attention_period(tokens, ly.head_dim, units)
+    rows = attention_groups(ly.heads, tokens, lanes)[1]
+    return rows * period + attention_fill(tokens, ly.head_dim) - period
 
 
 def gelu_cycles(ly: LayerWork, tokens: int, units: int) -> int:
@@ -132,9 +176,9 @@ def gelu_cycles(ly: LayerWork, tokens: int, units: int) -> int:
     return _rtl_unit("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
 
 
-def gelu_fill(ly: LayerWork, units: int) -> int:
-    """Latency until the GELU stage has passed one token's row: its elements spread over the units."""
-    return _rtl_unit("gelu", -(-ly.ffn // max(1, units))) if ly.ffn else 0
+def gelu_fill(ly: LayerWork, units: int, tokens: int = 1) -> int:
+    """Latency until the GELU stage has passed ``tokens`` tokens' rows: their elements spread over the units."""
+    return _rtl_unit("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
 
 
 def add_cycles(hidden: int, tokens: int, units: int) -> int:
@@ -185,8 +229,15 @@ class LayerTiming:
     bottleneck: str
     memory: int  # cycles to stream this layer's weights (0: on chip)
     kernels: dict[str, int]
-    overlap: int = 0  # cycles of phase A hidden under the previous layer's last LayerNorm rows
+    # cycles of this layer's phase A hidden: run before the previous layer's phase B ended, or (v)
+    # on the o / fc1 engines at phase B's start
+    overlap: int = 0
     ln2_fill: int = 0  # this layer's last-LayerNorm drain after its engines are done
+    # (engines, cycles before phase B's end from which they are idle): the phase-B linears' engines
+    # once their last token has left, and pool engines phase B does not use
+    tail: tuple[tuple[int, int], ...] = ()
+    period: float = 0.0  # cycles per token of phase B's slowest stage (tokens leave ln2 at this pace)
+    v_room: int = 0  # engine-cycles at phase B's start where o / fc1 engines may still compute v
 
     @property
     def cycles(self) -> int:
@@ -208,6 +259,94 @@ def late_q(ly: LayerWork, d: Design) -> bool:
     return "q" not in phase_a_roles(ly, d.late_q)
 
 
+#: phase B's stages in stream order (q only in layers that run it late)
+CHAIN = ("q", "attention", "o", "add1", "ln1", "fc1", "gelu", "fc2", "add2", "ln2")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One phase-B stage: all its tokens, and its first unit of work (what its successor needs first).
+
+    ``fill``: cycles from taking the first input to giving the first unit's last output, inputs
+    at the stage's full rate; ``take`` / ``give``: the cycles of ``fill`` spent taking that
+    unit's input / giving its output.  Stages are joined by streams: a stage takes its first
+    input while its predecessor gives it, so min(give, take) of each adjacent pair overlaps.
+    """
+
+    cycles: int
+    fill: int
+    take: int
+    give: int
+
+
+def _row_period(unit: str, hidden: int, width: int) -> int:
+    """Steady-state cycles per row of an RTL row unit (difference of two full-rate calls)."""
+    return _rtl_unit(unit, 0, 4, hidden, width) - _rtl_unit(unit, 0, 3, hidden, width)
+
+
+def phase_b_stages(wl: Workload, d: Design, ly: LayerWork, kern: dict[str, int]) -> dict[str, Stage]:
+    """The phase-B stages of a layer, in :data:`CHAIN` order, with the cycles ``kern`` of its linears."""
+    rows = d.rows.get(ly.index, {})
+    st: dict[str, Stage] = {}
+    tile = d.tt  # a linear's first tile needs this many tokens from its predecessor
+
+    def linear(m: LinearWork) -> Stage:
+        r = max(1, min(rows.get(m.role, 1), m.nb))
+        return Stage(kern[m.role], first_tile_cycles(m, d.tt, r), d.tt * m.kb, d.tt * -(-m.nb // r))
+
+    q = ly.linear("q")
+    if late_q(ly, d) and q is not None:
+        st["q"] = linear(q)
+    if ly.heads:
+        # o's first tile needs `tile` tokens of every head: rows a lane takes before they are all out
+        per = attention_period(wl.seq, ly.head_dim, d.softmax_units)
+        g = heads_per_lane(ly.heads, wl.seq, d.attn_lanes)
+        waves = -(-(tile * g) // max(1, d.attn_lanes // (ly.heads // g)))
+        fill = attention_fill(wl.seq, ly.head_dim) + (waves - 1) * per
+        st["attention"] = Stage(attention_cycles(ly, wl.seq, d.attn_lanes, d.softmax_units), fill, 1, 1)
+    w = d.costs.ln_width
+    ln_rows = -(-wl.seq // max(1, d.ln_lanes))
+    ln_beats = -(-ly.hidden // w)
+    ln_first = layernorm_fill(ly.hidden, w, ln_rows)
+    ln_per = _row_period("layernorm", ly.hidden, w)
+    add_row = -(-ly.hidden // max(1, d.add_lanes))
+    add = Stage(
+        add_cycles(ly.hidden, wl.seq, d.add_lanes), add_fill(ly.hidden, d.add_lanes), add_row, add_row
+    )
+    ln_cycles = layernorm_cycles(ly.hidden, wl.seq, d.ln_lanes, w)
+    for m in ly.linears:
+        if m.role == "o":
+            st["o"] = linear(m)
+    st["add1"] = add
+    # ln1 feeds fc1's first tile (`tile` rows); ln2 feeds the next layer one row at a time
+    waves = -(-tile // max(1, d.ln_lanes))
+    st["ln1"] = Stage(ln_cycles, ln_first + (waves - 1) * ln_per, ln_beats + 1, ln_beats)
+    fc1 = ly.linear("fc1")
+    if fc1 is not None:
+        st["fc1"] = linear(fc1)
+    if ly.ffn:
+        g = -(-(tile * ly.ffn) // max(1, d.gelu_lanes))  # fc2's first tile: `tile` tokens
+        st["gelu"] = Stage(gelu_cycles(ly, wl.seq, d.gelu_lanes), gelu_fill(ly, d.gelu_lanes, tile), g, g)
+    fc2 = ly.linear("fc2")
+    if fc2 is not None:
+        st["fc2"] = linear(fc2)
+    st["add2"] = add
+    st["ln2"] = Stage(ln_cycles, ln_first, ln_beats + 1, ln_beats)
+    return {k: st[k] for k in CHAIN if k in st}
+
+
+def chain_starts(stages: dict[str, Stage]) -> dict[str, int]:
+    """Cycle (from phase B's start) at which each stage takes its first input."""
+    out: dict[str, int] = {}
+    t, prev = 0, None
+    for name, s in stages.items():
+        if prev is not None:
+            t += prev.fill - min(prev.give, s.take)
+        out[name] = t
+        prev = s
+    return out
+
+
 def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
     alloc = d.alloc.get(ly.index, {})
     rows = d.rows.get(ly.index, {})
@@ -218,64 +357,92 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         for m in ly.linears
     }
     a = max((kern[r] for r in phase_a_roles(ly, d.late_q) if r in kern), default=0)
-    stages: dict[str, int] = {}
-    fills: dict[str, int] = {}
-    late = late_q(ly, d)
-    if late:  # q streams into attention from fc2's engines
-        q = ly.linear("q")
-        assert q is not None
-        stages["q"] = kern["q"]
-        fills["q"] = first_tile_cycles(q, d.tt, rows.get("q", 1))
-    if ly.heads:
-        stages["attention"] = attention_cycles(ly, wl.seq, d.attn_lanes, d.softmax_units)
-        fills["attention"] = attention_fill(wl.seq, ly.head_dim)
-        kern["attention"] = stages["attention"]
-    for m in ly.linears:
-        if m.role not in PHASE_A:
-            stages[m.role] = kern[m.role]
-            fills[m.role] = first_tile_cycles(m, d.tt, rows.get(m.role, 1))
-    for ad, nm in (("add1", "ln1"), ("add2", "ln2")):
-        stages[ad] = kern[ad] = add_cycles(ly.hidden, wl.seq, d.add_lanes)
-        fills[ad] = add_fill(ly.hidden, d.add_lanes)
-        stages[nm] = kern[nm] = layernorm_cycles(ly.hidden, wl.seq, d.ln_lanes, d.costs.ln_width)
-        fills[nm] = layernorm_fill(ly.hidden, d.costs.ln_width, -(-wl.seq // max(1, d.ln_lanes)))
-    if ly.ffn:
-        stages["gelu"] = kern["gelu"] = gelu_cycles(ly, wl.seq, d.gelu_lanes)
-        fills["gelu"] = gelu_fill(ly, d.gelu_lanes)
-    top = max(stages, key=lambda s: stages[s])
-    b = stages[top] + sum(f for s, f in fills.items() if s != top)
-    if late:  # fc2's engines must be done with q when fc2's first input arrives
-        before_fc2 = sum(fills.get(s, 0) for s in ("q", "attention", "o", "add1", "ln1", "fc1", "gelu"))
-        b += max(0, stages["q"] - before_fc2)
+    stages = phase_b_stages(wl, d, ly, kern)
+    for name, s in stages.items():
+        kern.setdefault(name, s.cycles)
+    top = max(stages, key=lambda s: stages[s].cycles)
+    # slowest stage + the fill of every other stage, less what adjacent stages overlap
+    seq = list(stages.values())
+    overlap = sum(min(u.give, v.take) for u, v in zip(seq, seq[1:], strict=False))
+    b = stages[top].cycles + sum(s.fill for n, s in stages.items() if n != top) - overlap
+    if late_q(ly, d) and "fc2" in stages:  # fc2's engines must be done with q when fc2 starts
+        b += max(0, stages["q"].cycles - chain_starts(stages)["fc2"])
     mem = 0
     if ly.index not in d.onchip_layers:
         nbytes = sum(m.weight_bytes() for m in ly.linears)
         mem = int(nbytes / bytes_per_cycle(d))
-    return LayerTiming(ly.index, a, b, top, mem, kern, ln2_fill=fills["ln2"])
+    # a stage's last token leaves it this long before phase B ends: the latency of the rest of the chain
+    names = list(stages)
+    after = {n: 0 for n in names}
+    for i in range(len(names) - 2, -1, -1):
+        nxt, cur = stages[names[i + 1]], stages[names[i]]
+        after[names[i]] = after[names[i + 1]] + nxt.fill - min(cur.give, nxt.take)
+    alloc_b = {r: alloc.get(r, 1) for r in ("o", "fc1", "fc2") if r in stages}
+    tail = [(e, after[r]) for r, e in alloc_b.items()]  # late q shares fc2's engines
+    unused = d.engines - sum(alloc_b.values())
+    if unused > 0:
+        tail.append((unused, b))
+    # v behind k: attention's first row needs V only when its PV pass starts; until then (and until
+    # their own first input) the o and fc1 engines can finish v
+    starts = chain_starts(stages)
+    v_room = 0
+    if "attention" in starts and "v" in phase_a_roles(ly, d.late_q):
+        need_v = starts["attention"] + attention_pv_start(wl.seq, ly.head_dim)
+        v_room = sum(alloc.get(r, 1) * max(0, min(need_v, starts[r])) for r in ("o", "fc1") if r in starts)
+    return LayerTiming(
+        ly.index,
+        a,
+        b,
+        top,
+        mem,
+        kern,
+        ln2_fill=stages["ln2"].fill,
+        tail=tuple(tail),
+        period=stages[top].cycles / max(1, wl.seq),
+        v_room=v_room,
+    )
 
 
-def phase_a_overlap(wl: Workload, d: Design, ly: LayerWork, t: LayerTiming, prev_ln2_fill: int) -> int:
-    """Cycles of this layer's phase A that run while the previous layer's last LayerNorm drains.
+OVERLAP_STEP = 8  # cycles per step of the phase-A overlap integration
 
-    The engines are free once the previous fc2 is done; its LayerNorm still
-    holds the last rows (at most one per lane) for ``prev_ln2_fill`` cycles.
-    Phase A's engines start on the rows already out: the token group that owns
-    the last tokens has (tokens it owns - rows still missing) of its work ready,
-    and the last tile cannot finish before the last row arrives.
+
+def phase_a_overlap(wl: Workload, d: Design, ly: LayerWork, t: LayerTiming, prev: LayerTiming | None) -> int:
+    """Cycles of this layer's phase A (k, v[, q]) that do not delay its phase B.
+
+    Before: engines join phase A as the previous layer frees them (``prev.tail``: a phase-B
+    linear's engines once its last token has left, the pool's unused engines from the start);
+    they work on the tokens the previous layer's last LayerNorm has already given out (one per
+    ``prev.period`` cycles, the last one at the very end).  After: v's share of what is left
+    may finish on the o / fc1 engines in ``t.v_room`` (before attention's first PV pass needs
+    V).  Phase A's engine-cycles are treated as divisible (a fluid model, stepped every
+    ``OVERLAP_STEP`` cycles); the rest runs on phase A's engines between the layers, at
+    least the last token tile's latency.
     """
-    if prev_ln2_fill <= 0 or t.phase_a <= 0:
+    if t.phase_a <= 0:
         return 0
     alloc, rows = d.alloc.get(ly.index, {}), d.rows.get(ly.index, {})
-    best = prev_ln2_fill
-    for m in ly.linears:
-        if m.role not in phase_a_roles(ly, d.late_q):
-            continue
-        r = max(1, min(rows.get(m.role, 1), m.nb, alloc.get(m.role, 1)))
-        per = -(-wl.seq // max(1, alloc.get(m.role, 1) // r))  # tokens of the last token group
-        missing = min(wl.seq, d.ln_lanes)
-        ready = t.phase_a * max(0, per - missing) // per
-        best = min(best, ready, t.phase_a - first_tile_cycles(m, d.tt, r))
-    return max(0, best)
+    roles = [m for m in ly.linears if m.role in phase_a_roles(ly, d.late_q)]
+    if not roles:
+        return 0
+    engines = sum(alloc.get(m.role, 1) for m in roles)
+    work = sum(alloc.get(m.role, 1) * t.kernels[m.role] for m in roles)  # engine-cycles
+    last_tile = max(
+        first_tile_cycles(m, d.tt, max(1, min(rows.get(m.role, 1), m.nb, alloc.get(m.role, 1))))
+        for m in roles
+    )
+    n = max(1, wl.seq)
+    done = 0.0
+    if prev is not None and prev.tail:
+        for x in range(
+            max(f for _, f in prev.tail), 0, -OVERLAP_STEP
+        ):  # x: cycles before the previous layer's end
+            free = sum(e for e, f in prev.tail if f >= x)
+            ready = work * max(0.0, n - x / max(prev.period, 1e-9)) / n  # rows out when the step starts
+            done = min(done + free * min(OVERLAP_STEP, x), ready)
+    v_work = sum(alloc.get(m.role, 1) * t.kernels[m.role] for m in roles if m.role == "v")
+    late_v = min(float(t.v_room), (work - done) * v_work / work)
+    left = max(last_tile, -(-int(work - done - late_v) // engines))
+    return max(0, t.phase_a - left)
 
 
 def bytes_per_cycle(d: Design) -> float:
@@ -283,12 +450,10 @@ def bytes_per_cycle(d: Design) -> float:
 
 
 def total_cycles(wl: Workload, d: Design) -> tuple[int, list[LayerTiming], int]:
-    layers = []
-    prev = 0
+    layers: list[LayerTiming] = []
     for ly in wl.layers:
         t = layer_timing(wl, d, ly)
-        t.overlap = phase_a_overlap(wl, d, ly, t, prev)
-        prev = t.ln2_fill
+        t.overlap = phase_a_overlap(wl, d, ly, t, layers[-1] if layers else None)
         layers.append(t)
     embed = wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY
     tail = sum(kernel_cycles(m, wl.seq, d.engines, d.tt, rq_cycles=rq_cycles(d.costs, m.bm)) for m in wl.tail)
@@ -303,6 +468,9 @@ def resources(wl: Workload, d: Design) -> Cost:
     c = d.costs
     total = c.fixed() + d.engines * c.engine(bm, bn, max_kb, max_nb, d.tt)
     total = total + d.attn_lanes * c.attention_lane(hd, wl.seq, d.softmax_units)
+    # a lane serving g heads keeps g - 1 more heads' K and V (int8, seq x head_dim each)
+    g = max((heads_per_lane(ly.heads, wl.seq, d.attn_lanes) for ly in wl.layers if ly.heads), default=1)
+    total = total + Cost(bram=d.attn_lanes * brams(2 * (g - 1) * wl.seq * hd, 2 * hd))
     total = total + d.gelu_lanes * c.gelu_lane()
     total = total + 2 * d.ln_lanes * c.layernorm_lane()  # ln1 and ln2 run at the same time
     total = total + 2 * d.add_lanes * c.add_lane()

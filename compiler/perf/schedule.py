@@ -29,6 +29,7 @@ from typing import Any
 from compiler.perf.boards import BoardResources, board_resources
 from compiler.perf.costs import LN_WIDTHS, UnitCosts, design_costs
 from compiler.perf.model import (
+    CHAIN,
     Design,
     add_cycles,
     attention_cycles,
@@ -36,10 +37,12 @@ from compiler.perf.model import (
     first_tile_cycles,
     gelu_cycles,
     kernel_cycles,
+    layer_timing,
     layernorm_cycles,
     phase_a_roles,
     q_can_run_late,
     resources,
+    rq_cycles,
     softmax_units_for,
     total_cycles,
     utilization,
@@ -87,35 +90,77 @@ class Schedule:
         }
 
 
-def split_engines(p: int, ly: LayerWork, roles: list[str], tokens: int, tt: int) -> dict[str, int]:
-    """Share ``p`` engines among ``roles`` of a layer: proportional to kept blocks, then greedy on the slowest."""
-    ms = [m for m in ly.linears if m.role in roles]
+def row_choices(engines: int, nb: int) -> list[int]:
+    """Row-group counts worth trying on ``engines`` engines: r = engines // g for each token-group count g
+    (any other r leaves more engines idle for the same split), at most ``nb``."""
+    return sorted({min(nb, engines // g) for g in range(1, engines + 1)})
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _best_cycles(m: LinearWork, tokens: int, engines: int, tt: int, rq: int = 1) -> int:
+    """Fewest kernel cycles of ``m`` on at most ``engines`` engines, over the row-group splits
+    (``rq``: cycles per requant job of the engine, :func:`model.rq_cycles`)."""
+    best = min(kernel_cycles(m, tokens, engines, tt, r, rq) for r in row_choices(engines, m.nb))
+    return best if engines == 1 else min(best, _best_cycles(m, tokens, engines - 1, tt, rq))
+
+
+def _need(m: LinearWork, tokens: int, tt: int, target: int, most: int, rq: int = 1) -> int | None:
+    """Fewest engines (<= ``most``) that run ``m`` in at most ``target`` cycles, else None."""
+    if _best_cycles(m, tokens, most, tt, rq) > target:
+        return None
+    lo, hi = 1, most
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _best_cycles(m, tokens, mid, tt, rq) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def split_engines(
+    p: int, ly: LayerWork, roles: list[str], tokens: int, tt: int, rq: int = 1
+) -> dict[str, int]:
+    """Share ``p`` engines among ``roles`` of a layer so that the slowest of them is as fast as it can be.
+
+    Bisects a common cycle target: each matrix gets the fewest engines (over its row-group
+    splits) that meet it; the smallest target whose engines add up to at most ``p`` wins, and
+    engines left over go to the slowest matrices.
+    """
+    ms = [replace(m, name="", layer=0) for m in ly.linears if m.role in roles]  # shape only: cached
     if not ms:
         return {}
-    cap = max(1, math.ceil(tokens / 2))  # an engine needs >= 2 tokens (min tile)
-    work = {m.role: max(m.nnzb, 1) for m in ms}
-    tot = sum(work.values())
-    alloc = {r: min(cap, max(1, int(p * w / tot))) for r, w in work.items()}
-    left = p - sum(alloc.values())
+    if len(ms) > p:  # fewer engines than matrices: one each (the phase then needs more engines)
+        return {m.role: 1 for m in ms}
+    most = p - len(ms) + 1
+    lo = max(_best_cycles(m, tokens, most, tt, rq) for m in ms)
+    hi = max(_best_cycles(m, tokens, 1, tt, rq) for m in ms)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        need = [_need(m, tokens, tt, mid, most, rq) for m in ms]
+        if all(n is not None for n in need) and sum(n for n in need if n is not None) <= p:
+            hi = mid
+        else:
+            lo = mid + 1
+    alloc = {m.role: _need(m, tokens, tt, lo, most, rq) or most for m in ms}
     byrole = {m.role: m for m in ms}
-    while left > 0:
-        open_ = [r for r in alloc if alloc[r] < cap]
-        if not open_:
-            break
-        r = max(open_, key=lambda r: kernel_cycles(byrole[r], tokens, alloc[r], tt))
+    for _ in range(p - sum(alloc.values())):
+        r = max(alloc, key=lambda r: _best_cycles(byrole[r], tokens, alloc[r], tt, rq))
         alloc[r] += 1
-        left -= 1
     return alloc
 
 
-def choose_rows(m: LinearWork, tokens: int, engines: int, tt: int, streaming: bool) -> int:
-    """Row groups for a kernel's engines: fewest cycles (+ first-tile latency when it streams into the next stage)."""
-    best, best_r = None, 1
-    for r in range(1, min(engines, m.nb, 8) + 1):
-        c = kernel_cycles(m, tokens, engines, tt, r) + (first_tile_cycles(m, tt, r) if streaming else 0)
-        if best is None or c < best:
-            best, best_r = c, r
-    return best_r
+def choose_rows(
+    m: LinearWork, tokens: int, engines: int, tt: int, streaming: bool, rq: int = 1, pace: int = 0
+) -> int:
+    """Row groups for a kernel's engines.  In phase A: fewest cycles.  Streaming in phase B: the
+    smallest first-tile latency among the splits no slower than ``pace`` (the phase's slowest
+    linear) or than this kernel's own fastest split, fewest cycles on ties."""
+    cyc = {r: kernel_cycles(m, tokens, engines, tt, r, rq) for r in row_choices(engines, m.nb)}
+    if not streaming:
+        return min(cyc, key=lambda r: (cyc[r], r))
+    bound = max(pace, min(cyc.values()))
+    return min((r for r in cyc if cyc[r] <= bound), key=lambda r: (first_tile_cycles(m, tt, r), cyc[r], r))
 
 
 def _fewest(fn: Callable[[int], int], target: int, hi: int) -> int:
@@ -154,6 +199,7 @@ def _lanes(
     ln_width: int = 1,
     floor: int = 0,
     late: frozenset[int] = frozenset(),
+    rq: int = 1,
 ) -> tuple[int, int, int, int]:
     """Fewest attention / GELU / LayerNorm / add lanes whose stages are no slower than phase B's
     slowest linear (or than ``floor`` cycles, if that is longer)."""
@@ -163,7 +209,7 @@ def _lanes(
         early = phase_a_roles(ly, late)
         target = max(
             (
-                kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1))
+                kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1), rq)
                 for m in ly.linears
                 if m.role not in early
             ),
@@ -187,31 +233,37 @@ def _design(
 ) -> Design:
     """The design for a pool of ``p`` engines; ``late_q``: q runs in phase B on fc2's engines
     (in the layers that have both), phase A is k and v on the whole pool."""
-    # the heuristics below ignore shared-requant stalls (exact in layer_timing): keeps the search fast
+    rq = rq_cycles(costs, wl.block[0])  # the engines' shared-requant stalls (cached by matrix shape)
     alloc: dict[int, dict[str, int]] = {}
     late = frozenset(ly.index for ly in wl.layers if late_q and q_can_run_late(ly))
     for ly in wl.layers:
         roles_b = [m.role for m in ly.linears if m.role not in PHASE_A]
         alloc[ly.index] = {
-            **split_engines(p, ly, list(phase_a_roles(ly, late)), wl.seq, tt),
-            **split_engines(p, ly, roles_b, wl.seq, tt),
+            **split_engines(p, ly, list(phase_a_roles(ly, late)), wl.seq, tt, rq),
+            **split_engines(p, ly, roles_b, wl.seq, tt, rq),
         }
         if ly.index in late:  # q borrows fc2's engines
             alloc[ly.index]["q"] = alloc[ly.index]["fc2"]
-    rows = {
-        ly.index: {
+    rows: dict[int, dict[str, int]] = {}
+    for ly in wl.layers:
+        al, early = alloc[ly.index], phase_a_roles(ly, late)
+        shape = {m.role: replace(m, name="", layer=0) for m in ly.linears}
+        pace = max(
+            (
+                _best_cycles(shape[m.role], wl.seq, al.get(m.role, 1), tt, rq)
+                for m in ly.linears
+                if m.role not in early
+            ),
+            default=0,
+        )
+        rows[ly.index] = {
+            # late q shares fc2's engines and must be done before fc2 starts: its own cycles count
             m.role: choose_rows(
-                m,
-                wl.seq,
-                alloc[ly.index].get(m.role, 1),
-                tt,
-                m.role not in phase_a_roles(ly, late),
+                m, wl.seq, al.get(m.role, 1), tt, m.role not in early, rq, 0 if m.role == "q" else pace
             )
             for m in ly.linears
         }
-        for ly in wl.layers
-    }
-    a, g, ln, ad = _lanes(wl, alloc, rows, tt, costs.ln_width, late=late)
+    a, g, ln, ad = _lanes(wl, alloc, rows, tt, costs.ln_width, late=late, rq=rq)
     return Design(
         board,
         clock,
@@ -228,6 +280,21 @@ def _design(
         late_q=late,
         add_lanes=ad,
     )
+
+
+def _rows_to_pace(wl: Workload, d: Design) -> Design:
+    """Re-pick the streaming kernels' row groups against the layer's real pace (its slowest phase-B
+    stage, lanes included): a kernel may then take a split with a shorter first tile."""
+    rq = rq_cycles(d.costs, wl.block[0])
+    rows = {k: dict(v) for k, v in d.rows.items()}
+    for ly in wl.layers:
+        t = layer_timing(wl, d, ly)
+        pace = max(t.kernels[s] for s in CHAIN if s in t.kernels and s != "q")
+        al, early = d.alloc.get(ly.index, {}), phase_a_roles(ly, d.late_q)
+        for m in ly.linears:
+            if m.role not in early and m.role != "q":
+                rows[ly.index][m.role] = choose_rows(m, wl.seq, al.get(m.role, 1), d.tt, True, rq, pace)
+    return replace(d, rows=rows)
 
 
 def _fits(wl: Workload, d: Design, budget: float) -> bool:
@@ -248,7 +315,16 @@ def _fitting(wl: Workload, d: Design, budget: float) -> Design | None:
     best = ones
     while lo < hi:
         mid = (lo + hi) // 2
-        a, g, ln, ad = _lanes(wl, d.alloc, d.rows, d.tt, d.costs.ln_width, floor=mid, late=d.late_q)
+        a, g, ln, ad = _lanes(
+            wl,
+            d.alloc,
+            d.rows,
+            d.tt,
+            d.costs.ln_width,
+            floor=mid,
+            late=d.late_q,
+            rq=rq_cycles(d.costs, wl.block[0]),
+        )
         c = replace(d, attn_lanes=a, gelu_lanes=g, ln_lanes=ln, add_lanes=ad)
         if _fits(wl, c, budget):
             best, hi = c, mid
@@ -307,6 +383,7 @@ def schedule(
                 d = _fitting(wl, _design(wl, b, clock, c, p, onchip, tt, late), budget)
                 if d is None:
                     continue
+                d = _rows_to_pace(wl, d)
                 cyc = total_cycles(wl, d)[0]
                 if best is None or cyc < best[0]:
                     best = (cyc, d)
