@@ -90,6 +90,8 @@ def _add_mem() -> dict[str, str]:
 # name -> (top, sources, parameters, ROM files)
 UNITS: dict[str, tuple[str, tuple[str, ...], dict[str, int], Any]] = {
     "gelu": ("int_gelu", ("int_gelu.sv",), {}, dict),
+    # IN_IDENTITY 1: the input is fc1's FX(F_GELU) int32 (in_mult/in_shift = IDENTITY), no input requant
+    "gelu_id": ("int_gelu", ("int_gelu.sv",), {"IN_IDENTITY": 1}, dict),
     "add": ("int_add", ("int_add.sv",), {"HMAX": H}, _add_mem),
     # LMAX 128 (the attention head's SMAX); at the simulation build's LMAX 512 Yosys 0.70
     # stops in its LUTRAM mapping ("invalid OPTION_ABITS/WIDTH combination")

@@ -11,12 +11,17 @@ constant rows, single elements).
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 from conftest import needs_sim
 
 from compiler.backends.rtl import nonlinear
+from compiler.errors import UserError
 from compiler.golden import intops
+from compiler.golden.ops import gelu as gelu_op
+from compiler.passes.quantize import IDENTITY
 from compiler.perf import cycle_model
 
 pytestmark = [pytest.mark.sim, needs_sim]
@@ -88,6 +93,65 @@ def test_gelu_matches_golden(build_root, tmp_path):
         dict(x=np.array([-3]), pause=-1, in_mult=2**30, in_shift=30, **quantized),
     ]
     check("gelu", {}, runs, tmp_path, build_root)
+
+
+def test_gelu_in_identity_matches_golden(build_root, tmp_path, monkeypatch):
+    """IN_IDENTITY = 1 (no input requant; the quantizer's IDENTITY for fc1's FX(F_GELU) int32 output):
+    every output word equals run_int with in_mult/in_shift = IDENTITY, full-rate cycles = the formula.
+    Some runs drive other values on the in_mult/in_shift ports (run_unit's check switched off):
+    the build ignores them, so it is the IN_IDENTITY build that ran."""
+    rng = np.random.default_rng(5)
+    im, ish = IDENTITY
+    edges = np.array([0, 1, -1, 2, -2, 7246, -7246, 10247, 10248, -10247, -10248, 4096, -4096])
+    edges = np.concatenate([edges, [*I32, I32[0] + 1, I32[1] - 1, 2**30, -(2**30), 2**20 - 1, -(2**20)]])
+    fx = np.concatenate([edges, rng.integers(-(2**20), 2**20, size=200)])
+    out_m, out_s = qm(2.0**-12 / 0.021)
+    quantized = dict(out_mult=out_m, out_shift=out_s, out_offset=696, out_zero=-128)
+    extreme = dict(out_mult=2**32 - 1, out_shift=1, out_offset=I32[1], out_zero=-128)
+    runs = [
+        dict(x=fx, pause=-1, **quantized),
+        dict(x=rng.integers(*I32, size=150, endpoint=True), pause=-1, **quantized),
+        dict(x=rng.integers(*I32, size=80, endpoint=True), pause=4, **quantized),  # stalls
+        dict(x=fx, pause=-1, in_mult=qm(0.05 * 4096)[0], in_shift=qm(0.05 * 4096)[1], **quantized),
+        dict(x=fx, pause=-1, in_mult=2**31 - 1, in_shift=3, **quantized),
+        # the wrapped top bits of y reach an unsaturated output; output extremes
+        dict(
+            x=np.concatenate([edges, rng.integers(*I32, size=60)]),
+            pause=-1,
+            **{**quantized, "out_mult": 1, "out_shift": 45, "out_offset": 0, "out_zero": 0},
+        ),
+        dict(x=np.concatenate([edges, rng.integers(*I32, size=40)]), pause=7, **extreme),
+        dict(x=np.array([-3]), pause=-1, **quantized),
+    ]
+    for run in runs:  # the golden, computed here: ops/gelu.py run_int with IDENTITY input params
+        attrs = {k: run[k] for k in ("out_mult", "out_shift", "out_offset", "out_zero")}
+        node = types.SimpleNamespace(attrs={**attrs, "in_mult": im, "in_shift": ish})
+        run["want"] = gelu_op.run_int(node, [np.asarray(run["x"], dtype=np.int64)], None)
+    case = {"in_mult": im, "in_shift": ish}
+    monkeypatch.setattr(nonlinear, "_check_gelu_identity", lambda case, runs: None)
+    res = nonlinear.run_unit("gelu", case, runs, tmp_path, build_root, None, {"IN_IDENTITY": 1})
+    assert res["passed"] and res["mismatches"] == 0, f"{res['mismatches']} differ; see {tmp_path}/sim.log"
+    assert res["compared"] == sum(np.asarray(r["x"]).size for r in runs)
+    for run, got in zip(runs, res["runs"], strict=True):
+        if run["pause"] < 0:
+            want = nonlinear.unit_cycles("gelu", np.asarray(run["x"]).size)
+            assert got["cycles"] == want, f"gelu IN_IDENTITY: RTL {got['cycles']} cycles, formula {want}"
+
+
+def test_gelu_in_identity_only_for_identity(build_root, tmp_path):
+    """An IN_IDENTITY build refuses other input multipliers; node_case picks it only for IDENTITY."""
+    run = dict(x=np.arange(4), pause=-1)
+    with pytest.raises(UserError, match="IN_IDENTITY"):
+        nonlinear.run_unit(
+            "gelu", {"in_mult": 2**30, "in_shift": 29}, [run], tmp_path, build_root, None, {"IN_IDENTITY": 1}
+        )
+    out = dict(out_mult=2**30, out_shift=40, out_offset=0, out_zero=0)
+    for (im, ish), want in [(IDENTITY, {"IN_IDENTITY": 1}), (qm(0.05 * 4096), {})]:
+        node = types.SimpleNamespace(
+            op="gelu", name="g", inputs=("a",), outputs=("b",), attrs={"in_mult": im, "in_shift": ish, **out}
+        )
+        nc = nonlinear.node_case(None, node, {"a": np.arange(6), "b": np.zeros(6)})
+        assert nc.parameters == want
 
 
 @pytest.mark.parametrize("variant", ["per_channel_two_inputs", "per_tensor_one_input"])

@@ -87,6 +87,7 @@ def test_small_synthesis_packed(tmp_path):
 # the non-linear units (compiler/backends/rtl/nonlinear.py), at their build and at small sizes
 UNIT_PARAMS = [
     ("gelu", {}),
+    ("gelu", {"IN_IDENTITY": 1}),
     ("add", {"HMAX": 1024}),
     ("add", {"HMAX": 48}),
     ("layernorm", {"HMAX": 1024}),

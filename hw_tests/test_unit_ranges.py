@@ -22,6 +22,7 @@ import pytest
 
 from compiler.golden import intops
 from compiler.golden.ops import gelu as gelu_op
+from compiler.passes.quantize import IDENTITY
 
 U = np.uint64
 I32 = (intops.INT32_MIN, intops.INT32_MAX)
@@ -59,12 +60,24 @@ def _rshift_round_rtl(p: np.ndarray, s: int) -> np.ndarray:
 # int_gelu
 # --------------------------------------------------------------------------
 def gelu_rtl(
-    x: np.ndarray, im: int, ish: int, om: int, osh: int, off: int, zero: int, drop: str = ""
+    x: np.ndarray,
+    im: int,
+    ish: int,
+    om: int,
+    osh: int,
+    off: int,
+    zero: int,
+    drop: str = "",
+    identity: bool = False,
 ) -> np.ndarray:
-    """hls_templates/rtl/int_gelu.sv, stage by stage (``drop``: leave out one piece, to show the tests see it)."""
+    """hls_templates/rtl/int_gelu.sv, stage by stage (``drop``: leave out one piece, to show the tests see it;
+    ``identity``: the IN_IDENTITY = 1 build, xf = x and im/ish unused)."""
     x = _fit(x, 32)
-    p = (_u(x) * U(im)).view(np.int64)  # s1_p: 64'(x) * 64'(M), M < 2^32
-    xf = _rshift_round_rtl(p, ish)  # s2_xf
+    if identity:
+        xf = x  # s1_p = 64'(s0_x), s2_xf = s1_p
+    else:
+        p = (_u(x) * U(im)).view(np.int64)  # s1_p: 64'(x) * 64'(M), M < 2^32
+        xf = _rshift_round_rtl(p, ish)  # s2_xf
     xu = _u(xf)
     m26, top = _m(26), (xu >> U(52)) & _m(12)
     m0 = (xu & m26) * U(23170)  # 41 bits
@@ -171,6 +184,41 @@ def test_gelu_random_params():
         x = rng.integers(I32[0], I32[1], size=10**4, endpoint=True)
         x[:2] = I32
         np.testing.assert_array_equal(gelu_rtl(x, *params), gelu_golden(x, *params), err_msg=str(params))
+
+
+def test_gelu_identity_requant_is_exact():
+    """IN_IDENTITY's premise: requant(x, IDENTITY) == x for every int32 x.
+
+    (x*2^30 + 2^29) >> 30 with |x*2^30| <= 2^61: no int64 wrap, and the added 2^29 < 2^30
+    never carries into bit 30, so the floor is x.  Checked on the int32 edges, every value
+    within 2^16 of 0 and of both ends, and 10^6 random int32.
+    """
+    rng = np.random.default_rng(3)
+    near = np.arange(-(2**16), 2**16)
+    x = np.concatenate([near, near + I32[0] + 2**16, near + I32[1] - 2**16 + 1])
+    x = np.concatenate([x, rng.integers(I32[0], I32[1], size=10**6, endpoint=True)])
+    assert x.min() == I32[0] and x.max() == I32[1]
+    np.testing.assert_array_equal(intops.requant(x, *IDENTITY), x)
+
+
+# the output parameters of GELU_PARAMS (its in_mult/in_shift replaced by IDENTITY) and random ones
+GELU_ID_OUT = sorted({p[2:] for p in GELU_PARAMS}) + [
+    (int(m), int(s), int(o), int(z))
+    for m, s, o, z in zip(
+        *(np.random.default_rng(9).integers(lo, hi, size=40) for lo, hi in [(0, 2**32), (1, 63), I32, I32]),
+        strict=True,
+    )
+]
+
+
+@pytest.mark.parametrize("out", GELU_ID_OUT, ids=lambda p: "_".join(str(v) for v in p))
+def test_gelu_identity_narrowed_matches_golden(out):
+    """The IN_IDENTITY = 1 build (xf = x) against run_int with in_mult/in_shift = IDENTITY;
+    the model's im/ish are wrong on purpose (the build ignores them)."""
+    rng = np.random.default_rng(abs(hash(out)) % 2**32)
+    x = _gelu_inputs(rng, *IDENTITY)
+    got = gelu_rtl(x, 12345, 7, *out, identity=True)
+    np.testing.assert_array_equal(got, gelu_golden(x, *IDENTITY, *out))
 
 
 @pytest.mark.parametrize("piece", ["m2", "q2", "r3"])

@@ -126,8 +126,14 @@ class UnitCosts:
         return own + softmax_units * self.softmax_unit()
 
     def gelu_lane(self) -> Cost:
-        """int_gelu.sv: i-GELU, one element per cycle (Yosys when present, else the formula)."""
-        y = unit_synth_cost("gelu")
+        """int_gelu.sv: i-GELU, one element per cycle (Yosys when present, else the formula).
+
+        The modelled GELU follows fc1, whose wide int32 output is already FX(F_GELU): the
+        quantizer sets in_mult/in_shift = IDENTITY, so the unit is the IN_IDENTITY = 1 build
+        without the input requant (Yosys ``gelu_id``); falls back to ``gelu`` (with it)."""
+        y = unit_synth_cost("gelu_id")
+        if y is None:
+            y = unit_synth_cost("gelu")
         return y if y is not None else Cost(3 * DSP_32X32, 900, 1400)
 
     def add_lane(self) -> Cost:

@@ -26,6 +26,7 @@ import numpy as np
 from compiler.backends.rtl import rtlsim
 from compiler.backends.rtl.linear import RTL_DIR
 from compiler.errors import UserError
+from compiler.passes.quantize import IDENTITY
 from compiler.perf import cycle_model
 
 HMAX = 1024  # most channels of the add / LayerNorm builds (BERT-base: 768)
@@ -43,7 +44,8 @@ class Unit:
 
 
 UNITS: dict[str, Unit] = {
-    "gelu": Unit("int_gelu", ("int_gelu.sv",)),
+    # IN_IDENTITY 1: the input is already FX(F_GELU) (in_mult/in_shift = IDENTITY), no input requant
+    "gelu": Unit("int_gelu", ("int_gelu.sv",), {"IN_IDENTITY": 0}),
     "add": Unit("int_add", ("int_add.sv",), {"HMAX": HMAX}),
     # W: elements per beat (a power of two dividing HMAX; a build per W)
     "layernorm": Unit(
@@ -178,6 +180,8 @@ def run_unit(
     """
     if unit not in UNITS:
         raise UserError(f"no RTL unit {unit!r} (have {', '.join(UNITS)})")
+    if unit == "gelu" and (parameters or {}).get("IN_IDENTITY", 0):
+        _check_gelu_identity(case, runs)
     build_dir = build_unit(unit, build_root, parameters)
 
     case_dir = Path(case_dir)
@@ -195,6 +199,19 @@ def run_unit(
     )
     result["seconds"] = seconds
     return result
+
+
+def gelu_in_identity(in_mult: Any, in_shift: Any) -> bool:
+    """Whether GELU's input requant is IDENTITY (xf = x): the unit is then built with IN_IDENTITY = 1."""
+    return (int(in_mult), int(in_shift)) == IDENTITY
+
+
+def _check_gelu_identity(case: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    """An IN_IDENTITY build ignores in_mult/in_shift: every run must have IDENTITY's."""
+    for run in runs:
+        ms = ({**case, **run}.get("in_mult"), {**case, **run}.get("in_shift"))
+        if None in ms or not gelu_in_identity(*ms):
+            raise UserError(f"gelu IN_IDENTITY build: in_mult/in_shift {ms} are not IDENTITY {IDENTITY}")
 
 
 def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
@@ -220,7 +237,7 @@ class NodeCase:
     width: int
     parameters: dict[str, int] = field(
         default_factory=dict
-    )  # build parameters (attention: D, SMAX; layernorm: W)
+    )  # build parameters (attention: D, SMAX; layernorm: W; gelu: IN_IDENTITY)
     lanes: int = 1  # elements per beat (layernorm W): unit_cycles(unit, elems, rows, width, lanes)
 
 
@@ -247,7 +264,9 @@ def node_case(graph: Any, node: Any, trace: dict[str, np.ndarray], ln_lanes: int
         }
         x = ins[0].ravel()
         run = {"x": x, "pause": -1, "want": out}
-        return NodeCase("gelu", case, [run], {}, x.size, 1, x.size)
+        # fc1's int32 output is already FX(F_GELU): the build without the input requant
+        gparams = {"IN_IDENTITY": 1} if gelu_in_identity(case["in_mult"], case["in_shift"]) else {}
+        return NodeCase("gelu", case, [run], {}, x.size, 1, x.size, gparams)
     if node.op == "add":
         h = ins[0].shape[-1]
         _check_width(node.name, h, HMAX, "channels")
