@@ -348,6 +348,9 @@ def _placement(
     idx = [ly.index for ly in wl.layers]
     for k in range(len(idx), -1, -1):
         d = _design(wl, board, clock, costs, 3, tuple(idx[:k]), tt)
+        d = replace(
+            d, attn_lanes=1, gelu_lanes=1, ln_lanes=1, add_lanes=1
+        )  # the lanes' RAM is the designs' own
         util = utilization(resources(wl, d), board)
         if util["bram"] <= budget and util["uram"] <= budget:
             return tuple(idx[:k])
