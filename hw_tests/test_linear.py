@@ -62,6 +62,16 @@ def check(plan, build_root, tmp_path, seed: int) -> dict:
         if not run["paused"]:
             want = model_cycles(plan, run["tokens"])
             assert run["cycles"] == want, f"RTL {run['cycles']} cycles, model {want}"
+        if not run["paused"] and run["tokens"] >= tt:
+            # the first token tile (a streamed stage's first input in perf.model): first x beat
+            # to the tile's last y beat
+            x, y = run["beats"]["x_in"], run["beats"]["y_out"]
+            first = y[tt * plan.nb - 1] - x[0] + 1
+            shape = rtlsim.shape_of(plan)
+            want = cycle_model.linear_first_tile(
+                shape.nb, shape.kb, plan.nnzb, tt, rq_cycles=plan.rq_cycles, row_nnz=plan.row_nnz
+            )
+            assert first == want, f"first tile {first} cycles, model {want}"
     return res
 
 

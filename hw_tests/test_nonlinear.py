@@ -51,7 +51,19 @@ def check(unit: str, case: dict, runs: list[dict], tmp_path, build_root, mems=No
                 width = rows
             want = nonlinear.unit_cycles(unit, arr.size, rows, width, lanes)
             assert got["cycles"] == want, f"{unit}: RTL {got['cycles']} cycles, formula {want} ({run})"
+            if unit != "softmax":  # the first unit of output (perf.model's fills), from the beats
+                first = first_unit(unit, got["beats"], rows, width, lanes)
+                want = cycle_model.first_unit_cycles(unit, arr.size, rows, width, lanes)
+                assert first == want, f"{unit}: first unit {first} cycles, formula {want} ({rows}x{width})"
     return res
+
+
+def first_unit(unit: str, beats: dict[str, list[int]], rows: int, width: int, lanes: int) -> int:
+    """Measured: the first input beat to the last output beat of the first unit, both counted."""
+    ends = {"gelu": ("x_in", "y_out"), "add": ("a_in", "r_out"), "layernorm": ("x_in", "y_out")}
+    src, sink = ends.get(unit, ("q_in", "o_out"))  # attention: the first query row's beat
+    last = {"layernorm": -(-width // lanes) - 1, "attention": 0}.get(unit, rows * width - 1)
+    return beats[sink][last] - beats[src][0] + 1
 
 
 def nonlinear_main(unit: str) -> str:
@@ -359,12 +371,24 @@ def check_attention(case: dict, runs: list[dict], tmp_path, build_root, d: int, 
     assert res["passed"] and res["mismatches"] == 0, f"{res['mismatches']} differ; see {tmp_path}/sim.log"
     assert res["compared"] == sum(np.asarray(r["q"]).size for r in runs)
     for run, got in zip(runs, res["runs"], strict=True):
-        if run["pause"] < 0:
-            s = np.asarray(run["q"]).shape[0]
+        s, beats = np.asarray(run["q"]).shape[0], got["beats"]
+        q0, v0, o0 = beats["q_in"][0], beats["v_in"][0], beats["o_out"][0]
+        if "delay_v_in" in run:
+            # V behind K: q is taken before V's first beat; the first o_out beat leaves a first row
+            # after q or, when V's first beat comes later than pv_start after q, the PV pass and
+            # the requant (first row - pv_start) after V's first beat
+            assert q0 < v0, f"q taken at {q0}, not before V ({v0})"
+            first = cycle_model.attention_first_row(s, d, out_lanes)
+            pv = cycle_model.attention_pv_start(s, d, out_lanes)
+            assert o0 + 1 == max(q0 + first, v0 + first - pv), (s, d, out_lanes, q0, v0, o0)
+        elif run["pause"] < 0:
             want = cycle_model.attention_cycles(s, d, out_lanes)
             assert got["cycles"] == want, (
                 f"RTL {got['cycles']} cycles, formula {want} (S {s}, D {d}, {out_lanes})"
             )
+            # the first row's latency (the phase-B fill of perf.model): q beat to o_out beat
+            first = cycle_model.attention_first_row(s, d, out_lanes)
+            assert o0 - q0 + 1 == first, f"first row {o0 - q0 + 1} cycles, formula {first} (S {s}, D {d})"
 
 
 def attention_runs(rng: np.random.Generator, d: int, lengths: list[tuple[int, int]]) -> list[dict]:
@@ -426,4 +450,8 @@ def test_attention_head_shared_requant(d, out_lanes, build_root, tmp_path):
         else [(1, -1), (13, -1), (6, 3), (41, -1), (64, -1)]
     )
     runs = attention_runs(rng, d, lengths)
+    # V offered late (after q is taken): PV waits for V row j at probability j
+    # (late: PV waits; S = 2, 60: V comes before the PV pass would take it)
+    for s, delay in ((lengths[-1][0], 300), (2, 60)):
+        runs.append({**attention_runs(rng, d, [(s, -1)])[0], "delay_v_in": delay})
     check_attention(case, runs, tmp_path, build_root, d, out_lanes)

@@ -10,7 +10,7 @@ formulas below, which are assumptions, labelled as such in every report
 (WP486; even block heights only) and shares REQ_LANES requant pipelines among
 the BM output lanes (docs/rtl.md, "DSP packing and shared requant").
 
-Attention lanes (``int_attention_head.sv`` + extra ``int_softmax.sv``), GELU
+Attention lanes (``int_attention_head.sv`` with its ``int_softmax.sv``), GELU
 (``int_gelu.sv``) and LayerNorm (``int_layernorm.sv``, W lanes): Yosys numbers
 from ``bench/results/rtl_synth_units.json`` (``bench/rtl_synth_units.py``) when
 it has that unit and size, else formulas from the kernels' arithmetic
@@ -103,27 +103,26 @@ class UnitCosts:
         return Cost(dsp, lut, ff, buffers)
 
     def softmax_unit(self) -> Cost:
-        """int_softmax.sv: i-exp (2 multipliers), divider, requant, a row buffer of LMAX int32.
+        """int_softmax.sv: i-exp (2 multipliers), divider, requant, NBUF = 4 row buffers of LMAX.
 
         Yosys (``rtl_synth_units.json``, LMAX 128) when present, else the formula.
         """
         y = unit_synth_cost("softmax")
         return y if y is not None else Cost(2 + DSP_32X32, 3500, 4000, 1)
 
-    def attention_lane(self, head_dim: int, seq: int, softmax_units: int = 3) -> Cost:
-        """QK dot (head_dim MACs) + PV (head_dim MACs) + softmax units + a score row buffer.
+    def attention_lane(self, head_dim: int, seq: int) -> Cost:
+        """int_attention_head.sv: QK dot (head_dim MACs), PV (head_dim MACs), its row-pipelined
+        int_softmax, the K/V row buffers.
 
-        Yosys when ``rtl_synth_units.json`` has int_attention_head at this head_dim
-        with SMAX >= seq: the head as synthesized (QK, PV, K/V row buffers and one
-        int_softmax; its MACs packed only as far as the RTL packs them) plus
-        ``softmax_units - 1`` more softmax units.  Else the formula.
+        Yosys when ``rtl_synth_units.json`` has the head at this head_dim with SMAX >= seq (its
+        MACs packed as far as the RTL packs them).  Else the formula.
         """
         macs = 2 * head_dim
         head, y = unit_synth(f"attention_d{head_dim}"), unit_synth_cost(f"attention_d{head_dim}")
         if head is not None and y is not None and seq <= head.get("SMAX", 0):
-            return y + max(softmax_units - 1, 0) * self.softmax_unit()
+            return y
         own = Cost(macs / self.mac_per_dsp + DSP_32X32, macs * 10 + 1500, macs * 16 + 2000, brams(seq * 4, 4))
-        return own + softmax_units * self.softmax_unit()
+        return own + self.softmax_unit()
 
     def gelu_lane(self) -> Cost:
         """int_gelu.sv: i-GELU, one element per cycle (Yosys when present, else the formula).

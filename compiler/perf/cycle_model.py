@@ -49,6 +49,7 @@ class EngineTiming:
     walker_ready: int = 3  # first descriptor in the FIFO (walker + indices ROM read)
     pipe: int = 7  # last issue -> Y bank marked full (S1..S6 + flag register)
     out: int = 3  # last Y read -> ap_done (read latency, output FIFO, done register)
+    y_beat: int = 2  # a Y read -> its y_out beat (read latency, output FIFO)
     min_tile: int = 2  # a tile is issued with at least 2 tokens (accumulator RAW distance)
     rq_avail: int = 4  # REQ_LANES < BM: last-block issue -> job seen by the requant serializer
     rq_out: int = 4  # REQ_LANES < BM: a job's last chunk taken -> its Y bank marked full (tile's last job)
@@ -143,6 +144,37 @@ def linear_cycles(
     """
     if tokens <= 0:
         return 1
+    return _tile_ends(tokens, nb, kb, nnzb, tt, timing, rq_cycles, row_nnz)[-1] + timing.out
+
+
+def linear_first_tile(
+    nb: int,
+    kb: int,
+    nnzb: int,
+    tt: int,
+    timing: EngineTiming = TIMING,
+    *,
+    rq_cycles: int = 1,
+    row_nnz: Sequence[int] | np.ndarray | None = None,
+) -> int:
+    """Cycles from a call's first x_in beat to the last y_out beat of its first token tile, both
+    counted (full rate; a downstream stage's first input, perf.model's fill of a linear stage).
+    The first tile does not depend on the tiles after it."""
+    last_read = _tile_ends(tt, nb, kb, nnzb, tt, timing, rq_cycles, row_nnz)[0]
+    return last_read + timing.y_beat - timing.load_start + 1
+
+
+def _tile_ends(
+    tokens: int,
+    nb: int,
+    kb: int,
+    nnzb: int,
+    tt: int,
+    timing: EngineTiming,
+    rq_cycles: int,
+    row_nnz: Sequence[int] | np.ndarray | None,
+) -> list[int]:
+    """Cycle (from ap_start) of each token tile's last Y read."""
     rq: _RequantQueue | None = None
     if rq_cycles > 1 and nnzb:
         rows = spread_rows(nb, nnzb) if row_nnz is None else np.asarray(row_nnz, dtype=np.int64)
@@ -174,7 +206,7 @@ def linear_cycles(
             y_ready = cs + 1
         ss = y_ready if k == 0 else max(y_ready, st_last[k - 1] + 1)
         st_last.append(ss + t * nb - 1)
-    return st_last[-1] + timing.out
+    return st_last
 
 
 def ideal_cycles(tokens: int, nnzb: int) -> int:
@@ -219,10 +251,40 @@ def best_tile(tokens: int, nb: int, kb: int, nnzb: int, choices: tuple[int, ...]
 # hw_tests/test_nonlinear.py and hw_tests/test_rtlsim_units.py.
 # --------------------------------------------------------------------------
 UNIT_LATENCY = {"gelu": 13, "add": 6}  # element-wise: elems + latency (II = 1)
-# Row units: rows * (3 * beats + per_row) + 1.  Three passes of `beats` cycles
-# (load, exp pass, output pass) plus, per row, softmax's 33-cycle divider,
-# pipeline drains and state changes.  Rows do not overlap (one row buffer).
-UNIT_ROW_OVERHEAD = {"softmax": 51}
+# int_softmax.sv overlaps rows over NBUF = 4 row buffers in four stages (rows in
+# order): LOAD (one key per cycle while fewer than NBUF rows are in the unit),
+# EXP pass (one key per cycle, rows back to back), the 2^32 / sum divider (one
+# row every SOFTMAX_DIV_PERIOD cycles) and OUT pass (one key per cycle, a row's
+# last beat frees its buffer).  A row alone takes 3 * keys + SOFTMAX_ROW_OVERHEAD
+# cycles from its first beat in to its last beat out.
+SOFTMAX_NBUF = 4
+SOFTMAX_DIV_PERIOD = 36  # divider start (busy) .. the next start: 33 iterations + handshakes
+SOFTMAX_OUT_DELAY = 51  # last EXP issue of a row -> its first output beat (EXP pipe, divider, OUT pipe)
+SOFTMAX_ROW_OVERHEAD = SOFTMAX_OUT_DELAY - 1  # a row alone: load W + exp W + delay + out W - 1
+
+
+def softmax_cycles(rows: int, keys: int) -> int:
+    """Full-rate cycles of one int_softmax call (``rows`` rows of ``keys``): the four stages as an
+    event model, every time a beat cycle counted from ap_start."""
+    if rows <= 0:
+        return 1
+    load_end: list[int] = []
+    exp_end: list[int] = []
+    div: list[int] = []
+    out_end: list[int] = []
+    for r in range(rows):
+        ls = 2 if r == 0 else load_end[-1] + 1  # first beat: the cycle after ap_start is sampled
+        if r >= SOFTMAX_NBUF:
+            ls = max(ls, out_end[r - SOFTMAX_NBUF] + 1)  # its buffer is free once that row is out
+        load_end.append(ls + keys - 1)
+        es = load_end[r] + 1 if r == 0 else max(load_end[r] + 1, exp_end[-1] + 1)
+        exp_end.append(es + keys - 1)
+        div.append(exp_end[r] if r == 0 else max(exp_end[r], div[-1] + SOFTMAX_DIV_PERIOD))
+        os_ = div[r] + SOFTMAX_OUT_DELAY if r == 0 else max(div[r] + SOFTMAX_OUT_DELAY, out_end[-1] + 1)
+        out_end.append(os_ + keys - 1)
+    return out_end[-1]
+
+
 # LayerNorm (int_layernorm.sv, W = `lanes` elements per beat, B = ceil(width / W)
 # beats per row, log2(W) adder-tree levels) overlaps rows three deep in lock-step
 # phases over two row buffers.  In phase k it loads row k (B + 1 cycles; B + 2
@@ -257,38 +319,89 @@ def layernorm_unit_cycles(rows: int, width: int, lanes: int = 1) -> int:
 
 
 def layernorm_first_row(width: int, lanes: int = 1, rows: int = 1) -> int:
-    """Latency of the first row of a ``rows``-row int_layernorm call (full rate): what a one-row
-    call takes (unit_cycles), with phase 1 as long as the second row's load makes it."""
+    """Latency of the first row of a ``rows``-row int_layernorm call (full rate), from its first x
+    beat to its last y beat, both counted: a one-row call (unit_cycles) less its ap_start cycle,
+    with phase 1 as long as the second row's load makes it."""
     beats, stats = _ln_beats_stats(width, lanes)
-    return (beats + 1) + (max(beats + 1, stats) if rows > 1 else stats) + beats + LN_TAIL
+    return beats + (max(beats + 1, stats) if rows > 1 else stats) + beats + LN_TAIL
 
 
 # One attention head (int_attention_head.sv), S tokens, head_dim D: K and V load
-# (S beats), then S softmax rows of S keys (3S + 51 cycles each), each fed by
-# the QK stage at one score per cycle and drained into PV at one probability per
-# cycle.  A row's accumulators move to a hold register that the shared output
-# requant (OUT_LANES lanes per cycle) empties in NB = D / OUT_LANES cycles while
-# the next row accumulates; a row's last probability waits for the hold register
-# (rows after the first take max(3S + 51, NB + 1) cycles), and the last row's
-# beat leaves after NB issues and a 3-stage pipeline + sat8.  The packed QK
-# pipeline (a key pair in two cycles on D/2 DSPs, 6 cycles from q to the first
-# score) fills its score FIFO ahead of the softmax: only the first row sees it.
-#   S * (3S + 52) + 3 + 6 + NB + 3 + (S - 1) * max(0, NB + 1 - (3S + 51)).
-ATTENTION_ROW_OVERHEAD = 51
+# (S beats; q is taken once K is in, so at S + 2), then S query rows.  QK makes a
+# key pair in two cycles on D/2 packed DSPs and streams scores into the softmax,
+# whose output pass streams probabilities into PV; a row's accumulators move to a
+# hold register that the shared output requant (OUT_LANES lanes per cycle)
+# empties in NB = D / OUT_LANES cycles.  The first row's o_out beat leaves
+# attention_first_row cycles after its q beat; then one row every
+# attention_row_period cycles: the slowest of QK (2 * ceil(S / 2) cycles plus 2
+# to take the next q), the softmax's divider and the hold register (NB + 1).
 ATTENTION_QK_LATENCY = 6
 ATTENTION_REQUANT_LATENCY = 3
 ATTENTION_OUT_LANES = 1  # the builds' OUT_LANES (nonlinear.py, layer.py, rtl_synth_units.py)
+ATTENTION_Q_GAP = 2  # a row's last key pair -> the next row's q beat taken and its first pair
+
+
+# The first query row of a call (full rate, K and V in): from the cycle its q beat is taken to
+# the cycle its o_out beat is given, both counted.  QK feeds the softmax's load pass as it
+# computes (one score per cycle), the softmax's output pass feeds PV (one probability per
+# cycle): the row's latency is the softmax row alone plus the packed-QK fill in front (6
+# cycles, +2 for the first key pair) and, behind it, the NB requant issues and 3 requant stages.
+ATTENTION_FIRST_ROW_EXTRA = ATTENTION_QK_LATENCY + 2 + ATTENTION_REQUANT_LATENCY
+# V behind K: q is taken once K is in; probability j waits for V row j.  When V's first row
+# comes late, the first o_out beat leaves S + NB + 4 cycles after it (PV over S rows, requant).
+ATTENTION_PV_TAIL = ATTENTION_REQUANT_LATENCY + 2
+
+
+def _out_lanes_check(head_dim: int, out_lanes: int) -> int:
+    if out_lanes < 1 or head_dim % out_lanes:
+        raise ValueError(f"attention OUT_LANES {out_lanes} does not divide head_dim {head_dim}")
+    return head_dim // out_lanes
+
+
+def attention_first_row(tokens: int, head_dim: int, out_lanes: int = ATTENTION_OUT_LANES) -> int:
+    """Cycles from a call's first q beat to its first o_out beat, both included (full rate)."""
+    softmax_row = 3 * tokens + SOFTMAX_ROW_OVERHEAD
+    return softmax_row + _out_lanes_check(head_dim, out_lanes) + ATTENTION_FIRST_ROW_EXTRA
+
+
+def attention_row_period(tokens: int, head_dim: int, out_lanes: int = ATTENTION_OUT_LANES) -> int:
+    """Steady-state cycles per query row of one head: QK, the softmax's divider or the hold register."""
+    qk = 2 * -(-tokens // 2) + ATTENTION_Q_GAP
+    return max(qk, SOFTMAX_DIV_PERIOD, _out_lanes_check(head_dim, out_lanes) + 1)
+
+
+def attention_pv_start(tokens: int, head_dim: int, out_lanes: int = ATTENTION_OUT_LANES) -> int:
+    """Cycles from a call's first q beat until its first row's PV pass takes V row 0: V's first
+    beat may come this late without delaying the first o_out beat (V streamed in behind K)."""
+    return (
+        attention_first_row(tokens, head_dim, out_lanes) - tokens - head_dim // out_lanes - ATTENTION_PV_TAIL
+    )
 
 
 def attention_cycles(tokens: int, head_dim: int, out_lanes: int = ATTENTION_OUT_LANES) -> int:
     """Full-rate cycles of one int_attention_head call (one sequence and head)."""
-    if out_lanes < 1 or head_dim % out_lanes:
-        raise ValueError(f"attention OUT_LANES {out_lanes} does not divide head_dim {head_dim}")
-    nb = head_dim // out_lanes
-    row = 3 * tokens + ATTENTION_ROW_OVERHEAD
-    stall = max(0, nb + 1 - row)  # per row after the first: the hold register is still busy
-    fill = ATTENTION_QK_LATENCY + nb + ATTENTION_REQUANT_LATENCY
-    return tokens * (row + 1) + 3 + fill + (tokens - 1) * stall
+    first_q = tokens + 2  # K's S beats from cycle 2, then q
+    last_row = (tokens - 1) * attention_row_period(tokens, head_dim, out_lanes)
+    return first_q - 1 + attention_first_row(tokens, head_dim, out_lanes) + last_row
+
+
+# Element-wise units: cycles from the first input beat to the n-th output beat, both counted
+# (their call's ap_start and ap_done cycles are not in it).
+STREAM_LATENCY = {u: n - 1 for u, n in UNIT_LATENCY.items()}
+
+
+def first_unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
+    """A full-rate call's first unit of output, from its first input beat to the unit's last output
+    beat, both counted: all ``elems`` elements of an element-wise unit, the first row of a row unit
+    (for attention the first query row, from its q beat).  This is what perf.model's streamed
+    stages wait on (their fills); hw_tests/test_nonlinear.py measures it on the RTL."""
+    if unit in STREAM_LATENCY:
+        return elems + STREAM_LATENCY[unit]
+    if unit == "layernorm":
+        return layernorm_first_row(width, lanes, rows)
+    if unit == "attention":
+        return attention_first_row(rows, elems // max(1, rows))
+    raise KeyError(f"no first-unit formula for unit {unit!r}")
 
 
 def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
@@ -303,8 +416,8 @@ def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int
         return elems + UNIT_LATENCY[unit]
     if unit == "layernorm":
         return layernorm_unit_cycles(rows, width, lanes)
-    if unit in UNIT_ROW_OVERHEAD:
-        return rows * (3 * width + UNIT_ROW_OVERHEAD[unit]) + 1
+    if unit == "softmax":
+        return softmax_cycles(rows, width)
     if unit == "attention":  # one head; rows = width = tokens, elems = tokens * head_dim
         return attention_cycles(rows, elems // max(1, rows))
     raise KeyError(f"no cycle formula for unit {unit!r}")

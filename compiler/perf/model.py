@@ -15,9 +15,9 @@ hardware runs the layers one after another.
   Phase B: attention -> o -> add+LayerNorm -> fc1 -> GELU -> fc2 ->
   add+LayerNorm as a token-streaming dataflow pipeline: its time is the
   slowest stage plus the first-tile latency of every other stage.
-* Attention lanes: a QK unit and a PV unit (head_dim MACs each, one key per
-  cycle) and ``softmax_units`` RTL softmax units taking rows in turn (enough
-  that a row's softmax does not slow the QK/PV units: :func:`softmax_units_for`); GELU and
+* Attention lanes: copies of the RTL head ``int_attention_head.sv`` (a QK unit and
+  a PV unit of head_dim MACs, one key per cycle, around a row-pipelined softmax:
+  one query row per :func:`attention_period` cycles); GELU and
   LayerNorm: copies of the RTL units (``compiler/backends/rtl/nonlinear.py``,
   cycle formulas measured on the RTL) splitting elements / rows.
 * Weights on-chip (URAM/BRAM) where they fit, otherwise streamed per layer
@@ -70,25 +70,22 @@ def rq_cycles(costs: UnitCosts, bm: int) -> int:
     return -(-bm // lanes)
 
 
-def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1) -> int:
-    """Latency until a downstream stage sees this kernel's first output tile."""
+def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1, rq_cycles: int = 1) -> int:
+    """Latency until a downstream stage sees this kernel's first output tile: the RTL engine's first
+    x beat to its first tile's last y beat (``cycle_model.linear_first_tile``, exact against the RTL
+    in hw_tests/test_linear.py), on one row group of ``rows`` (kept blocks spread evenly)."""
     r = max(1, min(rows, m.nb))
-    return (
-        tt * m.kb
-        + -(-m.nnzb // r) * max(tt, cycle_model.TIMING.min_tile)
-        + cycle_model.TIMING.pipe
-        + tt * -(-m.nb // r)
-    )
+    return _first_tile(-(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _first_tile(nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int) -> int:
+    return cycle_model.linear_first_tile(nb, kb, nnzb, tt, rq_cycles=rq_cycles)
 
 
 def _rtl_unit(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
     """Full-rate cycles of one call of an RTL non-linear unit (the formulas checked exactly against the RTL)."""
     return int(cycle_model.unit_cycles(unit, elems, rows, width, lanes))
-
-
-def softmax_row_cycles(keys: int) -> int:
-    """One row through the RTL softmax unit (load, exp pass, output pass + overhead)."""
-    return _rtl_unit("softmax", keys, 1, keys) - 1
 
 
 def attention_requant_cycles(head_dim: int) -> int:
@@ -97,32 +94,16 @@ def attention_requant_cycles(head_dim: int) -> int:
 
 
 def attention_fill(tokens: int, head_dim: int = 64) -> int:
-    """First query row out of a lane: packed-QK pipeline, QK over all keys, softmax, PV over all
-    keys, then the shared output requant of its D lanes (int_attention_head.sv)."""
-    return (
-        cycle_model.ATTENTION_QK_LATENCY
-        + tokens
-        + softmax_row_cycles(tokens)
-        + tokens
-        + attention_requant_cycles(head_dim)
-        + cycle_model.ATTENTION_REQUANT_LATENCY
-    )
+    """First query row out of a lane, from its q beat to its o_out beat (int_attention_head.sv: QK
+    streams into the softmax, the softmax into PV; measured exactly on the RTL by
+    hw_tests/test_nonlinear.py)."""
+    return cycle_model.attention_first_row(tokens, head_dim)
 
 
 def attention_pv_start(tokens: int, head_dim: int = 64) -> int:
-    """Cycles from a lane's first q beat until its first row's PV pass takes V's first row
-    (:func:`attention_fill` less the PV pass and the output requant)."""
-    return (
-        attention_fill(tokens, head_dim)
-        - tokens
-        - attention_requant_cycles(head_dim)
-        - cycle_model.ATTENTION_REQUANT_LATENCY
-    )
-
-
-def softmax_units_for(tokens: int) -> int:
-    """Softmax units per attention lane so that one row per ``tokens`` cycles leaves them (QK/PV at full rate)."""
-    return max(1, -(-softmax_row_cycles(tokens) // max(1, tokens)))
+    """Cycles from a lane's first q beat until its first row's PV pass takes V's first row (V may
+    stream in behind K: the RTL takes q once K is in; measured by hw_tests/test_nonlinear.py)."""
+    return cycle_model.attention_pv_start(tokens, head_dim)
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -151,22 +132,17 @@ def heads_per_lane(heads: int, tokens: int, lanes: int) -> int:
     return attention_groups(heads, tokens, lanes)[0] if heads else 1
 
 
-def attention_period(tokens: int, head_dim: int, softmax_units: int) -> int:
-    """Cycles per query row of a lane in steady state (QK and PV take one key per cycle)."""
-    # a row's last probability waits while the previous row's hold register is being requantized
-    return max(
-        tokens,
-        -(-softmax_row_cycles(tokens) // max(1, softmax_units)),
-        attention_requant_cycles(head_dim) + 1,
-    )
+def attention_period(tokens: int, head_dim: int) -> int:
+    """Cycles per query row of a lane in steady state: the RTL head's QK (a key pair in two cycles,
+    2 to take the next q), its softmax's divider or its hold register (exact against the RTL)."""
+    return cycle_model.attention_row_period(tokens, head_dim)
 
 
-def attention_cycles(ly: LayerWork, tokens: int, lanes: int, softmax_units: int | None = None) -> int:
-    """Lanes of (QK unit, ``softmax_units`` RTL softmax units round-robin, PV unit), one (head, query row) at a time."""
+def attention_cycles(ly: LayerWork, tokens: int, lanes: int) -> int:
+    """Lanes of the RTL head (QK, row-pipelined softmax, PV), one (head, query row) at a time."""
     if not ly.heads:
         return 0
-    units = softmax_units_for(tokens) if softmax_units is None else softmax_units
-    period = attention_period(tokens, ly.head_dim, units)
+    period = attention_period(tokens, ly.head_dim)
     rows = attention_groups(ly.heads, tokens, lanes)[1]
     return rows * period + attention_fill(tokens, ly.head_dim) - period
 
@@ -177,8 +153,9 @@ def gelu_cycles(ly: LayerWork, tokens: int, units: int) -> int:
 
 
 def gelu_fill(ly: LayerWork, units: int, tokens: int = 1) -> int:
-    """Latency until the GELU stage has passed ``tokens`` tokens' rows: their elements spread over the units."""
-    return _rtl_unit("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
+    """Latency until the GELU stage has passed ``tokens`` tokens' rows: their elements spread over
+    the units, from the first element in to the last out (measured on the RTL)."""
+    return cycle_model.first_unit_cycles("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
 
 
 def add_cycles(hidden: int, tokens: int, units: int) -> int:
@@ -187,8 +164,9 @@ def add_cycles(hidden: int, tokens: int, units: int) -> int:
 
 
 def add_fill(hidden: int, units: int) -> int:
-    """Latency until the add stage has passed one token's row, spread over its units."""
-    return _rtl_unit("add", -(-hidden // max(1, units)))
+    """Latency until the add stage has passed one token's row, spread over its units (first element
+    in to last out, measured on the RTL)."""
+    return cycle_model.first_unit_cycles("add", -(-hidden // max(1, units)))
 
 
 def layernorm_cycles(hidden: int, tokens: int, units: int, width: int = 1) -> int:
@@ -215,7 +193,6 @@ class Design:
     tt: int = 4
     rows: dict[int, dict[str, int]] = field(default_factory=dict)  # layer -> role -> row groups
     notes: list[str] = field(default_factory=list)
-    softmax_units: int = 3  # per attention lane (the scheduler sets softmax_units_for(seq))
     # layers whose q projection runs in phase B on fc2's engines (phase A is then k, v only)
     late_q: frozenset[int] = frozenset()
     add_lanes: int = 1  # int_add units per residual add stage (two stages: before ln1 and ln2)
@@ -292,18 +269,19 @@ def phase_b_stages(wl: Workload, d: Design, ly: LayerWork, kern: dict[str, int])
 
     def linear(m: LinearWork) -> Stage:
         r = max(1, min(rows.get(m.role, 1), m.nb))
-        return Stage(kern[m.role], first_tile_cycles(m, d.tt, r), d.tt * m.kb, d.tt * -(-m.nb // r))
+        ft = first_tile_cycles(m, d.tt, r, rq_cycles(d.costs, m.bm))
+        return Stage(kern[m.role], ft, d.tt * m.kb, d.tt * -(-m.nb // r))
 
     q = ly.linear("q")
     if late_q(ly, d) and q is not None:
         st["q"] = linear(q)
     if ly.heads:
         # o's first tile needs `tile` tokens of every head: rows a lane takes before they are all out
-        per = attention_period(wl.seq, ly.head_dim, d.softmax_units)
+        per = attention_period(wl.seq, ly.head_dim)
         g = heads_per_lane(ly.heads, wl.seq, d.attn_lanes)
         waves = -(-(tile * g) // max(1, d.attn_lanes // (ly.heads // g)))
         fill = attention_fill(wl.seq, ly.head_dim) + (waves - 1) * per
-        st["attention"] = Stage(attention_cycles(ly, wl.seq, d.attn_lanes, d.softmax_units), fill, 1, 1)
+        st["attention"] = Stage(attention_cycles(ly, wl.seq, d.attn_lanes), fill, 1, 1)
     w = d.costs.ln_width
     ln_rows = -(-wl.seq // max(1, d.ln_lanes))
     ln_beats = -(-ly.hidden // w)
@@ -427,7 +405,9 @@ def phase_a_overlap(wl: Workload, d: Design, ly: LayerWork, t: LayerTiming, prev
     engines = sum(alloc.get(m.role, 1) for m in roles)
     work = sum(alloc.get(m.role, 1) * t.kernels[m.role] for m in roles)  # engine-cycles
     last_tile = max(
-        first_tile_cycles(m, d.tt, max(1, min(rows.get(m.role, 1), m.nb, alloc.get(m.role, 1))))
+        first_tile_cycles(
+            m, d.tt, max(1, min(rows.get(m.role, 1), m.nb, alloc.get(m.role, 1))), rq_cycles(d.costs, m.bm)
+        )
         for m in roles
     )
     n = max(1, wl.seq)
@@ -467,7 +447,7 @@ def resources(wl: Workload, d: Design) -> Cost:
     hd = max((ly.head_dim for ly in wl.layers), default=64)
     c = d.costs
     total = c.fixed() + d.engines * c.engine(bm, bn, max_kb, max_nb, d.tt)
-    total = total + d.attn_lanes * c.attention_lane(hd, wl.seq, d.softmax_units)
+    total = total + d.attn_lanes * c.attention_lane(hd, wl.seq)
     # a lane serving g heads keeps g - 1 more heads' K and V (int8, seq x head_dim each)
     g = max((heads_per_lane(ly.heads, wl.seq, d.attn_lanes) for ly in wl.layers if ly.heads), default=1)
     total = total + Cost(bram=d.attn_lanes * brams(2 * (g - 1) * wl.seq * hd, 2 * hd))
@@ -590,7 +570,6 @@ def estimate(wl: Workload, d: Design) -> dict[str, Any]:
         "fits": all(v <= 0.8 for v in util.values()),
         "engines": d.engines,
         "attn_lanes": d.attn_lanes,
-        "softmax_units_per_lane": d.softmax_units,
         "gelu_lanes": d.gelu_lanes,
         "ln_lanes": d.ln_lanes,
         "ln_width": d.costs.ln_width,

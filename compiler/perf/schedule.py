@@ -43,7 +43,6 @@ from compiler.perf.model import (
     q_can_run_late,
     resources,
     rq_cycles,
-    softmax_units_for,
     total_cycles,
     utilization,
 )
@@ -71,7 +70,6 @@ class Schedule:
             "message": self.message,
             "engines": d.engines,
             "attn_lanes": d.attn_lanes,
-            "softmax_units_per_lane": d.softmax_units,
             "gelu_lanes": d.gelu_lanes,
             "ln_lanes": d.ln_lanes,
             "ln_width": d.costs.ln_width,
@@ -160,7 +158,9 @@ def choose_rows(
     if not streaming:
         return min(cyc, key=lambda r: (cyc[r], r))
     bound = max(pace, min(cyc.values()))
-    return min((r for r in cyc if cyc[r] <= bound), key=lambda r: (first_tile_cycles(m, tt, r), cyc[r], r))
+    return min(
+        (r for r in cyc if cyc[r] <= bound), key=lambda r: (first_tile_cycles(m, tt, r, rq), cyc[r], r)
+    )
 
 
 def _fewest(fn: Callable[[int], int], target: int, hi: int) -> int:
@@ -276,7 +276,6 @@ def _design(
         costs,
         tt,
         rows=rows,
-        softmax_units=softmax_units_for(wl.seq),
         late_q=late,
         add_lanes=ad,
     )

@@ -7,7 +7,8 @@
 // Interface (axis + ap_ctrl_hs, scalars sampled at ap_start), D = head_dim lanes:
 //   k_in  : seq_len beats, TDATA[D*8-1:0] = k_j lanes (int8), TDATA[D*8] = mask_j (1 = real key);
 //   v_in  : seq_len beats of v_j lanes (int8);
-//   q_in  : seq_len beats of q_i lanes (int8), read after K and V are in;
+//   q_in  : seq_len beats of q_i lanes (int8), read once K is in (V may still be arriving: PV takes
+//           probability j only when V row j is in, so V can stream in behind K);
 //   o_out : seq_len beats of out_i lanes (int8).
 // QK: one score per cycle (D/2 packed multipliers, a key pair in two cycles, K row buffer);
 // PV: one probability per cycle (D MACs into D accumulators, V row buffer); at a row's last
@@ -68,8 +69,8 @@ module int_attention_head #(
   logic [31:0] len_r, kcnt, vcnt, qrows, orows;
   logic [31:0] om_r;
   logic [5:0] os_r;
-  logic kv_in;
-  assign kv_in = kcnt == len_r && vcnt == len_r;
+  logic k_in_all;
+  assign k_in_all = kcnt == len_r;
 
   assign start_fire = ap_start && !running && !done_r;
   assign ap_idle = !running;
@@ -119,7 +120,7 @@ module int_attention_head #(
   assign qpad = PW'(qreg);
   assign krow = PW'(kbuf[kp[AW-1:0]]);
   assign go = have_q && !rd_b && kp != len_r && resp != CW'(FP);
-  assign q_in_TREADY = running && kv_in && !have_q && qrows != len_r;
+  assign q_in_TREADY = running && k_in_all && !have_q && qrows != len_r;
   assign head = fifo[rd];
   assign sc_TVALID = cnt != '0;
   assign sc_TDATA = sel ? {7'd0, head[2*SCW+1], 32'($signed(head[2*SCW:SCW+1]))}
@@ -241,8 +242,9 @@ module int_attention_head #(
   logic [31:0] jj;
   logic last_p;  // the row's last probability: acc + p*v goes to the hold register, acc clears
   assign last_p = jj + 32'd1 == len_r;
-  // stall PV only at a row's last probability while the hold register still has lanes to requant
-  assign p_TREADY = running && !(hold_full && last_p);
+  // stall PV at a row's last probability while the hold register still has lanes to requant,
+  // and at probability j until V row j is in (V streams in behind K)
+  assign p_TREADY = running && !(hold_full && last_p) && vcnt > jj;
   logic [D*8-1:0] vrow_w;
   logic signed [15:0] pv_w[D];  // p * v_l in [-32640, 32385]
   always_comb begin

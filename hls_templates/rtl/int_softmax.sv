@@ -16,11 +16,15 @@
 //   x_in  : one key per beat, TDATA[31:0] = int32 score, TDATA[32] = valid
 //           (attention mask), n_rows rows of row_len beats (row_len <= LMAX);
 //   y_out : one uint8 probability per beat, same order.
-// Per row (one row buffer, no overlap between rows):
-//   LOAD  row_len beats in (running max)
-//   EXP   pass 1 over the buffer, 10-stage pipeline: e -> buffer, sum
-//   RECIP divider 2^32 / sum, 33 cycles
-//   OUT   pass 2 over the buffer, 4-stage pipeline with one global stall, II = 1.
+// Rows overlap: NBUF = 4 row buffers, each row in buffer row % NBUF, four stages working on
+// different rows at once (rows pass every stage in order):
+//   LOAD  row_len beats in (running max), while fewer than NBUF rows are in the unit
+//   EXP   pass 1 over a loaded row, 10-stage pipeline: e -> buffer, sum (rows back to back)
+//   RECIP divider 2^32 / sum, 33 iterations, one row at a time (sums wait per buffer)
+//   OUT   pass 2 over a row whose reciprocal is known, 4-stage pipeline with one global
+//         stall, II = 1; a row's last beat out frees its buffer.
+// In steady state a row is taken every row_len cycles (x_in never waits for rows_len >= 40 or
+// so); the first row's latency is that of a row alone (load, exp pass, divider, output pass).
 `default_nettype none
 
 module int_softmax #(
@@ -44,6 +48,8 @@ module int_softmax #(
     input  wire         y_out_TREADY
 );
   localparam int AW = $clog2(LMAX);
+  localparam int NBUF = 4;  // row buffers
+  localparam int BW = 2;  // log2(NBUF)
   localparam int EP = 10;  // EXP pipeline stages
   localparam int OP = 4;  // OUT pipeline stages
   localparam int SW = AW + 15;  // sum of <= LMAX exponents e <= iexp(0) = 16389 < 2^15
@@ -59,47 +65,55 @@ module int_softmax #(
 
   logic unused_pad;  // TDATA[39:33]: byte padding of the {valid, score} beat
   assign unused_pad = ^x_in_TDATA[39:33];
-  logic signed [31:0] s_buf[LMAX];
-  logic v_buf[LMAX];
-  logic [15:0] e_buf[LMAX];  // e <= iexp(0) = 16389 < 2^15
+  logic signed [31:0] s_buf[NBUF*LMAX];
+  logic v_buf[NBUF*LMAX];
+  logic [15:0] e_buf[NBUF*LMAX];  // e <= iexp(0) = 16389 < 2^15
+  logic signed [32:0] smax_q[NBUF];  // a loaded row's max
+  logic [SW-1:0] sum_q[NBUF];  // an exp-passed row's sum
+  logic [17:0] recip_q[NBUF];  // 2^32 / sum <= 262069 < 2^18: sum >= iexp(0) = 16389 (the max key has d = 0)
 
-  typedef enum logic [2:0] {IDLE, LOAD, EXPP, RECIP, RECIP_W, OUT} state_t;
-  state_t st;
-
-  logic done_r, start_fire, in_fire, out_fire, adv, issue;
-  logic [31:0] rows_r, row, len_r;
+  logic running, done_r, start_fire, in_fire, out_fire, adv, issue, ex_go;
+  logic [31:0] rows_r, len_r;
   logic [31:0] mult_r;  // the port's full range: the product below wraps like int64
-  logic signed [32:0] smax;  // NEG or an int32 score
-  logic [SW-1:0] sum;
-  logic [17:0] recip;  // 2^32 / sum <= 262069 < 2^18: sum >= iexp(0) = 16389 (the max key has d = 0)
   logic [5:0] shift_r;
-  logic [AW:0] idx, issued, outs;
+  // rows, counted from the call's start: loaded, exp-issued, summed, with a reciprocal,
+  // output-issued, out (a row's buffer is free again once it is out)
+  logic [31:0] ld_row, ex_row, sm_row, rc_row, oi_row, out_row;
+  logic [AW:0] ld_idx, ex_idx, issued, outs;
+  logic signed [32:0] cur_max;  // NEG or an int32 score
+  logic [SW-1:0] sum;
   logic [EP-1:0] ev;
   logic [OP-1:0] ov;
 
-  logic div_start, div_done;
+  logic div_start, div_busy, div_done;
   logic [DW-1:0] div_q;
   logic unused_q;  // quotient bits above 2^18: only a row without valid keys (sum 0) has them, and its e are 0
   assign unused_q = ^div_q[DW-1:18];
   int_divu #(.W(DW)) u_div (
       .clk(ap_clk), .rst_n(ap_rst_n), .start(div_start), .n_iter(7'd33),
-      .dividend(DW'(1) << 32), .divisor(DW'(sum)), .done(div_done), .quotient(div_q)
+      .dividend(DW'(1) << 32), .divisor(DW'(sum_q[rc_row[BW-1:0]])), .done(div_done), .quotient(div_q)
   );
 
-  assign start_fire = ap_start && st == IDLE && !done_r;
-  assign ap_idle = st == IDLE;
+  logic signed [32:0] in_s;
+  logic [31:0] in_rows;  // rows in the unit (loaded or loading, not yet out)
+  assign in_s = 33'($signed(x_in_TDATA[31:0]));
+  assign in_rows = ld_row - out_row;
+  assign start_fire = ap_start && !running && !done_r;
+  assign ap_idle = !running;
   assign ap_done = done_r;
   assign ap_ready = done_r;
-  assign x_in_TREADY = st == LOAD;
+  assign x_in_TREADY = running && ld_row != rows_r && in_rows < 32'(NBUF);
   assign in_fire = x_in_TVALID && x_in_TREADY;
+  assign ex_go = running && ex_row != ld_row;  // the row is loaded
   assign adv = !ov[OP-1] || y_out_TREADY;
-  assign issue = st == OUT && adv && 32'(issued) != len_r;
+  assign issue = running && oi_row != rc_row && adv;  // the row has its reciprocal
   assign out_fire = y_out_TVALID && y_out_TREADY;
   assign y_out_TVALID = ov[OP-1];
 
   // EXP pass datapath (free-running pipeline; no stall: nothing leaves the unit).
   // Ranges are those of a valid key (a masked key's e is forced to 0 at stage 10).
   logic signed [31:0] e_s;  // the int32 score
+  logic signed [32:0] e_m;  // its row's max
   logic signed [32:0] e_diff;  // s - max in [-(2^32-1), 0]
   logic signed [63:0] e_p, e_d;  // (s-max)*M mod 2^64 and d = requant: any int64, as the golden's
   // dd = max(d, CLAMP) in [CLAMP, 0] (the golden's clamp).  d > 0 needs M >= 2^31 (the quantizer's
@@ -111,13 +125,15 @@ module int_softmax #(
   logic [14:0] e_e;  // (QA*tt + QC) >> 28 <= iexp(0) = 16389 < 2^15
   logic [4:0] e_q, e_q2, e_q3, e_q4;
   logic [EP-2:0] e_vk;  // valid-key flag, stages 1..EP-1
-  logic [AW-1:0] e_i[EP];
+  logic [AW+BW-1:0] e_i[EP];  // {buffer, index}
+  logic [EP-1:0] e_first, e_last;  // the row's first / last key
   logic [15:0] e_out;
   logic [4:0] q_w;
   logic [17:0] qln2_w;  // q*LN2 <= 16*LN2 = 181712 < 2^18: a 17-entry table (no DSP)
   logic [38:0] qa_lo_w;  // QA*tt[25:0] < 5874 * 2^26 < 2^39 (one DSP)
   logic [15:0] qa_hi_w;  // QA*tt[28:26] <= 7*5874 < 2^16: an 8-entry table
   logic [42:0] ex_w;  // QA*tt + QC < 2^42
+  logic [SW-1:0] sum_w;  // the row's sum including the key at stage 10
   always_comb begin
     q_w = '0;
     for (int k = 1; k <= 16; k++) if (-e_dd >= 19'(k * int'(LN2))) q_w = 5'(k);
@@ -127,102 +143,131 @@ module int_softmax #(
     qa_hi_w = '0;
     for (int k = 1; k < 8; k++) if (e_tt[28:26] == 3'(k)) qa_hi_w = 16'(k * int'(QA));
     ex_w = 43'(qa_lo_w) + {1'b0, qa_hi_w, 26'd0} + 43'(QC);
+    sum_w = (e_first[EP-1] ? '0 : sum) + SW'(e_out);
   end
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      st <= IDLE;
+      running <= 1'b0;
       done_r <= 1'b0;
       rows_r <= '0;
-      row <= '0;
       len_r <= 32'd1;
       mult_r <= '0;
       shift_r <= 6'd1;
-      smax <= NEG;
-      sum <= '0;
-      recip <= '0;
-      idx <= '0;
+      ld_row <= '0;
+      ex_row <= '0;
+      sm_row <= '0;
+      rc_row <= '0;
+      oi_row <= '0;
+      out_row <= '0;
+      ld_idx <= '0;
+      ex_idx <= '0;
       issued <= '0;
       outs <= '0;
+      cur_max <= NEG;
+      sum <= '0;
       div_start <= 1'b0;
+      div_busy <= 1'b0;
     end else begin
       done_r <= 1'b0;
       div_start <= 1'b0;
-      case (st)
-        IDLE:
-        if (start_fire) begin
-          rows_r <= n_rows;
-          len_r <= row_len;
-          mult_r <= sm_mult;
-          shift_r <= sm_shift;
-          row <= '0;
-          idx <= '0;
-          smax <= NEG;
-          if (n_rows == 0) done_r <= 1'b1;
-          else st <= LOAD;
+      if (start_fire) begin
+        rows_r <= n_rows;
+        len_r <= row_len;
+        mult_r <= sm_mult;
+        shift_r <= sm_shift;
+        ld_row <= '0;
+        ex_row <= '0;
+        sm_row <= '0;
+        rc_row <= '0;
+        oi_row <= '0;
+        out_row <= '0;
+        ld_idx <= '0;
+        ex_idx <= '0;
+        issued <= '0;
+        outs <= '0;
+        cur_max <= NEG;
+        if (n_rows == 0) done_r <= 1'b1;
+        else running <= 1'b1;
+      end
+      // LOAD: a row's scores into its buffer, its max into smax_q at its last key
+      if (in_fire) begin
+        ld_idx <= ld_idx + 1'b1;
+        if (x_in_TDATA[32] && in_s > cur_max) cur_max <= in_s;
+        if (32'(ld_idx) + 32'd1 == len_r) begin
+          smax_q[ld_row[BW-1:0]] <= x_in_TDATA[32] && in_s > cur_max ? in_s : cur_max;
+          cur_max <= NEG;
+          ld_idx <= '0;
+          ld_row <= ld_row + 32'd1;
         end
-        LOAD:
-        if (in_fire) begin
-          if (x_in_TDATA[32] && 33'($signed(x_in_TDATA[31:0])) > smax) smax <= 33'($signed(x_in_TDATA[31:0]));
-          idx <= idx + 1'b1;
-          if (32'(idx) + 32'd1 == len_r) begin
-            st <= EXPP;
-            idx <= '0;
-            sum <= '0;
-          end
+      end
+      // EXP issue: one key of a loaded row per cycle, rows back to back
+      if (ex_go) begin
+        ex_idx <= ex_idx + 1'b1;
+        if (32'(ex_idx) + 32'd1 == len_r) begin
+          ex_idx <= '0;
+          ex_row <= ex_row + 32'd1;
         end
-        EXPP: begin
-          if (32'(idx) != len_r) idx <= idx + 1'b1;
-          if (ev[EP-1]) sum <= sum + SW'(e_out);
-          if (32'(idx) == len_r && ev == '0) st <= RECIP;
+      end
+      // stage 10: the row's sum; at its last key, into sum_q (the divider takes rows in order)
+      if (ev[EP-1]) begin
+        sum <= sum_w;
+        if (e_last[EP-1]) begin
+          sum_q[sm_row[BW-1:0]] <= sum_w;
+          sm_row <= sm_row + 32'd1;
         end
-        RECIP: begin
-          div_start <= 1'b1;
-          st <= RECIP_W;
-        end
-        RECIP_W:
-        if (div_done) begin
-          recip <= div_q[17:0];
+      end
+      // RECIP: 2^32 / sum, one row at a time
+      if (!div_busy && rc_row != sm_row && running) begin
+        div_start <= 1'b1;
+        div_busy <= 1'b1;
+      end
+      if (div_done) begin
+        recip_q[rc_row[BW-1:0]] <= div_q[17:0];
+        rc_row <= rc_row + 32'd1;
+        div_busy <= 1'b0;
+      end
+      // OUT issue / out
+      if (issue) begin
+        issued <= issued + 1'b1;
+        if (32'(issued) + 32'd1 == len_r) begin
           issued <= '0;
-          outs <= '0;
-          st <= OUT;
+          oi_row <= oi_row + 32'd1;
         end
-        OUT: begin
-          if (issue) issued <= issued + 1'b1;
-          if (out_fire) begin
-            outs <= outs + 1'b1;
-            if (32'(outs) + 32'd1 == len_r) begin
-              row <= row + 32'd1;
-              idx <= '0;
-              smax <= NEG;
-              if (row + 32'd1 == rows_r) begin
-                st <= IDLE;
-                done_r <= 1'b1;
-              end else st <= LOAD;
-            end
+      end
+      if (out_fire) begin
+        outs <= outs + 1'b1;
+        if (32'(outs) + 32'd1 == len_r) begin
+          outs <= '0;
+          out_row <= out_row + 32'd1;
+          if (out_row + 32'd1 == rows_r) begin
+            running <= 1'b0;
+            done_r <= 1'b1;
           end
         end
-        default: st <= IDLE;
-      endcase
+      end
     end
   end
 
   always_ff @(posedge ap_clk) begin
     if (in_fire) begin
-      s_buf[idx[AW-1:0]] <= $signed(x_in_TDATA[31:0]);
-      v_buf[idx[AW-1:0]] <= x_in_TDATA[32];
+      s_buf[{ld_row[BW-1:0], ld_idx[AW-1:0]}] <= $signed(x_in_TDATA[31:0]);
+      v_buf[{ld_row[BW-1:0], ld_idx[AW-1:0]}] <= x_in_TDATA[32];
     end
     if (ev[EP-1]) e_buf[e_i[EP-1]] <= e_out;
   end
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) ev <= '0;
-    else ev <= {ev[EP-2:0], st == EXPP && 32'(idx) != len_r};
-    e_i[0] <= idx[AW-1:0];
+    else ev <= {ev[EP-2:0], ex_go};
+    e_i[0] <= {ex_row[BW-1:0], ex_idx[AW-1:0]};
     for (int k = 1; k < EP; k++) e_i[k] <= e_i[k-1];
-    e_vk <= {e_vk[EP-3:0], v_buf[idx[AW-1:0]]};
-    e_s <= s_buf[idx[AW-1:0]];                                       // 1
-    e_diff <= 33'(e_s) - smax;                                       // 2
+    e_first <= {e_first[EP-2:0], ex_idx == '0};
+    e_last <= {e_last[EP-2:0], 32'(ex_idx) + 32'd1 == len_r};
+    e_vk <= {e_vk[EP-3:0], v_buf[{ex_row[BW-1:0], ex_idx[AW-1:0]}]};
+    e_s <= s_buf[{ex_row[BW-1:0], ex_idx[AW-1:0]}];                  // 1
+    e_m <= smax_q[ex_row[BW-1:0]];
+    e_diff <= 33'(e_s) - e_m;                                        // 2
     e_p <= 64'(e_diff) * 64'($signed({1'b0, mult_r}));              // 3
     e_d <= (e_p + (64'sd1 <<< (shift_r - 6'd1))) >>> shift_r;        // 4
     e_dd <= e_d < 64'(CLAMP) || e_d > 64'sd0 ? CLAMP : 19'(e_d);     // 5
@@ -237,8 +282,9 @@ module int_softmax #(
     e_out <= e_vk[EP-2] ? 16'(e_e >> e_q4) : 16'd0;                  // 10 -> buffer, sum
   end
 
-  // OUT pass: p = min(255, (e * recip + 2^23) >> 24)
+  // OUT pass: p = min(255, (e * recip + 2^23) >> 24), the row's recip carried with each key
   logic [15:0] o_e;  // e <= 16389
+  logic [17:0] o_rc;
   logic [32:0] o_p;  // e * recip <= sum * (2^32 / sum) <= 2^32
   logic [8:0] o_r;  // (o_p + 2^23) >> 24 <= 256
   logic [7:0] o_out;
@@ -248,8 +294,9 @@ module int_softmax #(
   end
   always_ff @(posedge ap_clk) begin
     if (adv) begin
-      o_e <= e_buf[issued[AW-1:0]];
-      o_p <= 33'(o_e) * 33'(recip);
+      o_e <= e_buf[{oi_row[BW-1:0], issued[AW-1:0]}];
+      o_rc <= recip_q[oi_row[BW-1:0]];
+      o_p <= 33'(o_e) * 33'(o_rc);
       o_r <= 9'((34'(o_p) + 34'd8388608) >> 24);
       o_out <= o_r > 9'd255 ? 8'hff : o_r[7:0];
     end

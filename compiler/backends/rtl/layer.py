@@ -41,6 +41,7 @@ from compiler.backends.rtl import nonlinear, rtlsim
 from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files
 from compiler.errors import UserError
 from compiler.ir.graph import Graph, Node
+from compiler.passes.quantize import IDENTITY as GELU_IDENTITY
 from compiler.perf import cycle_model
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,12 @@ class LayerPlan:
     mask_name: str
     y_name: str  # the ln2 output tensor
     node_names: dict[str, str] = field(default_factory=dict)  # role -> node name
+
+    @property
+    def gelu_identity(self) -> bool:
+        """int_gelu is built with IN_IDENTITY = 1 (no input requant, 4 DSPs fewer) when the
+        quantizer made GELU's input requant the identity (fc1's int32 output is already FX(F_GELU))."""
+        return (self.cfg["gelu.in_mult"], self.cfg["gelu.in_shift"]) == GELU_IDENTITY
 
     @property
     def top(self) -> str:
@@ -486,6 +493,7 @@ def render_layer(plan: LayerPlan) -> str:
             mem_names=MEM_NAMES,
             cfg_names=CFG_NAMES,
             cfg_index={n: i for i, n in enumerate(CFG_NAMES)},
+            gelu_identity=plan.gelu_identity,
         )
     )
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from compiler.backends.rtl import linear as rtl_linear
@@ -145,6 +145,17 @@ class Testbench:
             self.driver.src.set_pause_generator(pauses(random.Random(seed), 0.3))
             self.monitor.sink.set_pause_generator(pauses(random.Random(seed + 1), 0.3))
 
+    async def handshakes(self, t0: float, most: int = 4096) -> None:
+        """The cycle (from ap_start) of each x_in / y_out beat (the first ``most``): a beat moves at
+        the rising edge after a falling edge that sees TVALID and TREADY."""
+        while True:
+            await FallingEdge(self.dut.ap_clk)
+            cyc = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS + 0.5)
+            for p, got in self.beats.items():
+                if len(got) < most and int(getattr(self.dut, f"{p}_TVALID").value):
+                    if int(getattr(self.dut, f"{p}_TREADY").value):
+                        got.append(cyc)
+
     async def run(self, x: np.ndarray, pause_seed: int | None, label: str) -> int:
         """One ap_start..ap_done invocation; returns its cycle count."""
         dut = self.dut
@@ -157,10 +168,13 @@ class Testbench:
         budget = TIMEOUT_CYCLES + 20 * (
             self.plan.ideal_cycles(len(x)) + len(x) * (self.plan.kb + self.plan.nb * self.plan.rq_cycles)
         )
+        self.beats: dict[str, list[int]] = {"x_in": [], "y_out": []}
+        watch = cocotb.start_soon(self.handshakes(t0))
         await with_timeout(RisingEdge(dut.ap_done), budget * CLK_NS, "ns")
         cycles = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS)
         await ReadOnly()
         assert int(dut.ap_ready.value) == 1, "ap_ready must pulse with ap_done"
+        watch.cancel()
         await RisingEdge(dut.ap_clk)
         dut.ap_start.value = 0
         got = rtl_linear.unpack_output(self.plan, self.monitor.collect(), x.shape[0])
@@ -180,7 +194,7 @@ async def linear_runs(dut) -> None:
         x = case[f"x{r}"]
         seed = int(case[f"pause{r}"])
         cycles = await tb.run(x, None if seed < 0 else seed, f"run{r}")
-        results.append({"tokens": int(x.shape[0]), "paused": seed >= 0, "cycles": cycles})
+        results.append({"tokens": int(x.shape[0]), "paused": seed >= 0, "cycles": cycles, "beats": tb.beats})
     with open(os.environ["SPARSEHLS_RESULT"], "w") as f:
         json.dump(
             {"runs": results, "mismatches": tb.scoreboard.mismatches, "compared": tb.scoreboard.compared}, f

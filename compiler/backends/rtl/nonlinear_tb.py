@@ -24,7 +24,7 @@ from typing import Any
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
 from compiler.backends.rtl.linear_tb import CLK_NS, TIMEOUT_CYCLES, Driver, Monitor, Scoreboard, pauses
@@ -253,6 +253,7 @@ class Testbench:
         self.width = len(getattr(dut, f"{prefix}_TDATA"))
         self.monitor = StreamMonitor(dut, prefix, self.width)
         self.scoreboard = Scoreboard(dut._log)
+        self.beats: dict[str, list[int]] = {}  # the last run's beat cycles (handshakes)
 
     async def reset(self) -> None:
         for p in (*self.spec.sources, self.spec.sink[0]):
@@ -274,14 +275,38 @@ class Testbench:
             else:
                 end.set_pause_generator(pauses(random.Random(seed + i), 0.3))
 
+    async def handshakes(self, beats: dict[str, list[int]], sink_beats: int) -> None:
+        """Record the cycle (from ap_start) of every input and output beat: a beat moves at the rising
+        edge after a falling edge that sees TVALID and TREADY (the streams' timing, for the fills)."""
+        dut, t0 = self.dut, cocotb.utils.get_sim_time("ns")
+        ends = [*self.spec.sources, self.spec.sink[0]]
+        want = {p: len(beats.get(p, ())) for p in self.spec.sources} | {self.spec.sink[0]: sink_beats}
+        got: dict[str, list[int]] = {p: [] for p in ends}
+        self.beats = got
+        while any(len(got[p]) < want[p] for p in ends):
+            await FallingEdge(dut.ap_clk)
+            cyc = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS + 0.5)
+            for p in ends:
+                if int(getattr(dut, f"{p}_TVALID").value) and int(getattr(dut, f"{p}_TREADY").value):
+                    got[p].append(cyc)
+
+    async def send_later(self, prefix: str, beats: list[int], cycles: int) -> None:
+        for _ in range(cycles):
+            await RisingEdge(self.dut.ap_clk)
+        await self.drivers[prefix].send(beats)
+
     async def run(self, run: dict[str, np.ndarray], pause_seed: int | None, label: str) -> int:
         dut = self.dut
         self.set_pauses(pause_seed)
         _, bits, signed = self.spec.sink
         lanes = self.width // bits
         case = {**self.case, **run, "lanes": lanes}  # a run's scalars override the case's
-        for prefix, beats in self.spec.beats(case, run).items():
-            await self.drivers[prefix].send(beats)
+        in_beats = self.spec.beats(case, run)
+        # "delay_<prefix>": that stream's beats are offered only this many cycles after ap_start
+        delays = {p: int(run[f"delay_{p}"]) for p in in_beats if f"delay_{p}" in run}
+        for prefix, beats in in_beats.items():
+            if prefix not in delays:
+                await self.drivers[prefix].send(beats)
         await RisingEdge(dut.ap_clk)
         # the golden's own output when the caller has it (run_rtlsim: the trace), else the Model
         want = np.asarray(run["want"] if "want" in run else self.spec.model(case, run)).ravel()
@@ -292,11 +317,17 @@ class Testbench:
             getattr(dut, port).value = value & ((1 << len(getattr(dut, port))) - 1)
         dut.ap_start.value = 1
         t0 = cocotb.utils.get_sim_time("ns")
+        self.beats = {}
+        watch = cocotb.start_soon(self.handshakes(in_beats, want.size // lanes))
+        for prefix, cyc in delays.items():
+            cocotb.start_soon(self.send_later(prefix, in_beats[prefix], cyc))
         budget = TIMEOUT_CYCLES + 20 * want.size
         await with_timeout(RisingEdge(dut.ap_done), budget * CLK_NS, "ns")
         cycles = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS)
         await ReadOnly()
         assert int(dut.ap_ready.value) == 1, "ap_ready must pulse with ap_done"
+        if not watch.done():
+            watch.cancel()
         await RisingEdge(dut.ap_clk)
         dut.ap_start.value = 0
         words = [
@@ -323,12 +354,14 @@ async def unit_runs(dut) -> None:
         seed = int(run["pause"])
         cycles = await tb.run(run, None if seed < 0 else seed, f"run{r}")
         first = run[RUN_KEYS[unit]]
+        beats = {p: b[:4096] for p, b in tb.beats.items()}
         results.append(
             {
                 "elems": int(first.size),
                 "rows": int(first.shape[0]) if first.ndim > 1 else 1,
                 "paused": seed >= 0,
                 "cycles": cycles,
+                "beats": beats,  # cycle of each stream beat (from ap_start; the first 4096)
             }
         )
     with open(os.environ["SPARSEHLS_RESULT"], "w") as f:
