@@ -135,6 +135,8 @@ def git_blob(data: bytes) -> str:
 #: whose multiplies are all non-MAC arithmetic (no MAC array): the scheduler may build them so.
 FABRIC_SUFFIX = "_fabric"
 FABRIC_UNITS = ("gelu_id", "add", "layernorm_w4")
+#: build parameters of a unit's fabric build (int_add.sv FABRIC = 1 marks its multipliers USE_DSP = "no")
+FABRIC_PARAMS: dict[str, dict[str, int]] = {"add": {"FABRIC": 1}}
 
 
 def unit_names() -> list[str]:
@@ -143,7 +145,10 @@ def unit_names() -> list[str]:
 
 def synth_unit(name: str, timeout_s: int = 3600) -> dict[str, Any]:
     fabric = name.endswith(FABRIC_SUFFIX)
-    top, sources, params, mems = UNITS[name.removesuffix(FABRIC_SUFFIX) if fabric else name]
+    base = name.removesuffix(FABRIC_SUFFIX) if fabric else name
+    top, sources, params, mems = UNITS[base]
+    if fabric:
+        params = {**params, **FABRIC_PARAMS.get(base, {})}
     nodsp = " -nodsp" if fabric else ""
     folder = Path(tempfile.mkdtemp(prefix=f"sparsehls-synth-{name}-"))
     try:

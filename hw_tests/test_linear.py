@@ -3,11 +3,13 @@
 Every output word is compared with compiler.golden.ops.linear.run_int (the
 cocotb scoreboard), and every full-rate run's ap_start->ap_done cycle count
 with compiler/perf/cycle_model.py (equal: the model is exact at full rate).
-One Verilator build per engine shape (PACK and REQ_LANES included);
+One Verilator build per engine shape (PACK, REQ_LANES and XW included);
 sparsities share it (the weights are ROM files read at start).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -37,12 +39,28 @@ PACKED = [
     ((8, 8), 2, 1),
     ((16, 16), 2, 4),
 ]
+# Wide X port (XW bn-words per x_in beat): block, PACK, REQ_LANES, XW, (N, K).  First the
+# production engine (16x16, PACK 2, REQ_LANES 4, XW 2; KB = 4); then KB = 11 (odd: a token's
+# last beat is padded) at XW = 2 and 4, and KB = 2 < XW = 4 (one beat per token, half padding).
+WIDE_X = [
+    ((16, 16), 2, 4, 2, (64, 50)),
+    ((4, 4), 1, None, 2, (37, 41)),
+    ((4, 4), 2, 2, 4, (37, 41)),
+    ((2, 32), 1, None, 4, (9, 40)),
+]
 
 
 def model_cycles(plan: linear.LinearPlan, tokens: int) -> int:
     shape = rtlsim.shape_of(plan)
     return cycle_model.linear_cycles(
-        tokens, shape.nb, shape.kb, plan.nnzb, plan.tt, rq_cycles=plan.rq_cycles, row_nnz=plan.row_nnz
+        tokens,
+        shape.nb,
+        shape.kb,
+        plan.nnzb,
+        plan.tt,
+        rq_cycles=plan.rq_cycles,
+        row_nnz=plan.row_nnz,
+        xw=plan.xw,
     )
 
 
@@ -69,24 +87,25 @@ def check(plan, build_root, tmp_path, seed: int) -> dict:
             first = y[tt * plan.nb - 1] - x[0] + 1
             shape = rtlsim.shape_of(plan)
             want = cycle_model.linear_first_tile(
-                shape.nb, shape.kb, plan.nnzb, tt, rq_cycles=plan.rq_cycles, row_nnz=plan.row_nnz
+                shape.nb, shape.kb, plan.nnzb, tt, rq_cycles=plan.rq_cycles, row_nnz=plan.row_nnz, xw=plan.xw
             )
             assert first == want, f"first tile {first} cycles, model {want}"
     return res
 
 
-def engine(pack: int = 1, req_lanes: int | None = None, **kw) -> linear.LinearPlan:
-    """A seeded random layer (hw_tests/cases.py) planned for PACK / REQ_LANES."""
-    return linear.with_engine(random_layer(**kw), pack, req_lanes)
+def engine(pack: int = 1, req_lanes: int | None = None, xw: int = 1, **kw) -> linear.LinearPlan:
+    """A seeded random layer (hw_tests/cases.py) planned for PACK / REQ_LANES / XW."""
+    return linear.with_engine(random_layer(**kw), pack, req_lanes, xw)
 
 
-def layer(block, sparsity, pack=1, req_lanes=None):
-    n, k = SHAPES[block]
+def layer(block, sparsity, pack=1, req_lanes=None, xw=1, shape=None):
+    n, k = shape or SHAPES[block]
     nb = -(-n // block[0])
     empty = (0, nb // 2) if sparsity == 0.5 else ()  # empty block rows, first and middle
     return engine(
         pack,
         req_lanes,
+        xw,
         seed=int(sparsity * 100) + block[0],
         n=n,
         k=k,
@@ -116,6 +135,39 @@ def test_packed_shared_requant_matches_golden(cfg, sparsity, build_root, tmp_pat
     plan = layer(block, sparsity, pack, rq)
     assert (plan.pack, plan.rq_lanes) == (pack, rq)
     check(plan, build_root, tmp_path, seed=9)
+
+
+@pytest.mark.parametrize(
+    "cfg", WIDE_X, ids=lambda c: f"{c[0][0]}x{c[0][1]}_pack{c[1]}_rq{c[2] or c[0][0]}_xw{c[3]}"
+)
+@pytest.mark.parametrize("sparsity", SPARSITIES, ids=lambda s: f"sp{int(s * 100)}")
+@pytest.mark.sim
+@needs_sim
+def test_wide_x_matches_golden(cfg, sparsity, build_root, tmp_path):
+    """XW words per x_in beat (padded last beat when XW does not divide KB): bit-exact, and the cycle
+    model (LOAD = tt * ceil(KB / XW) beats a tile) exact at full rate, first tile included."""
+    block, pack, rq, xw, shape = cfg
+    plan = layer(block, sparsity, pack, rq, xw, shape)
+    assert (plan.pack, plan.rq_lanes, plan.xw) == (pack, rq or block[0], xw)
+    assert plan.x_beats == -(-plan.kb // xw)
+    check(plan, build_root, tmp_path, seed=13)
+
+
+@pytest.mark.sim
+@needs_sim
+def test_wide_x_load_is_shorter(build_root, tmp_path):
+    """A load-bound layer (KB = 16 > nnzb): XW = 4 loads a token in 4 beats, the RTL call is that
+    much shorter, and the model still counts it to the cycle."""
+    base = random_layer(seed=21, n=8, k=64, block=(4, 4), sparsity=0.75)
+    x = random_tokens(22, 9, base.k)
+    got = {}
+    for xw in (1, 4):
+        plan = linear.with_engine(base, 1, None, xw)
+        res = rtlsim.run_case(plan, [(x, None)], tmp_path / f"xw{xw}", build_root)
+        assert res["passed"], f"see {tmp_path}/xw{xw}/sim.log"
+        got[xw] = res["runs"][0]["cycles"]
+        assert got[xw] == model_cycles(plan, len(x))
+    assert got[4] < got[1]
 
 
 @pytest.mark.sim
@@ -148,6 +200,55 @@ def test_pack_needs_even_block_rows():
         engine(3, seed=1, n=8, k=8, block=(4, 4), sparsity=0.5)
     with pytest.raises(UserError, match="req_lanes must be a power of two"):
         engine(1, 3, seed=1, n=8, k=8, block=(4, 4), sparsity=0.5)
+
+
+def test_xw_refused():
+    """XW is 1, 2 or 4: anything else is refused by the planner with one line."""
+    for bad in (0, 3, 8, -2, 2.0, True, None):
+        with pytest.raises(
+            UserError, match=r"^dut: xw must be 1, 2 or 4 words of bn int8 per x_in beat, got "
+        ) as e:
+            engine(1, None, bad, seed=1, n=8, k=8, block=(4, 4), sparsity=0.5)
+        assert "\n" not in str(e.value)
+    plan = engine(seed=1, n=8, k=8, block=(4, 4), sparsity=0.5)
+    with pytest.raises(UserError, match="xw must be 1, 2 or 4"):
+        replace(plan, xw=3)  # a plan cannot be made with another XW behind the planner's back
+    with pytest.raises(ValueError, match="xw"):
+        cycle_model.linear_cycles(8, 2, 2, 4, 4, xw=3)
+
+
+def test_wide_x_plan_top_and_beats():
+    """XW = 2 / 4: the top passes .XW and widens x_in; beats carry xw words, padded with zeros."""
+    base = random_layer(seed=2, n=20, k=41, block=(4, 4), sparsity=0.5, name="l3_fc2")  # kb = 11
+    assert (base.xw, base.x_beats) == (1, 11)
+    assert "XW" not in linear.render_top(base) and "_xw" not in rtlsim.shape_of(base).tag
+    assert "XW" not in rtlsim.shape_of(base).parameters()
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, size=(3, base.k))
+    one = linear.pack_input(base, x)
+    for xw in (2, 4):
+        plan = linear.with_engine(base, xw=xw)
+        assert plan.x_beats == -(-11 // xw)
+        top = linear.render_top(plan)
+        assert f".XW({xw})," in top and f"input  wire [{xw * 32 - 1}:0] x_in_TDATA" in top
+        shape = rtlsim.shape_of(plan)
+        assert shape.parameters()["XW"] == xw and shape.tag.endswith(f"_xw{xw}")
+        assert linear.mem_files(plan) == linear.mem_files(base)  # the ROMs do not change
+        beats = linear.pack_input(plan, x)
+        assert len(beats) == 3 * plan.x_beats
+        assert all(0 <= b < 2 ** (xw * 32) for b in beats)
+        for t in range(3):  # word j of token t is lane group j % xw of beat j // xw; padding is 0
+            for j in range(plan.x_beats * xw):
+                word = (beats[t * plan.x_beats + j // xw] >> (32 * (j % xw))) & 0xFFFFFFFF
+                assert word == (one[t * 11 + j] if j < 11 else 0)
+    # the LOAD stage: tt * ceil(kb / xw) beats a tile; xw = 1 is the default model
+    for tokens in (1, 9, 64):
+        assert cycle_model.linear_cycles(tokens, 5, 11, 30, 4, xw=1) == cycle_model.linear_cycles(
+            tokens, 5, 11, 30, 4
+        )
+    assert cycle_model.linear_first_tile(5, 11, 30, 4) - cycle_model.linear_first_tile(
+        5, 11, 30, 4, xw=2
+    ) == 4 * (11 - 6)
 
 
 def test_plan_defaults_and_top():
@@ -213,3 +314,56 @@ def test_requant_queue_fast_path_equals_replay():
             cs = a[0] + int(rng.integers(1, 9))
         stalled += slow.stalled
     assert 0 < stalled < 60  # both kinds of case were drawn
+
+
+def test_cycle_model_leading_empty_rows():
+    """The first descriptor reaches the issue stage walker_ready cycles after ap_start plus one walker
+    cycle per leading empty block row; a long first load hides it, a short one (wide X) does not."""
+    args = (1, 5, 2, 3, 4)  # 1 token, nb 5, kb 2, nnzb 3, tt 4
+    lead0, lead3 = [1, 1, 1, 0, 0], [0, 0, 0, 1, 2]
+    for xw in (1, 2):
+        assert cycle_model.linear_cycles(*args, row_nnz=lead0, xw=xw) == cycle_model.linear_cycles(
+            *args, xw=xw
+        )
+        # load ends at 1 + ceil(2 / xw); the walker's first descriptor at 3 + 3 = 6
+        assert cycle_model.linear_cycles(*args, row_nnz=lead3, xw=xw) - cycle_model.linear_cycles(
+            *args, xw=xw
+        ) == 6 - max(3, 1 + -(-2 // xw))
+    long = (1, 5, 16, 3, 4)  # kb 16: the load (16 beats) hides the walker
+    assert cycle_model.linear_cycles(*long, row_nnz=lead3) == cycle_model.linear_cycles(*long)
+    with pytest.raises(ValueError, match="row_nnz"):
+        cycle_model.linear_cycles(*args, row_nnz=[0, 0, 0, 1])
+
+
+# Verilator -Wall lint of wide-X engines (hw_tests/test_rtl_lint.py's helper): padded and
+# unpadded KB, KB < XW, with PACK / REQ_LANES / OB = 32, and a generated XW = 2 top.
+XW_LINT = [
+    dict(BM=4, BN=4, NB=10, KB=11, NNZB_CAP=110, TT=4, XW=2),
+    dict(BM=4, BN=4, NB=10, KB=13, NNZB_CAP=130, TT=4, XW=4),
+    dict(BM=1, BN=4, NB=1, KB=1, NNZB_CAP=2, TT=2, XW=4),
+    dict(BM=2, BN=32, NB=3, KB=2, NNZB_CAP=6, TT=64, XW=4),
+    dict(BM=16, BN=16, NB=5, KB=7, NNZB_CAP=35, TT=16, PACK=2, REQ_LANES=4, XW=2),
+    dict(BM=8, BN=2, NB=3, KB=9, NNZB_CAP=27, TT=2, PACK=2, REQ_LANES=2, OB=32, XW=4),
+]
+
+
+@pytest.mark.parametrize("params", XW_LINT, ids=lambda p: "_".join(f"{k.lower()}{v}" for k, v in p.items()))
+@pytest.mark.sim
+@needs_sim
+def test_wide_x_lint_clean(params, tmp_path):
+    from test_rtl_lint import _lint
+
+    _lint(
+        [f"-G{k}={v}" for k, v in params.items()] + [str(linear.CORE_SV), "--top-module", "sparse_linear"],
+        tmp_path,
+    )
+
+
+@pytest.mark.sim
+@needs_sim
+def test_wide_x_generated_top_lint_clean(tmp_path):
+    from test_rtl_lint import _lint
+
+    plan = random_layer(seed=1, n=30, k=40, block=(4, 8), sparsity=0.6, name="l0_fc2")  # kb 5
+    top = linear.write_layer(linear.with_engine(plan, 2, 2, 2), tmp_path)
+    _lint([str(linear.CORE_SV), str(top), "--top-module", top.stem], tmp_path)

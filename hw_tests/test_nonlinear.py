@@ -33,9 +33,12 @@ def qm(m: float) -> tuple[int, int]:
     return intops.quantize_multiplier(m)
 
 
-def check(unit: str, case: dict, runs: list[dict], tmp_path, build_root, mems=None, lanes: int = 1) -> dict:
-    """Run, then: no mismatch, every output word compared, full-rate cycles = the formula."""
-    params = {"W": lanes} if lanes != 1 else None
+def check(
+    unit: str, case: dict, runs: list[dict], tmp_path, build_root, mems=None, lanes: int = 1, params=None
+) -> dict:
+    """Run, then: no mismatch, every output word compared, full-rate cycles = the formula
+    (``params``: build parameter overrides, e.g. int_add's FABRIC)."""
+    params = {**({"W": lanes} if lanes != 1 else {}), **(params or {})} or None
     res = nonlinear.run_unit(unit, case, runs, tmp_path, build_root, mems, params)
     assert res["passed"] and res["mismatches"] == 0, f"{res['mismatches']} differ; see {tmp_path}/sim.log"
     main = nonlinear_main(unit)
@@ -166,8 +169,10 @@ def test_gelu_in_identity_only_for_identity(build_root, tmp_path):
         assert nc.parameters == want
 
 
+@pytest.mark.parametrize("fabric", [0, 1], ids=["dsp", "fabric"])
 @pytest.mark.parametrize("variant", ["per_channel_two_inputs", "per_tensor_one_input"])
-def test_add_matches_golden(variant, build_root, tmp_path):
+def test_add_matches_golden(variant, fabric, build_root, tmp_path):
+    """Both builds of int_add (FABRIC = 0: multipliers on DSPs; 1: in LUTs, the scheduler's default)."""
     rng = np.random.default_rng(2)
     h = 48
     if variant == "per_channel_two_inputs":
@@ -200,7 +205,7 @@ def test_add_matches_golden(variant, build_root, tmp_path):
     runs.append(
         dict(a=a[:2, :5], pause=-1, **({"b": b[:2, :5]} if b is not None else {}))
     )  # 5 channels of 48
-    check("add", case, runs, tmp_path, build_root, mems)
+    check("add", case, runs, tmp_path, build_root, mems, params={"FABRIC": fabric} if fabric else None)
 
 
 def ln_params(

@@ -90,6 +90,7 @@ UNIT_PARAMS = [
     ("gelu", {"IN_IDENTITY": 1}),
     ("add", {"HMAX": 1024}),
     ("add", {"HMAX": 48}),
+    ("add", {"HMAX": 1024, "FABRIC": 1}),
     ("layernorm", {"HMAX": 1024}),
     ("layernorm", {"HMAX": 40}),
     ("layernorm", {"HMAX": 1024, "W": 16}),

@@ -120,13 +120,16 @@ def _add_case(
     sb: float | None,
     a_pc: bool = False,
     b_pc: bool = False,
+    fabric: bool = False,
 ) -> Case:
-    """A scale of None means an FX(F_RES) int32 input (identity multiplier)."""
+    """A scale of None means an FX(F_RES) int32 input (identity multiplier); ``fabric``: the
+    add_fabric kernel (multipliers bound to LUTs) instead of add."""
     a_m, a_s = qm(sa * 2**intops.F_RES) if sa is not None else IDENTITY
     b_m, b_s = qm(sb * 2**intops.F_RES) if sb is not None else IDENTITY
     c = dict(COLS=cols, MAX_ROWS=MAX_ROWS, HAS_B=int(has_b), HAS_CONST=int(has_const), IDX_CONST=0)
     c.update(A_MULT=a_m, A_SHIFT=a_s, B_MULT=b_m, B_SHIFT=b_s, A_PER_CH=int(a_pc), B_PER_CH=int(b_pc))
     c.update(IDX_A_MULT=cols, IDX_A_SHIFT=2 * cols, IDX_B_MULT=3 * cols, IDX_B_SHIFT=4 * cols)
+    c["FABRIC"] = int(fabric)
     types = {
         "a_t": "int8_t" if sa is not None else "int32_t",
         "b_t": "int8_t" if sb is not None else "int32_t",
@@ -183,6 +186,12 @@ CASES += [
     _add_case(8, False, True, 0.01, 1.0),
 ]
 CASES += [_add_case(16, True, False, None, 0.05, b_pc=True), _add_case(10, True, True, 0.2, None, a_pc=True)]
+# add_fabric: the same cases as add 0 (saturation), 1 and 4 (per-channel a)
+CASES += [
+    _add_case(12, True, True, 0.05, 0.11, fabric=True),
+    _add_case(9, True, False, 0.3, 7.0, fabric=True),
+    _add_case(10, True, True, 0.2, None, a_pc=True, fabric=True),
+]
 CASES += [
     _ln_case(8, 1e-12, 0.05),
     _ln_case(33, 1e-5, 0.02),
@@ -427,7 +436,7 @@ def test_unary(driver: Path, tmp_path: Path, op: str, ci: int) -> None:
     assert_exact(got, want)
 
 
-@pytest.mark.parametrize("ci", range(5))
+@pytest.mark.parametrize("ci", range(8))
 def test_add(driver: Path, tmp_path: Path, ci: int) -> None:
     case = case_of("add", ci)
     c = case.consts
@@ -440,7 +449,7 @@ def test_add(driver: Path, tmp_path: Path, ci: int) -> None:
 
     a, b = act("a_t"), act("b_t")
     const = rng.integers(-5000, 5000, size=cols)
-    if ci == 0:  # push every element to the int32 limits: saturation
+    if ci in (0, 5):  # push every element to the int32 limits: saturation
         const = np.where(rng.random(cols) < 0.5, 2**31 - 1, -(2**31))
     attrs = dict(a_mult=c["A_MULT"], a_shift=c["A_SHIFT"], b_mult=c["B_MULT"], b_shift=c["B_SHIFT"])
     params = {"const_q": "c", "const": "c"} if c["HAS_CONST"] else {}
@@ -457,7 +466,7 @@ def test_add(driver: Path, tmp_path: Path, ci: int) -> None:
     want = add_op.run_int(_node("add", attrs, params), ins, _graph(gp))
     vals: list[Any] = [[rows], a] + ([b] if c["HAS_B"] else []) + ([const] if c["HAS_CONST"] else []) + per_ch
     got = run(driver, case, vals, tmp_path)
-    if ci == 0:
+    if ci in (0, 5):
         assert np.any(np.abs(want) == 2**31 - 1) or np.any(want == -(2**31))  # int32 saturation
     assert_exact(got, want)
 

@@ -196,6 +196,11 @@ def test_schedule_becomes_kernel_parameters(tmp_path: Path) -> None:
             assert c["LANES"] == min(n.attrs["lanes"], seq if n.op != "gelu" else seq * c["COLS"]), n.name
             parallel += c["LANES"] > 1
     assert parallel >= 8  # the schedule of this graph is far from one engine per op
+    # the schedule's adders in LUTs become the fabric-bound add kernel (BIND_OP impl=fabric)
+    adds = [n for n in g.nodes if n.op == "add"]
+    top_cpp = (tmp_path / "hls/src/sparsehls_top.cpp").read_text()
+    assert adds and all(n.attrs["impl"] == "fabric" for n in adds)
+    assert top_cpp.count("sparsehls::add_fabric<") == len(adds) and "sparsehls::add<" not in top_cpp
     # both kinds of split reach the kernels: engines over the tokens and over the block rows
     lin = [consts[n.name] for n in g.nodes if n.op == "linear"]
     assert any(c["TOKEN_GROUPS"] > 1 for c in lin) and any(c["ROW_GROUPS"] > 1 for c in lin)
@@ -259,6 +264,7 @@ def test_csim_scheduled_design_matches_golden(tmp_path: Path, name: str, board: 
     consts = config_consts(tmp_path / "hls")
     assert max(c.get("ROW_GROUPS", 1) * c.get("TOKEN_GROUPS", 1) for c in consts.values()) > 1
     assert max(c.get("LANES", 1) for c in consts.values()) > 1
+    assert "sparsehls::add_fabric<" in (tmp_path / "hls/src/sparsehls_top.cpp").read_text()
     feeds = random_feeds(g, 3, seed=21)
     res = run_csim(tmp_path, g, feeds)
     assert res["passed"] and res["mismatches"] == 0, res

@@ -144,7 +144,9 @@ def test_phase_b_is_the_slowest_stage_plus_streamed_fills() -> None:
     for m in ly.linears:
         if m.role in roles_b:
             r = min(d.rows[0][m.role], m.nb)
-            lin[m.role] = (first_tile_cycles(m, tt, r, rq_cycles(d.costs, 16)), tt * m.kb, tt * -(-m.nb // r))
+            xw = d.costs.xw  # the engine loads xw X words per beat (sparse_linear.sv XW)
+            ft = first_tile_cycles(m, tt, r, rq_cycles(d.costs, 16), xw)
+            lin[m.role] = (ft, tt * -(-m.kb // xw), tt * -(-m.nb // r))
     order = ["q"] if "q" in roles_b else []
     order += ["attention", "o", "add1", "ln1", "fc1", "gelu", "fc2", "add2", "ln2"]
     for name in order:
@@ -252,19 +254,19 @@ def test_phase_a_runs_on_the_engines_the_previous_layer_has_freed() -> None:
     assert t0.v_room == room > 0
     roles0 = [m for m in ly0.linears if m.role in phase_a_roles(ly0, d.late_q)]
     e0 = sum(d.alloc[0][m.role] for m in roles0)
-    w0 = sum(d.alloc[0][m.role] * t0.kernels[m.role] for m in roles0)
     wv = d.alloc[0]["v"] * t0.kernels["v"]
     rq = rq_cycles(d.costs, 16)
-    tile0 = max(first_tile_cycles(m, d.tt, d.rows[0][m.role], rq) for m in roles0)
+    xw = d.costs.xw
+    tile0 = max(first_tile_cycles(m, d.tt, d.rows[0][m.role], rq, xw) for m in roles0)
     # the first layer has nothing before it but the embedding: only v's late share is hidden
-    assert t0.overlap == t0.phase_a - max(tile0, -(-(w0 - min(room, wv)) // e0))
+    assert t0.overlap == t0.phase_a - max(tile0, t0.phase_a - min(room, wv) // e0)
     for prev, t, ly in zip(lys[:-1], lys[1:], wl.layers[1:], strict=True):
         roles = [m for m in ly.linears if m.role in phase_a_roles(ly, d.late_q)]
         engines = sum(d.alloc[ly.index][m.role] for m in roles)
         capacity = sum(e * f for e, f in prev.tail) + t.v_room  # engine-cycles freed around phase A
         assert t0.overlap < t.overlap <= capacity / engines + 1
         for m in roles:  # the last tile waits for the last row
-            assert t.overlap <= t.phase_a - first_tile_cycles(m, d.tt, d.rows[ly.index][m.role], rq)
+            assert t.overlap <= t.phase_a - first_tile_cycles(m, d.tt, d.rows[ly.index][m.role], rq, xw)
         # the tail: a linear's engines are free for the latency of the chain after it
         st = phase_b_stages(wl, d, wl.layers[prev.layer], prev.kernels)
         names = list(st)
@@ -334,5 +336,56 @@ def test_both_layernorm_and_add_stages_are_paid_for() -> None:
     assert one_more_add.dsp - base.dsp == pytest.approx(2 * d.costs.add_lane().dsp)
     from compiler.perf.costs import unit_synth_cost
 
-    yosys = unit_synth_cost("add")  # int_add.sv as Yosys maps it (rtl_synth_units.json)
-    assert yosys is not None and d.costs.add_lane() == yosys
+    # int_add.sv as Yosys maps it (rtl_synth_units.json): the default design builds FABRIC = 1
+    # (multipliers in LUTs: no DSP), the DSP build is what add_fabric=False costs
+    assert d.costs.add_fabric
+    fabric, dsp = unit_synth_cost("add_fabric"), unit_synth_cost("add")
+    assert fabric is not None and d.costs.add_lane() == fabric and fabric.dsp == 0
+    assert dsp is not None and replace(d.costs, add_fabric=False).add_lane() == dsp and dsp.dsp > 0
+    assert fabric.lut > dsp.lut  # the multipliers moved into LUTs
+
+
+def test_wide_x_port_halves_a_wide_matrix_tile_load() -> None:
+    """XW = 2 (sparse_linear.sv loads two X words per beat): a token tile of fc2 (K = 3072, KB = 192)
+    loads in tt * 96 beats instead of tt * 192, so its first tile comes tt * 96 cycles sooner (compute
+    starts when the tile's X bank is full); the stage takes its input in half the beats."""
+    from compiler.perf.model import first_tile_cycles, layer_timing, phase_b_stages, x_beats
+
+    wl = from_shape(1, 768, 12, 3072, 128, (16, 16), 0.9)
+    fc2 = wl.layers[0].linear("fc2")
+    assert fc2 is not None and fc2.kb == 192
+    for tt, rows in ((2, 1), (2, 3), (4, 6)):
+        one, two = (first_tile_cycles(fc2, tt, rows, 4, xw) for xw in (1, 2))
+        assert one - two == tt * (192 - 96), (tt, rows)
+    assert x_beats(48, 2) == 24 and x_beats(47, 2) == 24 and x_beats(47, 4) == 12
+    d = schedule(wl, "u250").design
+    assert d.costs.xw == 2
+    st = phase_b_stages(wl, d, wl.layers[0], layer_timing(wl, d, wl.layers[0]).kernels)
+    assert st["fc2"].take == d.tt * 96 and st["fc1"].take == d.tt * 24
+
+
+def test_default_design_is_the_built_units() -> None:
+    """The schedule's default units are the RTL builds: PACK = 2, REQ_LANES = 4, XW = 2 engines
+    (Yosys numbers of that build when rtl_synth.json has them) and FABRIC adders (no DSP)."""
+    from compiler.perf.costs import DEFAULT_DESIGN, load_synth, synth_key
+    from compiler.perf.model import resources
+
+    wl = from_shape(2, 768, 12, 3072, 128, (16, 16), 0.9)
+    s = schedule(wl, "u250")
+    c = s.design.costs
+    assert (c.mac_per_dsp, c.requant_lanes, c.xw, c.add_fabric) == (2, 4, 2, True)
+    assert {k: DEFAULT_DESIGN[k] for k in ("xw", "add_fabric")} == {"xw": 2, "add_fabric": True}
+    synth = load_synth()
+    key = synth_key(16, 16, 2, 4, 2)
+    assert key == "16x16-p2-rq4-xw2" and synth_key(16, 16, 2, 4) == "16x16-p2-rq4"
+    eng = c.engine(16, 16, 192, 192, s.design.tt)
+    base = synth.get(key) or synth[synth_key(16, 16, 2, 4)]
+    assert (eng.dsp, eng.lut, eng.ff) == (base["DSP"], base["LUT"], base["FF"])
+    if key in synth:
+        assert f"engine {key}: Yosys" in c.source
+    # the adders cost no DSP: one more add lane per stage adds LUTs only
+    from dataclasses import replace
+
+    more = resources(wl, replace(s.design, add_lanes=s.design.add_lanes + 1))
+    base_res = resources(wl, s.design)
+    assert more.dsp == base_res.dsp and more.lut > base_res.lut

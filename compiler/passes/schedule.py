@@ -7,7 +7,9 @@ weights' zero blocks are what the schedule sizes).  Runs the scheduler of
 * linear nodes: ``attrs["engines"]`` (engines of the shared pool this matrix
   gets in its phase) and ``attrs["row_groups"]``; ``attrs["weights"]`` is
   ``"onchip"`` or ``"streamed"``;
-* attention / gelu / layernorm / add nodes: ``attrs["lanes"]``;
+* attention / gelu / layernorm / add nodes: ``attrs["lanes"]``; add nodes also
+  ``attrs["impl"]``: ``"fabric"`` (multipliers in LUTs, the HLS ``add_fabric``
+  kernel, RTL int_add FABRIC = 1) or ``"dsp"``;
 * ``meta["schedule"]``: the summary (board, clock, fits, message, utilization).
 
 Only attrs and meta change: node order, tensors and parameters are the
@@ -60,7 +62,7 @@ class ScheduleDesign:
             elif n.op == "layernorm":
                 n = n.with_attrs(lanes=int(d.ln_lanes))
             elif n.op == "add":
-                n = n.with_attrs(lanes=int(d.add_lanes))
+                n = n.with_attrs(lanes=int(d.add_lanes), impl="fabric" if d.costs.add_fabric else "dsp")
             nodes.append(n)
         log.info("%s", s.message)
         return graph.with_nodes(nodes).with_meta(schedule=s.to_meta()), True

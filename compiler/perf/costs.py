@@ -74,18 +74,25 @@ class UnitCosts:
     source: str = "formula"
     requant_lanes: int | None = None  # per engine; None = BM, as built (one requant pipeline per output lane)
     ln_width: int = 1  # LayerNorm elements per cycle per unit; 1 = as built (int_layernorm.sv)
+    xw: int = 1  # X words (BN int8 each) per engine input beat: sparse_linear.sv XW
+    add_fabric: bool = False  # residual adders built with their multipliers in LUTs (int_add.sv FABRIC = 1)
 
     def engine(self, bm: int, bn: int, max_kb: int, max_nb: int, tt: int = 4) -> Cost:
         """One sparse_linear engine (BM x BN MACs) with its tile buffers; weights not included.
 
-        PACK = ``mac_per_dsp``, REQ_LANES = ``requant_lanes``: the Yosys numbers
-        of that configuration when synthesized, else scaled from the block's
-        default engine, else formulas.
+        PACK = ``mac_per_dsp``, REQ_LANES = ``requant_lanes``, XW = ``xw``: the Yosys
+        numbers of that configuration when synthesized, else scaled from the block's
+        default engine, else formulas.  The X tile buffer is XW banks of BN bytes
+        (one word of each bank written per beat).
         """
         macs = bm * bn
         lanes = bm if self.requant_lanes is None else min(bm, self.requant_lanes)
-        buffers = brams(2 * tt * max_kb * bn, bn) + brams(2 * tt * max_nb * bm * 4, bm * 4)
-        built = self.synth.get(synth_key(bm, bn, self.mac_per_dsp, lanes))
+        xbank = 2 * tt * -(-max_kb // self.xw) * bn
+        buffers = self.xw * brams(xbank, bn) + brams(2 * tt * max_nb * bm * 4, bm * 4)
+        # an XW > 1 engine not synthesized is costed as its XW = 1 build (the X banks are in `buffers`)
+        built = self.synth.get(synth_key(bm, bn, self.mac_per_dsp, lanes, self.xw)) or self.synth.get(
+            synth_key(bm, bn, self.mac_per_dsp, lanes)
+        )
         if built is not None:  # this very engine was synthesized
             return Cost(built["DSP"], built["LUT"], built["FF"], buffers)
         dsp = macs / self.mac_per_dsp + lanes * REQUANT_DSP_PER_LANE
@@ -137,7 +144,12 @@ class UnitCosts:
 
     def add_lane(self) -> Cost:
         """int_add.sv: residual add of two requantized inputs, one element per cycle, with its
-        per-channel parameter ROM (Yosys when present, else the formula)."""
+        per-channel parameter ROM (Yosys when present, else the formula).  ``add_fabric``: the
+        FABRIC = 1 build, its two requant multipliers in LUTs (Yosys ``add_fabric``, i.e.
+        ``synth_xilinx -nodsp``; Vivado: the USE_DSP = "no" attribute the RTL then carries)."""
+        if self.add_fabric:
+            y = unit_synth_cost("add_fabric")
+            return y if y is not None else Cost(0, 2600, 650, 3)
         y = unit_synth_cost("add")
         return y if y is not None else Cost(2 * DSP_32X32, 700, 650, 3)
 
@@ -173,16 +185,16 @@ def load_synth(path: Path = SYNTH_JSON) -> dict[str, dict[str, float]]:
         b = c.get("block")
         if b and all(k in c for k in ("LUT", "FF", "DSP")):
             row = {k: float(c[k]) for k in ("LUT", "FF", "DSP", "BRAM")}
-            pack, lanes = int(c.get("pack", 1)), int(c.get("req_lanes", b[0]))
-            out[synth_key(b[0], b[1], pack, lanes)] = row
-            if pack == 1 and lanes == b[0]:
+            pack, lanes, xw = int(c.get("pack", 1)), int(c.get("req_lanes", b[0])), int(c.get("xw", 1))
+            out[synth_key(b[0], b[1], pack, lanes, xw)] = row
+            if pack == 1 and lanes == b[0] and xw == 1:
                 out[f"{b[0]}x{b[1]}"] = row  # the default engine: the base for scaled estimates
     return out
 
 
-def synth_key(bm: int, bn: int, pack: int, req_lanes: int) -> str:
-    """Key of one synthesized engine configuration (block, PACK, REQ_LANES)."""
-    return f"{bm}x{bn}-p{pack}-rq{min(req_lanes, bm)}"
+def synth_key(bm: int, bn: int, pack: int, req_lanes: int, xw: int = 1) -> str:
+    """Key of one synthesized engine configuration (block, PACK, REQ_LANES[, XW when not 1])."""
+    return f"{bm}x{bn}-p{pack}-rq{min(req_lanes, bm)}" + (f"-xw{xw}" if xw != 1 else "")
 
 
 def unit_costs(
@@ -191,11 +203,14 @@ def unit_costs(
     requant_lanes: int | None = None,
     ln_width: int = 1,
     block: tuple[int, int] | None = None,
+    xw: int = 1,
+    add_fabric: bool = False,
 ) -> UnitCosts:
     """Unit costs of a design variant; ``block`` (optional) names the engine source in ``source``.
 
     ``mac_per_dsp`` = 2 is the RTL's PACK = 2 (block heights even), ``requant_lanes``
-    its REQ_LANES (None: one per output lane).
+    its REQ_LANES (None: one per output lane), ``xw`` its XW (X words per input beat),
+    ``add_fabric`` the residual adders' FABRIC build.
     """
     synth = load_synth() if use_synth else {}
     src = "linear engines: Yosys rtl_synth.json" if synth else "linear engines: formulas (no rtl_synth.json)"
@@ -211,17 +226,23 @@ def unit_costs(
     if block is not None:
         bm, bn = block
         lanes = bm if requant_lanes is None else min(bm, requant_lanes)
-        key = synth_key(bm, bn, mac_per_dsp, lanes)
+        key = synth_key(bm, bn, mac_per_dsp, lanes, xw)
         if key in synth:
             src += f"; engine {key}: Yosys"
+        elif xw != 1 and synth_key(bm, bn, mac_per_dsp, lanes) in synth:
+            src += f"; engine {key}: Yosys of its XW=1 build (XW={xw} not synthesized)"
         elif f"{bm}x{bn}" in synth:
             src += f"; engine {key}: scaled from Yosys {bm}x{bn}-p1-rq{bm}"
         else:
             src += f"; engine {key}: formula"
+    if xw != 1:
+        src += f"; engine X port {xw} words per beat (sparse_linear.sv XW={xw})"
     if ln_width != 1:
         src += f"; {ln_width}-wide LayerNorm units (int_layernorm.sv W={ln_width})"
+    if add_fabric:
+        src += "; residual adders in LUTs (int_add.sv FABRIC=1)"
     src += "; non-linear units: " + unit_synth_source()
-    return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width)
+    return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width, xw, add_fabric)
 
 
 UNITS_SYNTH_JSON = ROOT / "bench" / "results" / "rtl_synth_units.json"
@@ -269,8 +290,16 @@ def unit_synth_source() -> str:
 
 #: The scheduler's unit configuration by default (all built in RTL): PACK = 2,
 #: REQ_LANES = 4 (BERT-base 90 % on a U250: faster than REQ_LANES in {BM, 2});
-#: LayerNorm W = 4 unless the scheduler picks another of ``LN_WIDTHS``.
-DEFAULT_DESIGN: dict[str, Any] = {"mac_per_dsp": 2, "requant_lanes": 4, "ln_width": 4}
+#: LayerNorm W = 4 unless the scheduler picks another of ``LN_WIDTHS``; XW = 2 (the engine
+#: loads two X words per beat: wide-K matrices such as fc2 fill their first tile in half
+#: the cycles); residual adders in LUTs (FABRIC = 1: the DSPs go to engines and lanes).
+DEFAULT_DESIGN: dict[str, Any] = {
+    "mac_per_dsp": 2,
+    "requant_lanes": 4,
+    "ln_width": 4,
+    "xw": 2,
+    "add_fabric": True,
+}
 
 #: int_layernorm.sv widths that are built, tested bit-exact and synthesized: the scheduler picks one.
 LN_WIDTHS = (1, 4, 16)
@@ -279,8 +308,13 @@ LN_WIDTHS = (1, 4, 16)
 VARIANTS: dict[str, dict[str, Any]] = {
     "first RTL (1 MAC/DSP, BM requant lanes, LayerNorm W=1)": {"mac_per_dsp": 1, "ln_width": 1},
     "packed (PACK=2, BM requant lanes, W=1)": {"mac_per_dsp": 2, "ln_width": 1},
-    "default (PACK=2, REQ_LANES=4, W=4)": DEFAULT_DESIGN,
-    "wide LayerNorm (PACK=2, REQ_LANES=4, W=16)": {"mac_per_dsp": 2, "requant_lanes": 4, "ln_width": 16},
+    "session 5 default (PACK=2, REQ_LANES=4, W=4, XW=1, adders on DSPs)": {
+        "mac_per_dsp": 2,
+        "requant_lanes": 4,
+        "ln_width": 4,
+    },
+    "default (PACK=2, REQ_LANES=4, W=4, XW=2, adders in LUTs)": DEFAULT_DESIGN,
+    "wide LayerNorm (default with W=16)": {**DEFAULT_DESIGN, "ln_width": 16},
 }
 
 

@@ -3,7 +3,7 @@
 The engine is three stages over token tiles of ``tt`` tokens, decoupled by
 double-buffered tile memories:
 
-    LOAD    tt*KB beats  (x_in, one beat per cycle)
+    LOAD    tt*ceil(KB/XW) beats  (x_in, one beat of XW bn-words per cycle; XW = 1, 2, 4)
     COMPUTE nnzb*max(tt, 2) cycles (one block-token per cycle; the requant of a
             row's last block is in-line; empty block rows cost nothing)
     STORE   tt*NB beats  (y_out, one beat per cycle)
@@ -13,7 +13,10 @@ when its X bank is full, the previous tile's issue ended and its Y bank was
 drained by the store (tile k-2), and may store when its last result left the
 compute pipeline.  The recurrence below is exact for the RTL when the streams
 run at full rate (no idle input cycles, no output backpressure) and the BSR
-walker keeps its descriptor FIFO filled (see :func:`walker_keeps_up`).
+walker keeps its descriptor FIFO filled (see :func:`walker_keeps_up`).  The
+first tile's compute also waits for the walker's first descriptor: walker_ready
+cycles plus one per leading empty block row (counted when ``row_nnz`` is
+given); a short first load (small tt * ceil(KB/XW)) shows it.
 
 Shared requant (``REQ_LANES < BM``, ``rq_cycles = BM / REQ_LANES``): every
 token of a row's last block is a *job* (its BM accumulator results) that
@@ -27,10 +30,11 @@ end of a tile (the last row's jobs drain at one per ``rq_cycles``).
 
 Efficiency = ideal cycles (T * nnzb: MACs / (bm*bn) MAC units) / cycles.  It
 falls below 1 by (a) the first tile's load and the last tile's store, which
-cannot overlap compute (about tt*(KB+NB) + 10 cycles per call), and (b) any
-tile whose load or store takes longer than its compute, i.e. when
-nnzb < KB or nnzb < NB (very sparse or tiny layers, narrow 1xN blocks on
-wide outputs).  The same functions serve the FPGA performance model.
+cannot overlap compute (about tt*(KBX+NB) + 10 cycles per call, KBX =
+ceil(KB/XW) x_in beats per token), and (b) any tile whose load or store takes
+longer than its compute, i.e. when nnzb < KBX or nnzb < NB (very sparse or
+tiny layers, narrow 1xN blocks on wide outputs).  The same functions serve the
+FPGA performance model.
 """
 
 from __future__ import annotations
@@ -134,17 +138,19 @@ def linear_cycles(
     *,
     rq_cycles: int = 1,
     row_nnz: Sequence[int] | np.ndarray | None = None,
+    xw: int = 1,
 ) -> int:
     """Cycles from ap_start (sampled) to ap_done for one call on ``tokens`` tokens.
 
     ``rq_cycles`` = BM / REQ_LANES (1: one requant lane per output lane, as
     the default RTL); above 1 the result is exact given ``row_nnz`` (kept
     blocks per block row, e.g. ``plan.row_nnz``) and an estimate without it
-    (:func:`spread_rows`).  PACK does not change the cycles.
+    (:func:`spread_rows`).  ``xw``: the engine's XW, bn-words per x_in beat
+    (a token loads in ceil(kb / xw) beats).  PACK does not change the cycles.
     """
     if tokens <= 0:
         return 1
-    return _tile_ends(tokens, nb, kb, nnzb, tt, timing, rq_cycles, row_nnz)[-1] + timing.out
+    return _tile_ends(tokens, nb, kb, nnzb, tt, timing, rq_cycles, row_nnz, xw)[-1] + timing.out
 
 
 def linear_first_tile(
@@ -156,11 +162,12 @@ def linear_first_tile(
     *,
     rq_cycles: int = 1,
     row_nnz: Sequence[int] | np.ndarray | None = None,
+    xw: int = 1,
 ) -> int:
     """Cycles from a call's first x_in beat to the last y_out beat of its first token tile, both
     counted (full rate; a downstream stage's first input, perf.model's fill of a linear stage).
     The first tile does not depend on the tiles after it."""
-    last_read = _tile_ends(tt, nb, kb, nnzb, tt, timing, rq_cycles, row_nnz)[0]
+    last_read = _tile_ends(tt, nb, kb, nnzb, tt, timing, rq_cycles, row_nnz, xw)[0]
     return last_read + timing.y_beat - timing.load_start + 1
 
 
@@ -173,14 +180,22 @@ def _tile_ends(
     timing: EngineTiming,
     rq_cycles: int,
     row_nnz: Sequence[int] | np.ndarray | None,
+    xw: int = 1,
 ) -> list[int]:
     """Cycle (from ap_start) of each token tile's last Y read."""
+    if xw not in (1, 2, 4):
+        raise ValueError(f"xw (bn-words per x_in beat) must be 1, 2 or 4, got {xw}")
+    kbx = -(-int(kb) // xw)  # x_in beats per token
     rq: _RequantQueue | None = None
-    if rq_cycles > 1 and nnzb:
+    walker = timing.walker_ready  # first descriptor in the FIFO
+    if nnzb and (row_nnz is not None or rq_cycles > 1):
         rows = spread_rows(nb, nnzb) if row_nnz is None else np.asarray(row_nnz, dtype=np.int64)
         if len(rows) != nb or int(rows.sum()) != nnzb:
             raise ValueError(f"row_nnz must have nb={nb} entries summing to nnzb={nnzb}")
-        rq = _RequantQueue(rows, int(rq_cycles), timing.rq_depth * tt, timing)
+        if row_nnz is not None:  # the walker spends a cycle on each leading empty block row
+            walker += int(np.argmax(rows > 0))
+        if rq_cycles > 1:
+            rq = _RequantQueue(rows, int(rq_cycles), timing.rq_depth * tt, timing)
     tiles = tile_sizes(tokens, tt)
     ld_end: list[int] = []  # cycle the tile's X bank is seen full
     c_last: list[int] = []  # cycle of the tile's last issue
@@ -188,9 +203,9 @@ def _tile_ends(
     ld_next = timing.load_start
     for k, t in enumerate(tiles):
         ld_start = ld_next if k < 2 else max(ld_next, c_last[k - 2] + 1)
-        ld_end.append(ld_start + t * kb)
+        ld_end.append(ld_start + t * kbx)
         ld_next = ld_end[k]
-        cs = max(ld_end[k], timing.walker_ready if nnzb else 0)
+        cs = max(ld_end[k], walker if nnzb else 0)
         if k >= 1:
             cs = max(cs, c_last[k - 1] + 1)
         if k >= 2:
@@ -214,9 +229,9 @@ def ideal_cycles(tokens: int, nnzb: int) -> int:
     return int(tokens) * int(nnzb)
 
 
-def efficiency(tokens: int, nb: int, kb: int, nnzb: int, tt: int) -> float:
+def efficiency(tokens: int, nb: int, kb: int, nnzb: int, tt: int, *, xw: int = 1) -> float:
     ideal = ideal_cycles(tokens, nnzb)
-    return ideal / linear_cycles(tokens, nb, kb, nnzb, tt) if ideal else 0.0
+    return ideal / linear_cycles(tokens, nb, kb, nnzb, tt, xw=xw) if ideal else 0.0
 
 
 def walker_keeps_up(indptr: np.ndarray, tt: int, tokens: int, fifo_depth: int = 4) -> bool:
@@ -238,9 +253,11 @@ def walker_keeps_up(indptr: np.ndarray, tt: int, tokens: int, fifo_depth: int = 
     return longest < (fifo_depth - 1) * period
 
 
-def best_tile(tokens: int, nb: int, kb: int, nnzb: int, choices: tuple[int, ...] = (2, 4, 8, 16, 32)) -> int:
+def best_tile(
+    tokens: int, nb: int, kb: int, nnzb: int, choices: tuple[int, ...] = (2, 4, 8, 16, 32), *, xw: int = 1
+) -> int:
     """Token tile with the fewest predicted cycles (smallest on ties)."""
-    return min(choices, key=lambda tt: (linear_cycles(tokens, nb, kb, nnzb, tt), tt))
+    return min(choices, key=lambda tt: (linear_cycles(tokens, nb, kb, nnzb, tt, xw=xw), tt))
 
 
 # --------------------------------------------------------------------------

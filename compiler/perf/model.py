@@ -43,25 +43,32 @@ DDR_LATENCY = 200  # cycles, first word of a gather
 
 
 def kernel_cycles(
-    m: LinearWork, tokens: int, engines: int = 1, tt: int = 4, rows: int = 1, rq_cycles: int = 1
+    m: LinearWork,
+    tokens: int,
+    engines: int = 1,
+    tt: int = 4,
+    rows: int = 1,
+    rq_cycles: int = 1,
+    xw: int = 1,
 ) -> int:
     """Cycles of one linear kernel on ``engines`` RTL engines (exact for engines = rows = 1).
 
     The engines form ``rows`` groups that split the block rows (each group sees
     every token, ceil(nnzb / rows) blocks, assuming rows balanced by kept
     blocks) times ``engines // rows`` groups that split the tokens (engines
-    beyond ``rows * (engines // rows)`` idle).
+    beyond ``rows * (engines // rows)`` idle).  ``xw``: X words per input beat
+    (the engine's XW; a token loads in ceil(kb / xw) beats).
     """
     t = 1 if m.tokens_one else tokens
     r = max(1, min(rows, m.nb, engines))
     per = -(-t // max(1, engines // r))
-    return _linear_cycles(per, -(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles)
+    return _linear_cycles(per, -(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles, xw)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _linear_cycles(tokens: int, nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int) -> int:
+def _linear_cycles(tokens: int, nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int, xw: int = 1) -> int:
     """Cached :func:`cycle_model.linear_cycles` (same-shaped matrices of different layers share it)."""
-    return cycle_model.linear_cycles(tokens, nb, kb, nnzb, tt, rq_cycles=rq_cycles)
+    return cycle_model.linear_cycles(tokens, nb, kb, nnzb, tt, rq_cycles=rq_cycles, xw=xw)
 
 
 def rq_cycles(costs: UnitCosts, bm: int) -> int:
@@ -70,17 +77,22 @@ def rq_cycles(costs: UnitCosts, bm: int) -> int:
     return -(-bm // lanes)
 
 
-def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1, rq_cycles: int = 1) -> int:
+def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1, rq_cycles: int = 1, xw: int = 1) -> int:
     """Latency until a downstream stage sees this kernel's first output tile: the RTL engine's first
     x beat to its first tile's last y beat (``cycle_model.linear_first_tile``, exact against the RTL
     in hw_tests/test_linear.py), on one row group of ``rows`` (kept blocks spread evenly)."""
     r = max(1, min(rows, m.nb))
-    return _first_tile(-(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles)
+    return _first_tile(-(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles, xw)
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _first_tile(nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int) -> int:
-    return cycle_model.linear_first_tile(nb, kb, nnzb, tt, rq_cycles=rq_cycles)
+def _first_tile(nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int, xw: int = 1) -> int:
+    return cycle_model.linear_first_tile(nb, kb, nnzb, tt, rq_cycles=rq_cycles, xw=xw)
+
+
+def x_beats(kb: int, xw: int) -> int:
+    """Input beats per token of an engine with XW words per beat (sparse_linear.sv XW)."""
+    return -(-kb // max(1, xw))
 
 
 def _rtl_unit(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
@@ -269,8 +281,8 @@ def phase_b_stages(wl: Workload, d: Design, ly: LayerWork, kern: dict[str, int])
 
     def linear(m: LinearWork) -> Stage:
         r = max(1, min(rows.get(m.role, 1), m.nb))
-        ft = first_tile_cycles(m, d.tt, r, rq_cycles(d.costs, m.bm))
-        return Stage(kern[m.role], ft, d.tt * m.kb, d.tt * -(-m.nb // r))
+        ft = first_tile_cycles(m, d.tt, r, rq_cycles(d.costs, m.bm), d.costs.xw)
+        return Stage(kern[m.role], ft, d.tt * x_beats(m.kb, d.costs.xw), d.tt * -(-m.nb // r))
 
     q = ly.linear("q")
     if late_q(ly, d) and q is not None:
@@ -330,7 +342,7 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
     rows = d.rows.get(ly.index, {})
     kern = {
         m.role: kernel_cycles(
-            m, wl.seq, alloc.get(m.role, 1), d.tt, rows.get(m.role, 1), rq_cycles(d.costs, m.bm)
+            m, wl.seq, alloc.get(m.role, 1), d.tt, rows.get(m.role, 1), rq_cycles(d.costs, m.bm), d.costs.xw
         )
         for m in ly.linears
     }
@@ -406,7 +418,11 @@ def phase_a_overlap(wl: Workload, d: Design, ly: LayerWork, t: LayerTiming, prev
     work = sum(alloc.get(m.role, 1) * t.kernels[m.role] for m in roles)  # engine-cycles
     last_tile = max(
         first_tile_cycles(
-            m, d.tt, max(1, min(rows.get(m.role, 1), m.nb, alloc.get(m.role, 1))), rq_cycles(d.costs, m.bm)
+            m,
+            d.tt,
+            max(1, min(rows.get(m.role, 1), m.nb, alloc.get(m.role, 1))),
+            rq_cycles(d.costs, m.bm),
+            d.costs.xw,
         )
         for m in roles
     )
@@ -421,7 +437,9 @@ def phase_a_overlap(wl: Workload, d: Design, ly: LayerWork, t: LayerTiming, prev
             done = min(done + free * min(OVERLAP_STEP, x), ready)
     v_work = sum(alloc.get(m.role, 1) * t.kernels[m.role] for m in roles if m.role == "v")
     late_v = min(float(t.v_room), (work - done) * v_work / work)
-    left = max(last_tile, -(-int(work - done - late_v) // engines))
+    # what is hidden comes off the slowest matrix's time (phase A's engines do not take over another
+    # matrix's share: k and v may differ by a few cycles per their splits)
+    left = max(last_tile, t.phase_a - int((done + late_v) // engines))
     return max(0, t.phase_a - left)
 
 
@@ -436,7 +454,10 @@ def total_cycles(wl: Workload, d: Design) -> tuple[int, list[LayerTiming], int]:
         t.overlap = phase_a_overlap(wl, d, ly, t, layers[-1] if layers else None)
         layers.append(t)
     embed = wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY
-    tail = sum(kernel_cycles(m, wl.seq, d.engines, d.tt, rq_cycles=rq_cycles(d.costs, m.bm)) for m in wl.tail)
+    tail = sum(
+        kernel_cycles(m, wl.seq, d.engines, d.tt, rq_cycles=rq_cycles(d.costs, m.bm), xw=d.costs.xw)
+        for m in wl.tail
+    )
     return embed + sum(t.cycles for t in layers) + tail, layers, embed + tail
 
 

@@ -95,21 +95,24 @@ def row_choices(engines: int, nb: int) -> list[int]:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _best_cycles(m: LinearWork, tokens: int, engines: int, tt: int, rq: int = 1) -> int:
+def _best_cycles(m: LinearWork, tokens: int, engines: int, tt: int, rq: int = 1, xw: int = 1) -> int:
     """Fewest kernel cycles of ``m`` on at most ``engines`` engines, over the row-group splits
-    (``rq``: cycles per requant job of the engine, :func:`model.rq_cycles`)."""
-    best = min(kernel_cycles(m, tokens, engines, tt, r, rq) for r in row_choices(engines, m.nb))
-    return best if engines == 1 else min(best, _best_cycles(m, tokens, engines - 1, tt, rq))
+    (``rq``: cycles per requant job of the engine, :func:`model.rq_cycles`; ``xw``: its X words
+    per input beat)."""
+    best = min(kernel_cycles(m, tokens, engines, tt, r, rq, xw) for r in row_choices(engines, m.nb))
+    return best if engines == 1 else min(best, _best_cycles(m, tokens, engines - 1, tt, rq, xw))
 
 
-def _need(m: LinearWork, tokens: int, tt: int, target: int, most: int, rq: int = 1) -> int | None:
+def _need(
+    m: LinearWork, tokens: int, tt: int, target: int, most: int, rq: int = 1, xw: int = 1
+) -> int | None:
     """Fewest engines (<= ``most``) that run ``m`` in at most ``target`` cycles, else None."""
-    if _best_cycles(m, tokens, most, tt, rq) > target:
+    if _best_cycles(m, tokens, most, tt, rq, xw) > target:
         return None
     lo, hi = 1, most
     while lo < hi:
         mid = (lo + hi) // 2
-        if _best_cycles(m, tokens, mid, tt, rq) <= target:
+        if _best_cycles(m, tokens, mid, tt, rq, xw) <= target:
             hi = mid
         else:
             lo = mid + 1
@@ -117,7 +120,7 @@ def _need(m: LinearWork, tokens: int, tt: int, target: int, most: int, rq: int =
 
 
 def split_engines(
-    p: int, ly: LayerWork, roles: list[str], tokens: int, tt: int, rq: int = 1
+    p: int, ly: LayerWork, roles: list[str], tokens: int, tt: int, rq: int = 1, xw: int = 1
 ) -> dict[str, int]:
     """Share ``p`` engines among ``roles`` of a layer so that the slowest of them is as fast as it can be.
 
@@ -131,35 +134,43 @@ def split_engines(
     if len(ms) > p:  # fewer engines than matrices: one each (the phase then needs more engines)
         return {m.role: 1 for m in ms}
     most = p - len(ms) + 1
-    lo = max(_best_cycles(m, tokens, most, tt, rq) for m in ms)
-    hi = max(_best_cycles(m, tokens, 1, tt, rq) for m in ms)
+    lo = max(_best_cycles(m, tokens, most, tt, rq, xw) for m in ms)
+    hi = max(_best_cycles(m, tokens, 1, tt, rq, xw) for m in ms)
     while lo < hi:
         mid = (lo + hi) // 2
-        need = [_need(m, tokens, tt, mid, most, rq) for m in ms]
+        need = [_need(m, tokens, tt, mid, most, rq, xw) for m in ms]
         if all(n is not None for n in need) and sum(n for n in need if n is not None) <= p:
             hi = mid
         else:
             lo = mid + 1
-    alloc = {m.role: _need(m, tokens, tt, lo, most, rq) or most for m in ms}
+    alloc = {m.role: _need(m, tokens, tt, lo, most, rq, xw) or most for m in ms}
     byrole = {m.role: m for m in ms}
     for _ in range(p - sum(alloc.values())):
-        r = max(alloc, key=lambda r: _best_cycles(byrole[r], tokens, alloc[r], tt, rq))
+        r = max(alloc, key=lambda r: _best_cycles(byrole[r], tokens, alloc[r], tt, rq, xw))
         alloc[r] += 1
     return alloc
 
 
 def choose_rows(
-    m: LinearWork, tokens: int, engines: int, tt: int, streaming: bool, rq: int = 1, pace: int = 0
+    m: LinearWork,
+    tokens: int,
+    engines: int,
+    tt: int,
+    streaming: bool,
+    rq: int = 1,
+    pace: int = 0,
+    xw: int = 1,
 ) -> int:
     """Row groups for a kernel's engines.  In phase A: fewest cycles.  Streaming in phase B: the
     smallest first-tile latency among the splits no slower than ``pace`` (the phase's slowest
     linear) or than this kernel's own fastest split, fewest cycles on ties."""
-    cyc = {r: kernel_cycles(m, tokens, engines, tt, r, rq) for r in row_choices(engines, m.nb)}
+    cyc = {r: kernel_cycles(m, tokens, engines, tt, r, rq, xw) for r in row_choices(engines, m.nb)}
     if not streaming:
         return min(cyc, key=lambda r: (cyc[r], r))
     bound = max(pace, min(cyc.values()))
     return min(
-        (r for r in cyc if cyc[r] <= bound), key=lambda r: (first_tile_cycles(m, tt, r, rq), cyc[r], r)
+        (r for r in cyc if cyc[r] <= bound),
+        key=lambda r: (first_tile_cycles(m, tt, r, rq, xw), cyc[r], r),
     )
 
 
@@ -200,6 +211,7 @@ def _lanes(
     floor: int = 0,
     late: frozenset[int] = frozenset(),
     rq: int = 1,
+    xw: int = 1,
 ) -> tuple[int, int, int, int]:
     """Fewest attention / GELU / LayerNorm / add lanes whose stages are no slower than phase B's
     slowest linear (or than ``floor`` cycles, if that is longer)."""
@@ -209,7 +221,7 @@ def _lanes(
         early = phase_a_roles(ly, late)
         target = max(
             (
-                kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1), rq)
+                kernel_cycles(m, wl.seq, al.get(m.role, 1), tt, rw.get(m.role, 1), rq, xw)
                 for m in ly.linears
                 if m.role not in early
             ),
@@ -234,13 +246,14 @@ def _design(
     """The design for a pool of ``p`` engines; ``late_q``: q runs in phase B on fc2's engines
     (in the layers that have both), phase A is k and v on the whole pool."""
     rq = rq_cycles(costs, wl.block[0])  # the engines' shared-requant stalls (cached by matrix shape)
+    xw = costs.xw
     alloc: dict[int, dict[str, int]] = {}
     late = frozenset(ly.index for ly in wl.layers if late_q and q_can_run_late(ly))
     for ly in wl.layers:
         roles_b = [m.role for m in ly.linears if m.role not in PHASE_A]
         alloc[ly.index] = {
-            **split_engines(p, ly, list(phase_a_roles(ly, late)), wl.seq, tt, rq),
-            **split_engines(p, ly, roles_b, wl.seq, tt, rq),
+            **split_engines(p, ly, list(phase_a_roles(ly, late)), wl.seq, tt, rq, xw),
+            **split_engines(p, ly, roles_b, wl.seq, tt, rq, xw),
         }
         if ly.index in late:  # q borrows fc2's engines
             alloc[ly.index]["q"] = alloc[ly.index]["fc2"]
@@ -250,7 +263,7 @@ def _design(
         shape = {m.role: replace(m, name="", layer=0) for m in ly.linears}
         pace = max(
             (
-                _best_cycles(shape[m.role], wl.seq, al.get(m.role, 1), tt, rq)
+                _best_cycles(shape[m.role], wl.seq, al.get(m.role, 1), tt, rq, xw)
                 for m in ly.linears
                 if m.role not in early
             ),
@@ -259,11 +272,11 @@ def _design(
         rows[ly.index] = {
             # late q shares fc2's engines and must be done before fc2 starts: its own cycles count
             m.role: choose_rows(
-                m, wl.seq, al.get(m.role, 1), tt, m.role not in early, rq, 0 if m.role == "q" else pace
+                m, wl.seq, al.get(m.role, 1), tt, m.role not in early, rq, 0 if m.role == "q" else pace, xw
             )
             for m in ly.linears
         }
-    a, g, ln, ad = _lanes(wl, alloc, rows, tt, costs.ln_width, late=late, rq=rq)
+    a, g, ln, ad = _lanes(wl, alloc, rows, tt, costs.ln_width, late=late, rq=rq, xw=xw)
     return Design(
         board,
         clock,
@@ -292,7 +305,9 @@ def _rows_to_pace(wl: Workload, d: Design) -> Design:
         al, early = d.alloc.get(ly.index, {}), phase_a_roles(ly, d.late_q)
         for m in ly.linears:
             if m.role not in early and m.role != "q":
-                rows[ly.index][m.role] = choose_rows(m, wl.seq, al.get(m.role, 1), d.tt, True, rq, pace)
+                rows[ly.index][m.role] = choose_rows(
+                    m, wl.seq, al.get(m.role, 1), d.tt, True, rq, pace, d.costs.xw
+                )
     return replace(d, rows=rows)
 
 
@@ -323,6 +338,7 @@ def _fitting(wl: Workload, d: Design, budget: float) -> Design | None:
             floor=mid,
             late=d.late_q,
             rq=rq_cycles(d.costs, wl.block[0]),
+            xw=d.costs.xw,
         )
         c = replace(d, attn_lanes=a, gelu_lanes=g, ln_lanes=ln, add_lanes=ad)
         if _fits(wl, c, budget):

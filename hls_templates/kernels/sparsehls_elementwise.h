@@ -64,9 +64,8 @@ TANH_LOOP:
 // multipliers are per channel (int32 [COLS] at w32[C::IDX_A_MULT] ...) when
 // C::A_PER_CH / C::B_PER_CH, else the scalars C::A_MULT ...
 template <class C>
-void add(const typename C::a_t a[C::MAX_ROWS * C::COLS], const typename C::b_t b[C::MAX_ROWS * C::COLS],
-         int32_t y[C::MAX_ROWS * C::COLS], int rows, const int32_t* w32) {
-    int32_t cq[C::COLS], am[C::COLS], as[C::COLS], bm[C::COLS], bs[C::COLS];
+void add_params(const int32_t* w32, int32_t cq[C::COLS], int32_t am[C::COLS], int32_t as[C::COLS],
+                int32_t bm[C::COLS], int32_t bs[C::COLS]) {
 ADD_PARAMS:
     for (int c = 0; c < C::COLS; ++c) {
 #pragma HLS PIPELINE II = 1
@@ -76,6 +75,13 @@ ADD_PARAMS:
         bm[c] = C::B_PER_CH ? w32[C::IDX_B_MULT + c] : (int32_t)C::B_MULT;
         bs[c] = C::B_PER_CH ? w32[C::IDX_B_SHIFT + c] : (int32_t)C::B_SHIFT;
     }
+}
+
+template <class C>
+void add(const typename C::a_t a[C::MAX_ROWS * C::COLS], const typename C::b_t b[C::MAX_ROWS * C::COLS],
+         int32_t y[C::MAX_ROWS * C::COLS], int rows, const int32_t* w32) {
+    int32_t cq[C::COLS], am[C::COLS], as[C::COLS], bm[C::COLS], bs[C::COLS];
+    add_params<C>(w32, cq, am, as, bm, bs);
 ADD_ROW:
     for (int t = 0; t < rows; ++t) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = C::MAX_ROWS
@@ -85,6 +91,34 @@ ADD_ROW:
             const int e = t * C::COLS + c;
             int64_t r = requant(a[e], am[c], as[c]);
             if (C::HAS_B) r += requant(b[e], bm[c], bs[c]);
+            r += cq[c];
+            y[e] = sat32(r);
+        }
+    }
+}
+
+// The same add with its two requant multiplies bound to LUTs (the schedule's
+// "fabric" adders, RTL int_add FABRIC = 1): the DSPs go to the MAC arrays.
+// Same arithmetic as add(): requant(x, m, s) = rshift_round(x * m, s).
+template <class C>
+void add_fabric(const typename C::a_t a[C::MAX_ROWS * C::COLS],
+                const typename C::b_t b[C::MAX_ROWS * C::COLS], int32_t y[C::MAX_ROWS * C::COLS],
+                int rows, const int32_t* w32) {
+    int32_t cq[C::COLS], am[C::COLS], as[C::COLS], bm[C::COLS], bs[C::COLS];
+    add_params<C>(w32, cq, am, as, bm, bs);
+ADD_ROW:
+    for (int t = 0; t < rows; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = C::MAX_ROWS
+    ADD_COL:
+        for (int c = 0; c < C::COLS; ++c) {
+#pragma HLS PIPELINE II = 1
+            const int e = t * C::COLS + c;
+            const int64_t pa = (int64_t)a[e] * am[c];
+#pragma HLS BIND_OP variable = pa op = mul impl = fabric
+            const int64_t pb = C::HAS_B ? (int64_t)b[e] * bm[c] : 0;
+#pragma HLS BIND_OP variable = pb op = mul impl = fabric
+            int64_t r = rshift_round(pa, as[c]);
+            if (C::HAS_B) r += rshift_round(pb, bs[c]);
             r += cq[c];
             y[e] = sat32(r);
         }

@@ -14,10 +14,17 @@
 //   {MEM_PREFIX, "add_params.mem"}: word = {const_q[63:0], b_shift[5:0], b_mult[31:0],
 //   a_shift[5:0], a_mult[31:0]} (140 bits, channel 0 first).
 // Pipeline of 5 stages, one global stall, II = 1: cycles = n_elems + 6 at full rate.
+//
+// FABRIC = 1 builds the two requant multipliers (stage 1) in LUTs: their product
+// registers carry USE_DSP = "no" (Vivado, UG901), so the unit takes no DSP48E2 and
+// the DSPs go to the MAC arrays.  Same function, same cycles (one RTL, two builds;
+// Yosys counts of both: bench/rtl_synth_units.py add / add_fabric, the latter with
+// synth_xilinx -nodsp, which maps the same multipliers to LUTs).
 `default_nettype none
 
 module int_add #(
     parameter int    HMAX       = 1024,  // most channels (n_ch <= HMAX)
+    parameter int    FABRIC     = 0,     // 1: requant multipliers in LUTs (USE_DSP = "no")
     parameter        MEM_PREFIX = ""  // a string (untyped: Yosys reads no `string` parameters)
 ) (
     input  wire         ap_clk,
@@ -118,8 +125,6 @@ module int_add #(
       s0_a <= 64'($signed(a_in_TDATA));
       s0_b <= use_b_r ? 64'($signed(b_in_TDATA)) : 64'sd0;
       s0_p <= rom[ch];
-      s1_pa <= s0_a * $signed({32'd0, s0_p[31:0]});
-      s1_pb <= s0_b * $signed({32'd0, s0_p[69:38]});
       s1_sa <= s0_p[37:32];
       s1_sb <= s0_p[75:70];
       s1_c <= $signed(s0_p[139:76]);
@@ -132,6 +137,31 @@ module int_add #(
     end
   end
   assign r_out_TDATA = s4_out;
+
+  // stage 1 products: on DSPs (FABRIC = 0) or in LUTs (FABRIC = 1)
+  generate
+    if (FABRIC != 0) begin : g_mul
+      (* use_dsp = "no" *) logic signed [63:0] pa, pb;
+      always_ff @(posedge ap_clk) begin
+        if (adv) begin
+          pa <= s0_a * $signed({32'd0, s0_p[31:0]});
+          pb <= s0_b * $signed({32'd0, s0_p[69:38]});
+        end
+      end
+      assign s1_pa = pa;
+      assign s1_pb = pb;
+    end else begin : g_mul
+      logic signed [63:0] pa, pb;
+      always_ff @(posedge ap_clk) begin
+        if (adv) begin
+          pa <= s0_a * $signed({32'd0, s0_p[31:0]});
+          pb <= s0_b * $signed({32'd0, s0_p[69:38]});
+        end
+      end
+      assign s1_pa = pa;
+      assign s1_pb = pb;
+    end
+  endgenerate
 endmodule
 
 `default_nettype wire

@@ -4,20 +4,30 @@
 // shift, sat8) and compiler/golden/ops/linear.py run_int, bit for bit.
 //
 // Interface (what Vitis HLS emits for
-//   void top(hls::stream<ap_int<BN*8>> &x_in, hls::stream<ap_int<BM*8>> &y_out, int n_tokens)
+//   void top(hls::stream<ap_int<XW*BN*8>> &x_in, hls::stream<ap_int<BM*8>> &y_out, int n_tokens)
 // with axis streams and ap_ctrl_hs; OB = 32 gives ap_int<BM*32> outputs for
 // linears whose int32 result feeds GELU or a residual add, out_bits = 32):
 //   ap_clk, ap_rst_n (sync, active low), ap_start/ap_done/ap_idle/ap_ready,
 //   n_tokens (sampled at ap_start),
-//   x_in  : one beat = BN int8 of one token (lane l = x[t][j*BN+l]), token-major,
-//           KB beats per token;
+//   x_in  : one beat = XW words of BN int8 of one token, token-major, KBX =
+//           ceil(KB / XW) beats per token: beat b carries words j = b*XW + w
+//           in lane group w (bits [w*BN*8 +: BN*8]), lane l of word j =
+//           x[t][j*BN+l].  XW = 1 (default): one word, KB beats per token.
+//           When KB % XW != 0 the last beat of a token is padded: its words
+//           j >= KB are written to the buffer but never read (the packer,
+//           compiler/backends/rtl/linear.py pack_input, sends zeros);
 //   y_out : one beat = BM int8 of one token (lane r = y[t][i*BM+r]), token-major,
 //           NB beats per token.
 // Weights, BSR index, bias, requant parameters live in ROMs ($readmemh files
 // written by compiler/backends/rtl/linear.py).
 //
 // Micro-architecture (docs/rtl.md has the picture and the cycle model):
-//   LOAD    : x_in beats -> X tile buffer (2 banks of TT tokens x KB words).
+//   LOAD    : x_in beats -> X tile buffer (2 tile banks of TT tokens x KB
+//             words), one beat (XW words) per cycle: TT*KBX cycles a tile.
+//             The buffer is XW column memories (XW = 1: one): word (column) c
+//             lives in memory c % XW at row (tile bank, token, c / XW), so a
+//             beat writes its XW words in one cycle and COMPUTE reads one
+//             word per cycle from memory h_col % XW.
 //   WALK    : walks indptr/indices -> block descriptors (FIFO, runs ahead).
 //   COMPUTE : weight-stationary; each nonzero block (BM x BN MACs) is applied
 //             to the TT tokens of the tile, one token per cycle:
@@ -54,6 +64,7 @@ module sparse_linear #(
     parameter int OB = 8,  // output bits per lane: 8 (sat8) or 32 (sat32, wide output)
     parameter int PACK = 1,  // int8 MACs per multiplier: 1, or 2 (BM even)
     parameter int REQ_LANES = BM,  // requant pipelines, a power of two dividing BM
+    parameter int XW = 1,  // BN-words per x_in beat: 1, 2 or 4 (X buffer in XW column memories)
     parameter INDPTR_MEM = "indptr.mem",
     parameter INDICES_MEM = "indices.mem",
     parameter WEIGHTS_MEM = "weights.mem",
@@ -71,7 +82,7 @@ module sparse_linear #(
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire  [       31:0] n_tokens,  // bits above 15 are ignored (n_tokens < 65536)
     /* verilator lint_on UNUSEDSIGNAL */
-    input  wire  [BN*8-1:0]    x_in_TDATA,
+    input  wire  [XW*BN*8-1:0] x_in_TDATA,
     input  wire                x_in_TVALID,
     output logic               x_in_TREADY,
     output logic [BM*OB-1:0]   y_out_TDATA,
@@ -86,7 +97,10 @@ module sparse_linear #(
   localparam int IW = $clog2(NB + 1);  // indptr index bits
   localparam int AW = $clog2(NNZB_CAP);  // block ROM address bits (NNZB_CAP >= 2)
   localparam int PW = $clog2(NNZB_CAP + 1);  // block pointer 0..NNZB
-  localparam int XD = 2 * TT * KB;
+  localparam int KBX = (KB + XW - 1) / XW;  // x_in beats per token
+  localparam int KXW = (KBX > 1) ? $clog2(KBX) : 1;  // beat-in-token index bits
+  localparam int XLG = $clog2(XW);  // column -> (column memory c % XW, row c / XW)
+  localparam int XD = 2 * TT * KBX;  // depth of one column memory
   localparam int YD = 2 * TT * NB;
   localparam int XA = $clog2(XD);
   localparam int YA = $clog2(YD);
@@ -120,7 +134,7 @@ module sparse_linear #(
   end
 
   // ---------------------------------------------------------------- buffers
-  logic [BN*8-1:0] xbuf[0:XD-1];
+  // X: XW column memories (one when XW = 1), in the LOAD section below
   logic [BM*OB-1:0] ybuf[0:YD-1];
   logic [BM*32-1:0] acc_mem[0:TT-1];
 
@@ -187,11 +201,11 @@ module sparse_linear #(
   logic [NTW-1:0] ld_tile;
   logic ld_bank;
   logic [TW-1:0] ld_t;
-  logic [KW-1:0] ld_c;
+  logic [KXW-1:0] ld_c;  // beat in token
   logic ld_fire, ld_tile_end;
   assign x_in_TREADY = running && (ld_tile < ntiles) && !xfull[ld_bank];
   assign ld_fire = x_in_TREADY && x_in_TVALID;
-  assign ld_tile_end = ld_fire && (ld_c == KW'(KB - 1)) && ({1'b0, ld_t} == tile_tokens(ld_tile) - 1'b1);
+  assign ld_tile_end = ld_fire && (ld_c == KXW'(KBX - 1)) && ({1'b0, ld_t} == tile_tokens(ld_tile) - 1'b1);
   assign xset = ld_tile_end ? (2'b01 << ld_bank) : 2'b00;
 
   always_ff @(posedge ap_clk) begin
@@ -201,7 +215,7 @@ module sparse_linear #(
       ld_t <= '0;
       ld_c <= '0;
     end else if (ld_fire) begin
-      if (ld_c == KW'(KB - 1)) begin
+      if (ld_c == KXW'(KBX - 1)) begin
         ld_c <= '0;
         if (ld_tile_end) begin
           ld_t <= '0;
@@ -211,9 +225,9 @@ module sparse_linear #(
       end else ld_c <= ld_c + 1'b1;
     end
   end
-  always_ff @(posedge ap_clk) begin
-    if (ld_fire) xbuf[XA'(ld_bank)*XA'(TT*KB)+XA'(ld_t)*XA'(KB)+XA'(ld_c)] <= x_in_TDATA;
-  end
+  // X write row (tile bank, token, beat): beat word w goes to column memory w (S1, below)
+  logic [XA-1:0] x_wa;
+  assign x_wa = XA'(ld_bank) * XA'(TT * KBX) + XA'(ld_t) * XA'(KBX) + XA'(ld_c);
 
   // ================================================================ WALK
   // Walks the BSR index: row wi, block pointer wp; an empty row costs one
@@ -339,6 +353,29 @@ module sparse_linear #(
   logic [TW-1:0] t1;
   logic [NW-1:0] row1;
   logic [BN*8-1:0] x1;
+  // X column memories: S1 reads row (c_bank, c_t, h_col / XW) of each, x1 is
+  // memory h_col % XW's word (the select is registered with the read).
+  logic [XA-1:0] x_ra;
+  logic [XW*BN*8-1:0] x_rd;
+  assign x_ra = XA'(c_bank) * XA'(TT * KBX) + XA'(c_t) * XA'(KBX) + XA'(h_col >> XLG);
+  for (genvar w = 0; w < XW; w++) begin : g_xmem
+    logic [BN*8-1:0] xbuf[0:XD-1];
+    logic [BN*8-1:0] xq;
+    always_ff @(posedge ap_clk) begin
+      if (ld_fire) xbuf[x_wa] <= x_in_TDATA[w*BN*8+:BN*8];
+    end
+    always_ff @(posedge ap_clk) begin
+      if (c_fire) xq <= xbuf[x_ra];
+    end
+    assign x_rd[w*BN*8+:BN*8] = xq;
+  end
+  if (XW == 1) begin : g_x1
+    assign x1 = x_rd;
+  end else begin : g_xsel
+    logic [XLG-1:0] xsel1;  // column memory of the word read in S1
+    always_ff @(posedge ap_clk) if (c_fire) xsel1 <= XLG'(h_col);
+    assign x1 = x_rd[xsel1*BN*8+:BN*8];
+  end
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n || start_fire) v1 <= 1'b0;
     else v1 <= c_fire;
@@ -350,7 +387,6 @@ module sparse_linear #(
       tend1 <= c_tile_end;
       bank1 <= c_bank;
       dum1 <= ({1'b0, c_t} >= c_tt);
-      x1 <= xbuf[XA'(c_bank)*XA'(TT*KB)+XA'(c_t)*XA'(KB)+XA'(h_col)];
     end
   end
 

@@ -528,8 +528,10 @@ class _Planner:
         out = self._alloc(node.outputs[0], I32, rows, cols, 1)
         b = self._buf(node.inputs[1]) if has_b else self._buf(a)
         types = {"a_t": in_types[0], "b_t": in_types[1] if has_b else in_types[0]}
+        # the schedule's adders in LUTs (ScheduleDesign impl="fabric"): the fabric-bound kernel
+        kernel = "add_fabric" if node.attrs.get("impl") == "fabric" else "add"
         return self._op(
-            i, node, "add", [self._buf(a), b, out.buffer, rexpr, "w32"], c, out, "1 per element", types
+            i, node, kernel, [self._buf(a), b, out.buffer, rexpr, "w32"], c, out, "1 per element", types
         )
 
     def _op_layernorm(self, i: int, node: Node, in_types: list[str]) -> OpPlan:

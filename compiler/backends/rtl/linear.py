@@ -30,6 +30,7 @@ SUPPORTED_BLOCKS = frozenset(
 )
 SUPPORTED_TILES = (2, 4, 8, 16, 32, 64)
 SUPPORTED_PACK = (1, 2)  # int8 MACs per multiplier (2: WP486 packing, needs bm even)
+SUPPORTED_XW = (1, 2, 4)  # bn-words per x_in beat (engine parameter XW)
 MAX_TOKENS = 65535  # the engine's token counter is 16 bits
 RTL_DIR = Path(__file__).resolve().parents[3] / "hls_templates" / "rtl"
 CORE_SV = RTL_DIR / "sparse_linear.sv"
@@ -72,6 +73,10 @@ class LinearPlan:
     out_bits: int = 8  # 8: sat8 output; 32: sat32 (linear attrs out_bits, wide output)
     pack: int = 1  # int8 MACs per multiplier (engine parameter PACK)
     req_lanes: int | None = None  # shared requant lanes (REQ_LANES); None = bm, one per output lane
+    xw: int = 1  # bn-words per x_in beat (engine parameter XW): 1, 2 or 4
+
+    def __post_init__(self) -> None:
+        _check_xw(self.name, self.xw)
 
     @property
     def rq_lanes(self) -> int:
@@ -90,6 +95,11 @@ class LinearPlan:
     @property
     def kb(self) -> int:
         return -(-self.k // self.bn)
+
+    @property
+    def x_beats(self) -> int:
+        """x_in beats per token: ceil(kb / xw) (the last one padded when xw does not divide kb)."""
+        return -(-self.kb // self.xw)
 
     @property
     def nnzb(self) -> int:
@@ -123,6 +133,11 @@ def _check(cond: bool, msg: str) -> None:
         raise UserError(msg)
 
 
+def _check_xw(name: str, xw: object) -> None:
+    ok = isinstance(xw, (int, np.integer)) and not isinstance(xw, bool) and int(xw) in SUPPORTED_XW
+    _check(ok, f"{name}: xw must be 1, 2 or 4 words of bn int8 per x_in beat, got {xw!r}")
+
+
 def plan_linear(
     name: str,
     weight_q: np.ndarray,
@@ -134,6 +149,7 @@ def plan_linear(
     out_bits: int = 8,
     pack: int = 1,
     req_lanes: int | None = None,
+    xw: int = 1,
 ) -> LinearPlan:
     """Check the layer against what the engine supports and convert it to BSR.
 
@@ -141,7 +157,8 @@ def plan_linear(
     all zeros is skipped too: the result is the same bit for bit).  ``pack``
     = 2 packs two int8 MACs per multiplier (bm must be even: 1xN blocks are
     refused); ``req_lanes`` shares that many requant pipelines among the bm
-    output lanes (a power of two; values >= bm mean one per lane, the default).
+    output lanes (a power of two; values >= bm mean one per lane, the default);
+    ``xw`` (1, 2 or 4) is the number of bn-words one x_in beat carries.
     """
     bm, bn = int(block[0]), int(block[1])
     _check(
@@ -151,6 +168,7 @@ def plan_linear(
     )
     _check(out_bits in (8, 32), f"{name}: out_bits must be 8 or 32, got {out_bits}")
     _check(tt in SUPPORTED_TILES, f"{name}: token tile {tt} must be one of {SUPPORTED_TILES}")
+    _check_xw(name, xw)
     _check(pack in SUPPORTED_PACK, f"{name}: pack must be 1 or 2 int8 MACs per multiplier, got {pack}")
     _check(
         pack == 1 or bm % 2 == 0,
@@ -219,13 +237,14 @@ def plan_linear(
         out_bits=out_bits,
         pack=int(pack),
         req_lanes=rq,
+        xw=int(xw),
     )
     log.debug("%s: %dx%d blocks, %d/%d nonzero", name, bm, bn, plan.nnzb, nb * kb)
     return plan
 
 
-def with_engine(plan: LinearPlan, pack: int = 1, req_lanes: int | None = None) -> LinearPlan:
-    """The same layer planned for an engine with other PACK / REQ_LANES (checked like :func:`plan_linear`)."""
+def with_engine(plan: LinearPlan, pack: int = 1, req_lanes: int | None = None, xw: int = 1) -> LinearPlan:
+    """The same layer planned for an engine with other PACK / REQ_LANES / XW (checked like :func:`plan_linear`)."""
     n = plan.n
     return plan_linear(
         plan.name,
@@ -238,6 +257,7 @@ def with_engine(plan: LinearPlan, pack: int = 1, req_lanes: int | None = None) -
         out_bits=plan.out_bits,
         pack=pack,
         req_lanes=req_lanes,
+        xw=xw,
     )
 
 
@@ -330,7 +350,7 @@ module {{ top }} (
     output wire          ap_idle,
     output wire          ap_ready,
     input  wire [31:0]   n_tokens,
-    input  wire [{{ bn * 8 - 1 }}:0] x_in_TDATA,
+    input  wire [{{ xw * bn * 8 - 1 }}:0] x_in_TDATA,
     input  wire          x_in_TVALID,
     output wire          x_in_TREADY,
     output wire [{{ bm * ob - 1 }}:0] y_out_TDATA,
@@ -350,6 +370,9 @@ module {{ top }} (
 {%- endif %}
 {%- if rq_lanes != bm %}
       .REQ_LANES({{ rq_lanes }}),
+{%- endif %}
+{%- if xw != 1 %}
+      .XW({{ xw }}),
 {%- endif %}
 {%- for key in mems %}
       .{{ key | upper }}_MEM("{{ prefix }}{{ key }}.mem"){{ "," if not loop.last }}
@@ -383,6 +406,7 @@ def render_top(plan: LinearPlan, top: str | None = None, nnzb_cap: int | None = 
         ob=plan.out_bits,
         pack=plan.pack,
         rq_lanes=plan.rq_lanes,
+        xw=plan.xw,
         mems=MEM_NAMES,
         prefix=f"{ident(plan.name)}_",
         ports=PORTS,
@@ -400,11 +424,17 @@ def write_layer(plan: LinearPlan, folder: Path, nnzb_cap: int | None = None) -> 
 
 # ------------------------------------------------------------------ streams
 def pack_input(plan: LinearPlan, x: np.ndarray) -> list[int]:
-    """int8 activations [T, K] -> x_in beats (token-major, KB beats per token)."""
+    """int8 activations [T, K] -> x_in beats (token-major, ``plan.x_beats`` beats per token).
+
+    A beat carries xw consecutive bn-words of one token (word b*xw + w in lane
+    group w, lane 0 lowest); columns past K and the padded words of a token's
+    last beat (xw not dividing kb) are zeros.
+    """
     t = x.shape[0]
-    xp = np.zeros((t, plan.kb * plan.bn), dtype=np.int64)
+    per = plan.xw * plan.bn  # int8 lanes per beat
+    xp = np.zeros((t, plan.x_beats * per), dtype=np.int64)
     xp[:, : plan.k] = x
-    return [_pack(xp[i, j * plan.bn : (j + 1) * plan.bn], 8) for i in range(t) for j in range(plan.kb)]
+    return [_pack(xp[i, j * per : (j + 1) * per], 8) for i in range(t) for j in range(plan.x_beats)]
 
 
 def unpack_output(plan: LinearPlan, beats: list[int], tokens: int) -> np.ndarray:

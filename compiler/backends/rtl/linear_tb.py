@@ -9,8 +9,9 @@ x_in), a Monitor (AXI-Stream sink on y_out), the Model (the golden
 output word, wired by :class:`Testbench`.
 
 The case comes from ``$SPARSEHLS_CASE`` (an .npz written by the pytest side:
-weight_q, bias_q, mult, shift, block, tt and one activation matrix per run
-with its pause flag); the measured cycles go to ``$SPARSEHLS_RESULT`` (JSON).
+weight_q, bias_q, mult, shift, block, tt, out_bits, pack, req_lanes, xw and
+one activation matrix per run with its pause flag); the measured cycles go to
+``$SPARSEHLS_RESULT`` (JSON).
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ class Testbench:
             out_bits=int(case.get("out_bits", 8)),
             pack=int(case.get("pack", 1)),
             req_lanes=int(case.get("req_lanes", bm)),
+            xw=int(case.get("xw", 1)),
         )
-        self.driver = Driver(dut, bn * 8)
+        self.driver = Driver(dut, self.plan.xw * bn * 8)  # one beat: xw words of bn int8
         self.monitor = Monitor(dut, bm * self.plan.out_bits)
         self.model = Model(case, self.plan.out_bits)
         self.scoreboard = Scoreboard(dut._log)
@@ -166,7 +168,7 @@ class Testbench:
         dut.ap_start.value = 1
         t0 = cocotb.utils.get_sim_time("ns")
         budget = TIMEOUT_CYCLES + 20 * (
-            self.plan.ideal_cycles(len(x)) + len(x) * (self.plan.kb + self.plan.nb * self.plan.rq_cycles)
+            self.plan.ideal_cycles(len(x)) + len(x) * (self.plan.x_beats + self.plan.nb * self.plan.rq_cycles)
         )
         self.beats: dict[str, list[int]] = {"x_in": [], "y_out": []}
         watch = cocotb.start_soon(self.handshakes(t0))

@@ -1,7 +1,7 @@
 """Run the RTL linear engine under Verilator + cocotb (cocotb_tools.runner).
 
 One Verilator build per engine shape (BM, BN, NB, KB, NNZB_CAP, TT, OB, PACK,
-REQ_LANES): the
+REQ_LANES, XW): the
 weights are ROM files read by ``$readmemh`` when the simulation starts, so
 every weight set, sparsity and token count of one shape reuses the build.
 Each case runs in its own folder holding its ROM files.
@@ -72,6 +72,7 @@ class EngineShape:
     ob: int = 8
     pack: int = 1  # PACK
     req_lanes: int | None = None  # REQ_LANES; None = bm (the RTL default)
+    xw: int = 1  # XW: bn-words per x_in beat
 
     @property
     def tag(self) -> str:
@@ -81,6 +82,8 @@ class EngineShape:
             tag += f"_pack{self.pack}"
         if self.req_lanes is not None and self.req_lanes != self.bm:
             tag += f"_rq{self.req_lanes}"
+        if self.xw != 1:
+            tag += f"_xw{self.xw}"
         return tag
 
     def parameters(self) -> dict[str, int]:
@@ -97,6 +100,8 @@ class EngineShape:
             params["PACK"] = self.pack
         if self.req_lanes is not None and self.req_lanes != self.bm:
             params["REQ_LANES"] = self.req_lanes
+        if self.xw != 1:
+            params["XW"] = self.xw
         return params
 
 
@@ -112,6 +117,7 @@ def shape_of(plan: LinearPlan, cap: int | None = None) -> EngineShape:
         plan.out_bits,
         plan.pack,
         plan.req_lanes,
+        plan.xw,
     )
 
 
@@ -177,6 +183,7 @@ def run_case(
         "out_bits": np.array(plan.out_bits),
         "pack": np.array(plan.pack),
         "req_lanes": np.array(plan.rq_lanes),
+        "xw": np.array(plan.xw),
         "runs": np.array(len(runs)),
     }
     for i, (x, seed) in enumerate(runs):

@@ -149,7 +149,10 @@ void run_add(Reader& in, Out& out) {
         in.fill(&w32[C::IDX_B_MULT], C::COLS);
         in.fill(&w32[C::IDX_B_SHIFT], C::COLS);
     }
-    sparsehls::add<C>(a, b, y, rows, &w32[0]);
+    if (C::FABRIC)
+        sparsehls::add_fabric<C>(a, b, y, rows, &w32[0]);
+    else
+        sparsehls::add<C>(a, b, y, rows, &w32[0]);
     for (int i = 0; i < rows * C::COLS; ++i) out.push_back(y[i]);
 }
 
