@@ -63,6 +63,16 @@ class EngineTiming:
 TIMING = EngineTiming()
 
 
+XW_CHOICES = (1, 2, 4)  # bn-words per x_in beat the engine is built for (sparse_linear.sv XW)
+
+
+def x_beats(kb: int, xw: int = 1) -> int:
+    """x_in beats per token of an engine with XW words per beat: ceil(kb / xw)."""
+    if xw not in XW_CHOICES:
+        raise ValueError(f"xw (bn-words per x_in beat) must be 1, 2 or 4, got {xw}")
+    return -(-int(kb) // xw)
+
+
 def tile_sizes(tokens: int, tt: int) -> list[int]:
     full, tail = divmod(int(tokens), tt)
     return [tt] * full + ([tail] if tail else [])
@@ -183,9 +193,7 @@ def _tile_ends(
     xw: int = 1,
 ) -> list[int]:
     """Cycle (from ap_start) of each token tile's last Y read."""
-    if xw not in (1, 2, 4):
-        raise ValueError(f"xw (bn-words per x_in beat) must be 1, 2 or 4, got {xw}")
-    kbx = -(-int(kb) // xw)  # x_in beats per token
+    kbx = x_beats(kb, xw)
     rq: _RequantQueue | None = None
     walker = timing.walker_ready  # first descriptor in the FIFO
     if nnzb and (row_nnz is not None or rq_cycles > 1):

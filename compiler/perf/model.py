@@ -36,6 +36,7 @@ from typing import Any
 from compiler.perf import cycle_model
 from compiler.perf.boards import BoardResources
 from compiler.perf.costs import Cost, UnitCosts, brams
+from compiler.perf.cycle_model import x_beats
 from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
 
 EMBED_LANES = 64  # int8 rows gathered from DDR: 64 bytes per cycle (512-bit port)
@@ -88,11 +89,6 @@ def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1, rq_cycles: int 
 @functools.lru_cache(maxsize=1 << 14)
 def _first_tile(nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int, xw: int = 1) -> int:
     return cycle_model.linear_first_tile(nb, kb, nnzb, tt, rq_cycles=rq_cycles, xw=xw)
-
-
-def x_beats(kb: int, xw: int) -> int:
-    """Input beats per token of an engine with XW words per beat (sparse_linear.sv XW)."""
-    return -(-kb // max(1, xw))
 
 
 def _rtl_unit(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
