@@ -89,6 +89,13 @@ def _add_mem() -> dict[str, str]:
     return {"add_params.mem": nonlinear.add_mem(H, _ms(rng, H), (2**30, 30), const)}
 
 
+def _engine_mems() -> dict[str, str]:
+    """One-word ROM files for sparse_linear.sv's default build, which Yosys reads with the file
+    (only sparse_linear_rq_mul, the top, is synthesized)."""
+    names = ("indptr", "indices", "weights", "bias", "mult", "shift", "yconst")
+    return {f"{n}.mem": "0\n" for n in names}
+
+
 # name -> (top, sources, parameters, ROM files)
 UNITS: dict[str, tuple[str, tuple[str, ...], dict[str, int], Any]] = {
     "gelu": ("int_gelu", ("int_gelu.sv",), {}, dict),
@@ -104,6 +111,9 @@ UNITS: dict[str, tuple[str, tuple[str, ...], dict[str, int], Any]] = {
         {"D": 64, "SMAX": 128},
         dict,
     ),
+    # one engine requant lane's product (sparse_linear.sv): FABRIC 0 on DSPs; its _fabric build
+    # gives the LUTs of RQ_FABRIC = 1 engines (costs.UnitCosts.engine composes the two)
+    "rq_mul": ("sparse_linear_rq_mul", ("sparse_linear.sv",), {}, _engine_mems),
     "layernorm_w1": (
         "int_layernorm",
         ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"),
@@ -134,9 +144,9 @@ def git_blob(data: bytes) -> str:
 #: LUTs and carry chains (Vivado: USE_DSP = "no"; Vitis HLS: BIND_OP impl=fabric).  Only for units
 #: whose multiplies are all non-MAC arithmetic (no MAC array): the scheduler may build them so.
 FABRIC_SUFFIX = "_fabric"
-FABRIC_UNITS = ("gelu_id", "add", "layernorm_w4")
+FABRIC_UNITS = ("gelu_id", "add", "layernorm_w4", "rq_mul")
 #: build parameters of a unit's fabric build (int_add.sv FABRIC = 1 marks its multipliers USE_DSP = "no")
-FABRIC_PARAMS: dict[str, dict[str, int]] = {"add": {"FABRIC": 1}}
+FABRIC_PARAMS: dict[str, dict[str, int]] = {"add": {"FABRIC": 1}, "rq_mul": {"FABRIC": 1}}
 
 
 def unit_names() -> list[str]:

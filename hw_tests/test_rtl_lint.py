@@ -24,6 +24,9 @@ PARAMS = [
     dict(BM=16, BN=16, NB=5, KB=7, NNZB_CAP=35, TT=16, PACK=2, REQ_LANES=4),
     dict(BM=8, BN=2, NB=3, KB=9, NNZB_CAP=27, TT=2, PACK=2, REQ_LANES=2, OB=32),
     dict(BM=2, BN=32, NB=3, KB=1, NNZB_CAP=3, TT=64, PACK=2, REQ_LANES=1),
+    # requant products in LUTs (USE_DSP = "no"): the in-line and the shared requant lanes
+    dict(BM=4, BN=4, NB=3, KB=5, NNZB_CAP=15, TT=4, RQ_FABRIC=1),
+    dict(BM=16, BN=16, NB=2, KB=4, NNZB_CAP=8, TT=2, PACK=2, REQ_LANES=4, XW=2, RQ_FABRIC=1),
 ]
 
 
@@ -37,7 +40,7 @@ def _lint(args: list[str], cwd) -> str:
 
 
 def _params_id(p: dict) -> str:
-    extra = "".join(f"_{k.lower()}{p[k]}" for k in ("PACK", "REQ_LANES", "OB") if k in p)
+    extra = "".join(f"_{k.lower()}{p[k]}" for k in ("PACK", "REQ_LANES", "OB", "XW", "RQ_FABRIC") if k in p)
     return f"{p['BM']}x{p['BN']}_tt{p['TT']}{extra}"
 
 

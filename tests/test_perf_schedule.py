@@ -228,7 +228,9 @@ def test_phase_a_runs_on_the_engines_the_previous_layer_has_freed() -> None:
         DDR_LATENCY,
         EMBED_LANES,
         attention_fill,
+        embed_timing,
         first_tile_cycles,
+        layernorm_cycles,
         phase_a_overlap,
         phase_a_roles,
         phase_b_stages,
@@ -250,7 +252,9 @@ def test_phase_a_runs_on_the_engines_the_previous_layer_has_freed() -> None:
     # a row's PV pass starts after the first row's latency less its PV pass, the shared requant (64) and
     # the 5 cycles from the last V row's beat to the o_out beat (measured by hw_tests/test_nonlinear.py)
     need_v = starts["attention"] + attention_fill(128, 64) - 128 - 64 - 5
-    room = sum(d.alloc[0][r] * min(need_v, starts[r]) for r in ("o", "fc1"))
+    # engines a late q borrows do v only after q
+    busy = {r: st["q"].cycles for r in d.late_q_on} if "q" in st else {}
+    room = sum(d.alloc[0][r] * max(0, min(need_v, starts[r]) - busy.get(r, 0)) for r in ("o", "fc1"))
     assert t0.v_room == room > 0
     roles0 = [m for m in ly0.linears if m.role in phase_a_roles(ly0, d.late_q)]
     e0 = sum(d.alloc[0][m.role] for m in roles0)
@@ -258,13 +262,16 @@ def test_phase_a_runs_on_the_engines_the_previous_layer_has_freed() -> None:
     rq = rq_cycles(d.costs, 16)
     xw = d.costs.xw
     tile0 = max(first_tile_cycles(m, d.tt, d.rows[0][m.role], rq, xw) for m in roles0)
-    # the first layer has nothing before it but the embedding: only v's late share is hidden
-    assert t0.overlap == t0.phase_a - max(tile0, t0.phase_a - min(room, wv) // e0)
+    # the first layer streams behind the embedding stage (every engine free, rows one per period)
+    emb = embed_timing(wl, d)
+    assert emb.tail == ((d.engines, emb.phase_b),) and emb.period > 0
+    assert t0.overlap == phase_a_overlap(wl, d, ly0, t0, emb)
+    assert t0.overlap > t0.phase_a - max(tile0, t0.phase_a - min(room, wv) // e0)  # more than v's late share
     for prev, t, ly in zip(lys[:-1], lys[1:], wl.layers[1:], strict=True):
         roles = [m for m in ly.linears if m.role in phase_a_roles(ly, d.late_q)]
         engines = sum(d.alloc[ly.index][m.role] for m in roles)
         capacity = sum(e * f for e, f in prev.tail) + t.v_room  # engine-cycles freed around phase A
-        assert t0.overlap < t.overlap <= capacity / engines + 1
+        assert 0 < t.overlap <= capacity / engines + 1
         for m in roles:  # the last tile waits for the last row
             assert t.overlap <= t.phase_a - first_tile_cycles(m, d.tt, d.rows[ly.index][m.role], rq, xw)
         # the tail: a linear's engines are free for the latency of the chain after it
@@ -277,7 +284,14 @@ def test_phase_a_runs_on_the_engines_the_previous_layer_has_freed() -> None:
             )
             assert (e, free) == (d.alloc[prev.layer][role], want)
     assert cyc == other + sum(t.phase_a + t.phase_b - t.overlap for t in lys)
-    assert other == wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY  # no tail in this workload
+    # no tail in this workload: the embedding stage, its LayerNorm on ln1's and ln2's units (slower than
+    # the 64-byte-per-cycle gather) after the first row's gather
+    assert wl.embed_ln and other == emb.phase_b
+    row = -(-wl.hidden // EMBED_LANES)
+    ln = layernorm_cycles(wl.hidden, wl.seq, 2 * d.ln_lanes, d.costs.ln_width)
+    assert other == DDR_LATENCY + row + ln > DDR_LATENCY + wl.seq * row
+    bare = replace(wl, embed_ln=False)
+    assert embed_timing(bare, d).phase_b == DDR_LATENCY + wl.seq * row
     # more freed engines never hide less; none freed hides nothing
     t1, t0 = lys[1], lys[0]
     more = replace(t0, tail=tuple((2 * e, f) for e, f in t0.tail))
@@ -389,3 +403,76 @@ def test_default_design_is_the_built_units() -> None:
     more = resources(wl, replace(s.design, add_lanes=s.design.add_lanes + 1))
     base_res = resources(wl, s.design)
     assert more.dsp == base_res.dsp and more.lut > base_res.lut
+
+
+def test_late_q_may_borrow_fc1_and_fc2_engines() -> None:
+    """A late q on fc1's and fc2's engines: it has both matrices' engines, must be done when fc1
+    (the earlier) starts, and fc1's engines do v only after it; the scheduler tries both layouts."""
+    from compiler.perf.boards import board_resources
+    from compiler.perf.costs import design_costs
+    from compiler.perf.model import chain_starts, layer_timing, phase_b_stages
+    from compiler.perf.schedule import LAYOUTS, _design, _placement
+
+    wl = from_shape(4, 768, 12, 3072, 128, (16, 16), 0.9)
+    b, c = board_resources("u280"), design_costs(wl.block, None, 4)
+    onchip = _placement(wl, b, 300.0, c, 2, 0.8)
+    narrow = _design(wl, b, 300.0, c, 40, onchip, 2, ("fc2",))
+    wide = _design(wl, b, 300.0, c, 40, onchip, 2, ("fc1", "fc2"))
+    assert {(("fc2",), False), (("fc1", "fc2"), False), ((), False)} <= set(LAYOUTS)
+    for d in (narrow, wide):
+        al = d.alloc[1]
+        assert al["q"] == sum(al[r] for r in d.late_q_on) and 1 in d.late_q
+    ly = wl.layers[1]
+    tn, tw = layer_timing(wl, narrow, ly), layer_timing(wl, wide, ly)
+    assert tw.kernels["q"] < tn.kernels["q"]  # more engines
+    st = phase_b_stages(wl, wide, ly, tw.kernels)
+    starts = chain_starts(st)
+    slowest = max(s.cycles for s in st.values())
+    base = slowest + sum(s.fill for s in st.values()) - max(st.values(), key=lambda s: s.cycles).fill
+    base -= sum(min(u.give, v.take) for u, v in zip(list(st.values()), list(st.values())[1:], strict=False))
+    assert tw.phase_b == base + max(0, st["q"].cycles - starts["fc1"])
+    # fc1's engines compute v only once q is off them (o's are not borrowed)
+    from compiler.perf.model import attention_pv_start
+
+    need_v = starts["attention"] + attention_pv_start(128, 64)
+    al = wide.alloc[1]
+    room = al["o"] * min(need_v, starts["o"]) + al["fc1"] * max(
+        0, min(need_v, starts["fc1"]) - st["q"].cycles
+    )
+    assert tw.v_room == room
+
+
+def test_attention_lanes_priced_by_dsp_and_bram() -> None:
+    """Priced attention lanes: the cheapest count that still meets the target, e.g. 36 lanes of one
+    head each rather than 35 that must each hold all 12 heads' K and V."""
+    from compiler.perf.costs import Cost, design_costs
+    from compiler.perf.model import attention_cost, attention_cycles, heads_per_lane
+    from compiler.perf.schedule import _layer_lanes
+
+    wl = from_shape(1, 768, 12, 3072, 128, (16, 16), 0.9)
+    ly = wl.layers[0]
+    lane = design_costs(wl.block).attention_lane(64, 128)
+    target = attention_cycles(ly, 128, 35)
+    fewest = _layer_lanes(ly, 128, target, 4)[0]
+    price = (lane.dsp, lane.bram, 12288.0, 2688.0)
+    priced = _layer_lanes(ly, 128, target, 4, price)[0]
+    assert fewest == 35 and heads_per_lane(12, 128, 35) == 12
+    assert priced == 36 and heads_per_lane(12, 128, 36) == 1
+    assert attention_cycles(ly, 128, priced) <= target
+    bram = [attention_cost(Cost(dsp=lane.dsp, bram=lane.bram), 12, 128, 64, n).bram for n in (fewest, priced)]
+    assert bram[1] < bram[0] / 2
+
+
+def test_engine_requant_in_luts_costs_the_synthesized_lane() -> None:
+    """RQ_FABRIC = 1: each requant lane's product leaves its DSPs for the LUTs Yosys measured."""
+    from compiler.perf.costs import unit_costs, unit_synth_cost
+
+    on, off = unit_synth_cost("rq_mul"), unit_synth_cost("rq_mul_fabric")
+    assert on is not None and off is not None and on.dsp == 4 and off.dsp == 0 and off.lut > on.lut
+    kw = dict(mac_per_dsp=2, requant_lanes=4, ln_width=4, block=(16, 16), xw=2, add_fabric=True)
+    dsp, lut = unit_costs(**kw), unit_costs(**kw, rq_fabric=True)
+    a, b = dsp.engine(16, 16, 192, 192, 2), lut.engine(16, 16, 192, 192, 2)
+    assert b.dsp == a.dsp - 4 * 4 == 128  # the 256 MACs, packed two per DSP, stay
+    assert b.lut == a.lut + 4 * (off.lut - on.lut)
+    assert b.bram == a.bram
+    assert "RQ_FABRIC=1" in lut.source

@@ -56,3 +56,16 @@ def test_too_small_board_budget_is_refused(tiny_quantized: tuple[Graph, dict[str
 
     s = schedule(from_graph(tiny_quantized[0]), "u200", budget=0.001)
     assert not s.fits and "does NOT fit" in s.message
+
+
+def test_workload_sees_the_embedding_layernorm(tiny_quantized: tuple[Graph, dict[str, np.ndarray]]) -> None:
+    """A BERT graph's embedding LayerNorm (role ln_emb) is in the workload, so the model times it;
+    a graph without one does not get it."""
+    from dataclasses import replace
+
+    from compiler.perf.workload import from_graph
+
+    g = tiny_quantized[0]
+    assert any(n.role == "ln_emb" for n in g.nodes) and from_graph(g).embed_ln
+    bare = replace(g, nodes=[replace(n, role="ln") if n.role == "ln_emb" else n for n in g.nodes])
+    assert not from_graph(bare).embed_ln

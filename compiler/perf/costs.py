@@ -76,6 +76,7 @@ class UnitCosts:
     ln_width: int = 1  # LayerNorm elements per cycle per unit; 1 = as built (int_layernorm.sv)
     xw: int = 1  # X words (BN int8 each) per engine input beat: sparse_linear.sv XW
     add_fabric: bool = False  # residual adders built with their multipliers in LUTs (int_add.sv FABRIC = 1)
+    rq_fabric: bool = False  # engines' requant products in LUTs (sparse_linear.sv RQ_FABRIC = 1)
 
     def engine(self, bm: int, bn: int, max_kb: int, max_nb: int, tt: int = 4) -> Cost:
         """One sparse_linear engine (BM x BN MACs) with its tile buffers; weights not included.
@@ -94,7 +95,7 @@ class UnitCosts:
             synth_key(bm, bn, self.mac_per_dsp, lanes)
         )
         if built is not None:  # this very engine was synthesized
-            return Cost(built["DSP"], built["LUT"], built["FF"], buffers)
+            return self._requant_build(Cost(built["DSP"], built["LUT"], built["FF"], buffers), lanes)
         dsp = macs / self.mac_per_dsp + lanes * REQUANT_DSP_PER_LANE
         base = self.synth.get(f"{bm}x{bn}")
         if base is not None:
@@ -107,7 +108,24 @@ class UnitCosts:
             ff = macs * 20 + bm * 300 + 2000
         if self.mac_per_dsp == 2:
             lut += macs * 2  # packing correction (sign fix of the low product)
-        return Cost(dsp, lut, ff, buffers)
+        return self._requant_build(Cost(dsp, lut, ff, buffers), lanes)
+
+    def _requant_build(self, engine: Cost, lanes: int) -> Cost:
+        """``engine`` (requant products on DSPs) as built with ``rq_fabric``: each of its ``lanes``
+        requant products moves from DSPs to LUTs, by the Yosys numbers of one lane's product
+        (``rq_mul`` and ``rq_mul_fabric`` in rtl_synth_units.json; else 4 DSPs -> 1,000 LUTs)."""
+        if not self.rq_fabric:
+            return engine
+        on, off = unit_synth_cost("rq_mul"), unit_synth_cost("rq_mul_fabric")
+        if on is None or off is None:
+            on, off = Cost(REQUANT_DSP_PER_LANE, 0, 64), Cost(0, 1000, 64)
+        d = off + on * -1.0
+        return Cost(
+            max(0.0, engine.dsp + lanes * d.dsp),
+            engine.lut + lanes * d.lut,
+            engine.ff + lanes * d.ff,
+            engine.bram,
+        )
 
     def softmax_unit(self) -> Cost:
         """int_softmax.sv: i-exp (2 multipliers), divider, requant, NBUF = 4 row buffers of LMAX.
@@ -205,12 +223,13 @@ def unit_costs(
     block: tuple[int, int] | None = None,
     xw: int = 1,
     add_fabric: bool = False,
+    rq_fabric: bool = False,
 ) -> UnitCosts:
     """Unit costs of a design variant; ``block`` (optional) names the engine source in ``source``.
 
     ``mac_per_dsp`` = 2 is the RTL's PACK = 2 (block heights even), ``requant_lanes``
     its REQ_LANES (None: one per output lane), ``xw`` its XW (X words per input beat),
-    ``add_fabric`` the residual adders' FABRIC build.
+    ``add_fabric`` the residual adders' FABRIC build, ``rq_fabric`` the engines' RQ_FABRIC build.
     """
     synth = load_synth() if use_synth else {}
     src = "linear engines: Yosys rtl_synth.json" if synth else "linear engines: formulas (no rtl_synth.json)"
@@ -241,8 +260,12 @@ def unit_costs(
         src += f"; {ln_width}-wide LayerNorm units (int_layernorm.sv W={ln_width})"
     if add_fabric:
         src += "; residual adders in LUTs (int_add.sv FABRIC=1)"
+    if rq_fabric:
+        src += (
+            "; engine requant products in LUTs (sparse_linear.sv RQ_FABRIC=1, Yosys rq_mul_fabric per lane)"
+        )
     src += "; non-linear units: " + unit_synth_source()
-    return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width, xw, add_fabric)
+    return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width, xw, add_fabric, rq_fabric)
 
 
 UNITS_SYNTH_JSON = ROOT / "bench" / "results" / "rtl_synth_units.json"

@@ -140,6 +140,13 @@ def heads_per_lane(heads: int, tokens: int, lanes: int) -> int:
     return attention_groups(heads, tokens, lanes)[0] if heads else 1
 
 
+def attention_cost(lane: Cost, heads: int, tokens: int, head_dim: int, lanes: int) -> Cost:
+    """``lanes`` attention lanes costing ``lane`` each, plus the K and V (int8, tokens x head_dim
+    each) of the g - 1 more heads each lane holds (g = :func:`heads_per_lane`)."""
+    g = heads_per_lane(heads, tokens, lanes)
+    return lane * lanes + Cost(bram=lanes * brams(2 * (g - 1) * tokens * head_dim, 2 * head_dim))
+
+
 def attention_period(tokens: int, head_dim: int) -> int:
     """Cycles per query row of a lane in steady state: the RTL head's QK (a key pair in two cycles,
     2 to take the next q), its softmax's divider or its hold register (exact against the RTL)."""
@@ -204,6 +211,8 @@ class Design:
     # layers whose q projection runs in phase B on fc2's engines (phase A is then k, v only)
     late_q: frozenset[int] = frozenset()
     add_lanes: int = 1  # int_add units per residual add stage (two stages: before ln1 and ln2)
+    # whose engines a late q borrows (idle until their first input): ("fc2",) or ("fc1", "fc2")
+    late_q_on: tuple[str, ...] = ("fc2",)
 
 
 @dataclass
@@ -351,8 +360,11 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
     seq = list(stages.values())
     overlap = sum(min(u.give, v.take) for u, v in zip(seq, seq[1:], strict=False))
     b = stages[top].cycles + sum(s.fill for n, s in stages.items() if n != top) - overlap
-    if late_q(ly, d) and "fc2" in stages:  # fc2's engines must be done with q when fc2 starts
-        b += max(0, stages["q"].cycles - chain_starts(stages)["fc2"])
+    starts = chain_starts(stages)
+    # the engines a late q borrows must be done with it when their own kernel starts
+    borrowed = [r for r in d.late_q_on if r in stages] if late_q(ly, d) and "q" in stages else []
+    if borrowed:
+        b += max(0, stages["q"].cycles - min(starts[r] for r in borrowed))
     mem = 0
     if ly.index not in d.onchip_layers:
         nbytes = sum(m.weight_bytes() for m in ly.linears)
@@ -364,17 +376,21 @@ def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
         nxt, cur = stages[names[i + 1]], stages[names[i]]
         after[names[i]] = after[names[i + 1]] + nxt.fill - min(cur.give, nxt.take)
     alloc_b = {r: alloc.get(r, 1) for r in ("o", "fc1", "fc2") if r in stages}
-    tail = [(e, after[r]) for r, e in alloc_b.items()]  # late q shares fc2's engines
+    tail = [(e, after[r]) for r, e in alloc_b.items()]  # a late q shares these engines
     unused = d.engines - sum(alloc_b.values())
     if unused > 0:
         tail.append((unused, b))
     # v behind k: attention's first row needs V only when its PV pass starts; until then (and until
-    # their own first input) the o and fc1 engines can finish v
-    starts = chain_starts(stages)
+    # their own first input) the o and fc1 engines can finish v, after a late q they run
     v_room = 0
     if "attention" in starts and "v" in phase_a_roles(ly, d.late_q):
         need_v = starts["attention"] + attention_pv_start(wl.seq, ly.head_dim)
-        v_room = sum(alloc.get(r, 1) * max(0, min(need_v, starts[r])) for r in ("o", "fc1") if r in starts)
+        busy = {r: stages["q"].cycles for r in borrowed}
+        v_room = sum(
+            alloc.get(r, 1) * max(0, min(need_v, starts[r]) - busy.get(r, 0))
+            for r in ("o", "fc1")
+            if r in starts
+        )
     return LayerTiming(
         ly.index,
         a,
@@ -443,13 +459,37 @@ def bytes_per_cycle(d: Design) -> float:
     return d.board.bandwidth_gbs * 1e9 / (d.clock_mhz * 1e6)
 
 
+def embed_timing(wl: Workload, d: Design) -> LayerTiming:
+    """The embedding stage as a ``LayerTiming`` (layer -1) that layer 0's phase A streams behind.
+
+    Word, position and token-type rows are gathered from DDR (``EMBED_LANES`` bytes per cycle
+    from each table, one AXI port each, after ``DDR_LATENCY``) and summed; with an embedding
+    LayerNorm (``wl.embed_ln``) the rows then pass through the ``2 * ln_lanes`` LayerNorm units
+    of ln1 and ln2, idle until layer 0's phase B, at their full rate.  Rows leave one per
+    ``period`` cycles, the last at the stage's end; every pool engine is free for layer 0's
+    phase A from the start (``tail``).
+    """
+    row = -(-wl.hidden // EMBED_LANES)
+    cycles, period = DDR_LATENCY + wl.seq * row, float(row)
+    if wl.embed_ln and wl.seq > 0:
+        units = max(1, 2 * d.ln_lanes)
+        ln = layernorm_cycles(wl.hidden, wl.seq, units, d.costs.ln_width)
+        cycles = max(cycles, DDR_LATENCY + row + ln)  # a unit's first row waits for the gather
+        period = max(period, _row_period("layernorm", wl.hidden, d.costs.ln_width) / units)
+    return LayerTiming(-1, 0, cycles, "embed", 0, {}, tail=((d.engines, cycles),), period=period)
+
+
 def total_cycles(wl: Workload, d: Design) -> tuple[int, list[LayerTiming], int]:
+    """Cycles of one sequence: the embedding stage, the layers (each layer's phase A partly hidden
+    behind what came before it, see :func:`phase_a_overlap`), the linears after the encoder;
+    also the layer timings and the cycles outside the layers."""
+    emb = embed_timing(wl, d)
     layers: list[LayerTiming] = []
     for ly in wl.layers:
         t = layer_timing(wl, d, ly)
-        t.overlap = phase_a_overlap(wl, d, ly, t, layers[-1] if layers else None)
+        t.overlap = phase_a_overlap(wl, d, ly, t, layers[-1] if layers else emb)
         layers.append(t)
-    embed = wl.seq * -(-wl.hidden // EMBED_LANES) + DDR_LATENCY
+    embed = emb.phase_b
     tail = sum(
         kernel_cycles(m, wl.seq, d.engines, d.tt, rq_cycles=rq_cycles(d.costs, m.bm), xw=d.costs.xw)
         for m in wl.tail
@@ -464,10 +504,12 @@ def resources(wl: Workload, d: Design) -> Cost:
     hd = max((ly.head_dim for ly in wl.layers), default=64)
     c = d.costs
     total = c.fixed() + d.engines * c.engine(bm, bn, max_kb, max_nb, d.tt)
-    total = total + d.attn_lanes * c.attention_lane(hd, wl.seq)
-    # a lane serving g heads keeps g - 1 more heads' K and V (int8, seq x head_dim each)
-    g = max((heads_per_lane(ly.heads, wl.seq, d.attn_lanes) for ly in wl.layers if ly.heads), default=1)
-    total = total + Cost(bram=d.attn_lanes * brams(2 * (g - 1) * wl.seq * hd, 2 * hd))
+    lane = c.attention_lane(hd, wl.seq)
+    total = total + max(
+        (attention_cost(lane, ly.heads, wl.seq, hd, d.attn_lanes) for ly in wl.layers if ly.heads),
+        key=lambda a: a.bram,
+        default=lane * d.attn_lanes,
+    )
     total = total + d.gelu_lanes * c.gelu_lane()
     total = total + 2 * d.ln_lanes * c.layernorm_lane()  # ln1 and ln2 run at the same time
     total = total + 2 * d.add_lanes * c.add_lane()

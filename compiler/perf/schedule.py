@@ -27,11 +27,12 @@ from functools import partial
 from typing import Any
 
 from compiler.perf.boards import BoardResources, board_resources
-from compiler.perf.costs import LN_WIDTHS, UnitCosts, design_costs
+from compiler.perf.costs import LN_WIDTHS, Cost, UnitCosts, design_costs
 from compiler.perf.model import (
     CHAIN,
     Design,
     add_cycles,
+    attention_cost,
     attention_cycles,
     estimate,
     first_tile_cycles,
@@ -51,6 +52,10 @@ from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
 log = logging.getLogger(__name__)
 
 FIT_BUDGET = 0.8
+#: (where a late q runs, attention lanes priced?) pairs the scheduler tries for every pool size
+LAYOUTS: tuple[tuple[tuple[str, ...], bool], ...] = tuple(
+    (late, priced) for priced in (False, True) for late in ((), ("fc2",), ("fc1", "fc2"))
+)
 
 
 @dataclass
@@ -75,6 +80,7 @@ class Schedule:
             "ln_width": d.costs.ln_width,
             "add_lanes": d.add_lanes,
             "late_q_layers": sorted(d.late_q),
+            "late_q_engines_of": list(d.late_q_on) if d.late_q else [],
             "token_tile": d.tt,
             "mac_per_dsp": d.costs.mac_per_dsp,
             "alloc": {str(k): v for k, v in sorted(d.alloc.items())},
@@ -193,13 +199,41 @@ def _ln_cycles(hidden: int, seq: int, width: int, units: int) -> int:
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _layer_lanes(ly: LayerWork, seq: int, target: int, ln_width: int) -> tuple[int, int, int, int]:
-    """Fewest attention / GELU / LayerNorm / add lanes of one layer with every stage <= ``target`` cycles."""
+def _layer_lanes(
+    ly: LayerWork,
+    seq: int,
+    target: int,
+    ln_width: int,
+    attn_price: tuple[float, float, float, float] | None = None,
+) -> tuple[int, int, int, int]:
+    """Fewest attention / GELU / LayerNorm / add lanes of one layer with every stage <= ``target`` cycles.
+
+    ``attn_price`` = (a lane's DSP, its BRAM, the board's DSP, its BRAM): with it, the attention
+    lanes are the cheapest count (DSP + BRAM shares of the board) that meets the target, of the
+    fewest up to heads more: a lane more can let every lane hold fewer heads' K and V
+    (:func:`attention_cost`).
+    """
     a = _fewest(partial(attention_cycles, ly, seq), target, ly.heads * seq) if ly.heads else 1
+    if ly.heads and attn_price is not None:
+        lane_dsp, lane_bram, dsp, bram = attn_price
+
+        def price(n: int) -> float:
+            c = attention_cost(Cost(dsp=lane_dsp, bram=lane_bram), ly.heads, seq, ly.head_dim, n)
+            return c.dsp / dsp + c.bram / bram
+
+        fast = [n for n in range(a, a + ly.heads + 1) if attention_cycles(ly, seq, n) <= target]
+        a = min(fast, key=lambda n: (price(n), n), default=a)
     g = _fewest(partial(gelu_cycles, ly, seq), target, ly.ffn) if ly.ffn else 1
     ln = _fewest(partial(_ln_cycles, ly.hidden, seq, ln_width), target, seq)
     ad = _fewest(partial(add_cycles, ly.hidden, seq), target, ly.hidden)
     return a, g, ln, ad
+
+
+def _attn_price(wl: Workload, board: BoardResources, costs: UnitCosts) -> tuple[float, float, float, float]:
+    """(an attention lane's DSP, its BRAM, the board's DSP, its BRAM) for :func:`_layer_lanes`."""
+    hd = max((ly.head_dim for ly in wl.layers), default=64)
+    lane = costs.attention_lane(hd, wl.seq)
+    return (lane.dsp, lane.bram, float(board.total("dsp")), float(board.total("bram")))
 
 
 def _lanes(
@@ -212,9 +246,11 @@ def _lanes(
     late: frozenset[int] = frozenset(),
     rq: int = 1,
     xw: int = 1,
+    attn_price: tuple[float, float, float, float] | None = None,
 ) -> tuple[int, int, int, int]:
     """Fewest attention / GELU / LayerNorm / add lanes whose stages are no slower than phase B's
-    slowest linear (or than ``floor`` cycles, if that is longer)."""
+    slowest linear (or than ``floor`` cycles, if that is longer); attention lanes priced by
+    ``attn_price`` (:func:`_layer_lanes`)."""
     a = g = ln = ad = 1
     for ly in wl.layers:
         al, rw = alloc.get(ly.index, {}), rows.get(ly.index, {})
@@ -228,7 +264,9 @@ def _lanes(
             default=0,
         )
         target = max(target, floor)
-        la, lg, lln, lad = _layer_lanes(replace(ly, index=0, linears=()), wl.seq, target, ln_width)
+        la, lg, lln, lad = _layer_lanes(
+            replace(ly, index=0, linears=()), wl.seq, target, ln_width, attn_price
+        )
         a, g, ln, ad = max(a, la), max(g, lg), max(ln, lln), max(ad, lad)
     return a, g, ln, ad
 
@@ -241,22 +279,26 @@ def _design(
     p: int,
     onchip: tuple[int, ...],
     tt: int,
-    late_q: bool = False,
+    late_q: tuple[str, ...] = (),
+    priced: bool = False,
 ) -> Design:
-    """The design for a pool of ``p`` engines; ``late_q``: q runs in phase B on fc2's engines
-    (in the layers that have both), phase A is k and v on the whole pool."""
+    """The design for a pool of ``p`` engines.  ``late_q``: q runs in phase B on the engines of
+    these phase-B matrices (("fc2",) or ("fc1", "fc2"), in the layers that have q and fc2), phase
+    A is k and v on the whole pool; () keeps q in phase A.  ``priced``: attention lanes by price
+    (:func:`_layer_lanes`), else the fewest."""
     rq = rq_cycles(costs, wl.block[0])  # the engines' shared-requant stalls (cached by matrix shape)
     xw = costs.xw
     alloc: dict[int, dict[str, int]] = {}
     late = frozenset(ly.index for ly in wl.layers if late_q and q_can_run_late(ly))
+    late_on = late_q or ("fc2",)
     for ly in wl.layers:
         roles_b = [m.role for m in ly.linears if m.role not in PHASE_A]
         alloc[ly.index] = {
             **split_engines(p, ly, list(phase_a_roles(ly, late)), wl.seq, tt, rq, xw),
             **split_engines(p, ly, roles_b, wl.seq, tt, rq, xw),
         }
-        if ly.index in late:  # q borrows fc2's engines
-            alloc[ly.index]["q"] = alloc[ly.index]["fc2"]
+        if ly.index in late:  # q borrows these engines
+            alloc[ly.index]["q"] = sum(alloc[ly.index].get(r, 0) for r in late_on)
     rows: dict[int, dict[str, int]] = {}
     for ly in wl.layers:
         al, early = alloc[ly.index], phase_a_roles(ly, late)
@@ -270,13 +312,23 @@ def _design(
             default=0,
         )
         rows[ly.index] = {
-            # late q shares fc2's engines and must be done before fc2 starts: its own cycles count
+            # late q borrows phase-B engines and must be done before their kernels start: its own cycles count
             m.role: choose_rows(
                 m, wl.seq, al.get(m.role, 1), tt, m.role not in early, rq, 0 if m.role == "q" else pace, xw
             )
             for m in ly.linears
         }
-    a, g, ln, ad = _lanes(wl, alloc, rows, tt, costs.ln_width, late=late, rq=rq, xw=xw)
+    a, g, ln, ad = _lanes(
+        wl,
+        alloc,
+        rows,
+        tt,
+        costs.ln_width,
+        late=late,
+        rq=rq,
+        xw=xw,
+        attn_price=_attn_price(wl, board, costs) if priced else None,
+    )
     return Design(
         board,
         clock,
@@ -291,6 +343,7 @@ def _design(
         rows=rows,
         late_q=late,
         add_lanes=ad,
+        late_q_on=late_on,
     )
 
 
@@ -339,6 +392,7 @@ def _fitting(wl: Workload, d: Design, budget: float) -> Design | None:
             late=d.late_q,
             rq=rq_cycles(d.costs, wl.block[0]),
             xw=d.costs.xw,
+            attn_price=_attn_price(wl, d.board, d.costs),
         )
         c = replace(d, attn_lanes=a, gelu_lanes=g, ln_lanes=ln, add_lanes=ad)
         if _fits(wl, c, budget):
@@ -396,9 +450,9 @@ def schedule(
         eng_dsp = c.engine(bm, bn, 1, 1, tt).dsp
         pmax = max(3, int(budget * b.total("dsp") / max(eng_dsp, 1e-9)))
         pmax = min(pmax, 3 * max(1, math.ceil(wl.seq / 2)))
-        for late in (False, True):
+        for late, priced in LAYOUTS:
             for p in _candidates(pmax):
-                d = _fitting(wl, _design(wl, b, clock, c, p, onchip, tt, late), budget)
+                d = _fitting(wl, _design(wl, b, clock, c, p, onchip, tt, late, priced), budget)
                 if d is None:
                     continue
                 d = _rows_to_pace(wl, d)

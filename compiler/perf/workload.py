@@ -72,6 +72,7 @@ class Workload:
     block: tuple[int, int]
     layers: tuple[LayerWork, ...]
     tail: tuple[LinearWork, ...] = ()  # linears outside the encoder (pooler, classifier)
+    embed_ln: bool = True  # a LayerNorm after the embedding sum (BERT, RoBERTa, MiniLM)
 
     def linears(self) -> list[LinearWork]:
         return [m for ly in self.layers for m in ly.linears] + list(self.tail)
@@ -142,6 +143,7 @@ def from_graph(graph: Graph, name: str = "", seq: int | None = None) -> Workload
         (block[0], block[1]),
         tuple(layers),
         tuple(tail),
+        any(n.role == "ln_emb" for n in graph.nodes),
     )
 
 

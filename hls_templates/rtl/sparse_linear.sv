@@ -65,6 +65,7 @@ module sparse_linear #(
     parameter int PACK = 1,  // int8 MACs per multiplier: 1, or 2 (BM even)
     parameter int REQ_LANES = BM,  // requant pipelines, a power of two dividing BM
     parameter int XW = 1,  // BN-words per x_in beat: 1, 2 or 4 (X buffer in XW column memories)
+    parameter int RQ_FABRIC = 0,  // 1: the requant products in LUTs (USE_DSP = "no"), the MACs stay on DSPs
     parameter INDPTR_MEM = "indptr.mem",
     parameter INDICES_MEM = "indices.mem",
     parameter WEIGHTS_MEM = "weights.mem",
@@ -506,9 +507,11 @@ module sparse_linear #(
     end
     for (genvar r = 0; r < BM; r++) begin : g_rq
       always_ff @(posedge ap_clk) begin
-        prod5[r] <= 64'($signed(rq4[r*32+:32])) * $signed({33'd0, mult4[r*31+:31]});
         y6[r*OB+:OB] <= requant_sat(prod5[r], shift5[r*6+:6]);
       end
+      sparse_linear_rq_mul #(.FABRIC(RQ_FABRIC)) u_mul (
+          .clk(ap_clk), .acc(rq4[r*32+:32]), .mult(mult4[r*31+:31]), .prod(prod5[r])
+      );
     end
     assign ydone_set_pipe = (v6 && tend6) ? (2'b01 << bank6) : 2'b00;
     always_ff @(posedge ap_clk) begin
@@ -596,9 +599,11 @@ module sparse_linear #(
     end
     for (genvar r = 0; r < RL; r++) begin : g_rq
       always_ff @(posedge ap_clk) begin
-        prod5[r] <= 64'($signed(rq4[r*32+:32])) * $signed({33'd0, mult4[r*31+:31]});
         y6[r*OB+:OB] <= requant_sat(prod5[r], shift5[r*6+:6]);
       end
+      sparse_linear_rq_mul #(.FABRIC(RQ_FABRIC)) u_mul (
+          .clk(ap_clk), .acc(rq4[r*32+:32]), .mult(mult4[r*31+:31]), .prod(prod5[r])
+      );
     end
     assign ydone_set_pipe = (v6 && last6 && tend6) ? (2'b01 << bank6) : 2'b00;
     always_ff @(posedge ap_clk) begin
@@ -668,5 +673,34 @@ module sparse_linear #(
   assign y_out_TDATA = ofifo[o_rd];
 
 endmodule
+
+// sparse_linear_rq_mul: one requant lane's product, registered (stage S5):
+//   prod = acc * mult, acc a signed int32 accumulator, mult the unsigned 31-bit multiplier.
+// FABRIC = 0: inferred on DSP48E2s (4 for 32 x 31 bits); FABRIC = 1: USE_DSP = "no", a LUT and
+// carry-chain multiplier (Yosys cost: bench/rtl_synth_units.py "rq_mul" / "rq_mul_fabric").
+// The same product either way: the build only moves the multiplier.
+`default_nettype none
+
+/* verilator lint_off DECLFILENAME */
+module sparse_linear_rq_mul #(
+    parameter int FABRIC = 0
+) (
+    input  wire                clk,
+    input  wire         [31:0] acc,
+    input  wire         [30:0] mult,
+    output logic signed [63:0] prod
+);
+  if (FABRIC != 0) begin : g_lut
+    (* use_dsp = "no" *) logic signed [63:0] p;
+    always_ff @(posedge clk) p <= 64'($signed(acc)) * $signed({33'd0, mult});
+    assign prod = p;
+  end else begin : g_dsp
+    logic signed [63:0] p;
+    always_ff @(posedge clk) p <= 64'($signed(acc)) * $signed({33'd0, mult});
+    assign prod = p;
+  end
+endmodule
+
+/* verilator lint_on DECLFILENAME */
 
 `default_nettype wire
