@@ -438,7 +438,8 @@ def schedule(
     """Pick the fastest design for ``wl`` whose resources stay <= ``budget`` of ``board``.
 
     Without ``costs`` it also picks the LayerNorm unit width among the built
-    ones (``LN_WIDTHS``); it always tries q in phase A and q in phase B.
+    ones (``LN_WIDTHS``); it tries every layout of ``LAYOUTS`` (where q runs, priced attention
+    lanes) for every pool size.
     """
     b = board_resources(board) if isinstance(board, str) else board
     clock = float(clock_mhz or b.clock_mhz)
@@ -450,9 +451,15 @@ def schedule(
         eng_dsp = c.engine(bm, bn, 1, 1, tt).dsp
         pmax = max(3, int(budget * b.total("dsp") / max(eng_dsp, 1e-9)))
         pmax = min(pmax, 3 * max(1, math.ceil(wl.seq / 2)))
+        fewest: dict[tuple[tuple[str, ...], int], int] = {}  # (late, p) -> attention lanes unpriced
         for late, priced in LAYOUTS:
             for p in _candidates(pmax):
-                d = _fitting(wl, _design(wl, b, clock, c, p, onchip, tt, late, priced), budget)
+                d0 = _design(wl, b, clock, c, p, onchip, tt, late, priced)
+                if not priced:
+                    fewest[(late, p)] = d0.attn_lanes
+                elif fewest.get((late, p)) == d0.attn_lanes:
+                    continue  # pricing chose the same lanes: the very design already tried
+                d = _fitting(wl, d0, budget)
                 if d is None:
                     continue
                 d = _rows_to_pace(wl, d)
