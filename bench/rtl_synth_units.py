@@ -5,7 +5,8 @@ int_attention_head (D 64, SMAX 128) and int_layernorm (HMAX 1024, W 1, 4 and
 16) one at a time and writes bench/results/rtl_synth_units.json: LUT, FF,
 DSP, BRAM (RAMB36 = 1, RAMB18 = 0.5), LUTRAM (primitives) and LUT_TOTAL (LUTs
 plus the LUTs the LUTRAM/SRL primitives occupy) per unit, the raw Yosys cell
-counts, the tool and the seconds.  ``<unit>_fabric`` (gelu_id, add, layernorm_w4):
+counts, the tool and the seconds.  ``rq_mul`` / ``rq_mul_split``: one engine requant lane's product
+(sparse_linear.sv RQ_FABRIC = 0 / 2).  ``<unit>_fabric`` (gelu_id, add, layernorm_w4, rq_mul):
 the same RTL with ``synth_xilinx -nodsp``, every multiplier in LUTs (what building the
 non-MAC units without DSPs would cost; docs/performance.md).
 ROM-backed units get random per-channel tables (a constant table would be
@@ -114,6 +115,8 @@ UNITS: dict[str, tuple[str, tuple[str, ...], dict[str, int], Any]] = {
     # one engine requant lane's product (sparse_linear.sv): FABRIC 0 on DSPs; its _fabric build
     # gives the LUTs of RQ_FABRIC = 1 engines (costs.UnitCosts.engine composes the two)
     "rq_mul": ("sparse_linear_rq_mul", ("sparse_linear.sv",), {}, _engine_mems),
+    # RQ_FABRIC = 2: the split product (2 DSPs for mult's low 26 bits, LUT adds for its top 5)
+    "rq_mul_split": ("sparse_linear_rq_mul", ("sparse_linear.sv",), {"FABRIC": 2}, _engine_mems),
     "layernorm_w1": (
         "int_layernorm",
         ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"),

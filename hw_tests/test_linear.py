@@ -182,6 +182,31 @@ def test_shared_requant_backlog(build_root, tmp_path):
     assert res["passed"] and res["runs"][0]["cycles"] == model_cycles(plan, 13)
 
 
+@pytest.mark.parametrize("sparsity", (0.5, 0.9), ids=lambda s: f"sp{int(s * 100)}")
+@pytest.mark.sim
+@needs_sim
+def test_split_requant_matches_golden(sparsity, build_root, tmp_path):
+    """RQ_FABRIC = 2 (each requant product on 2 DSPs + LUT adds, the scheduler's default engine):
+    the production engine (16x16, PACK 2, REQ_LANES 4, XW 2) bit-exact, cycles as modelled."""
+    plan = linear.with_engine(layer((16, 16), sparsity, 2, 4, 2, (64, 50)), 2, 4, 2, rq_fabric=2)
+    assert (plan.pack, plan.rq_lanes, plan.xw, plan.rq_fabric) == (2, 4, 2, 2)
+    assert rtlsim.shape_of(plan).parameters()["RQ_FABRIC"] == 2
+    check(plan, build_root, tmp_path, seed=17)
+
+
+@pytest.mark.sim
+@needs_sim
+def test_split_requant_wide_output(build_root, tmp_path):
+    """RQ_FABRIC = 2 with in-line requant and int32 outputs: large accumulators and multipliers
+    reach every piece of the split product (acc's top 15 bits, mult's top 5) unsaturated."""
+    plan = random_layer(
+        seed=19, n=37, k=45, block=(4, 4), sparsity=0.5, empty_rows=(2,), out_bits=32, gain=2.0**12
+    )
+    plan = linear.with_engine(plan, 1, None, 1, rq_fabric=2)
+    assert int(plan.mult.max()) >= 2**26 and int(np.abs(plan.bias).max()) >= 2**17
+    check(plan, build_root, tmp_path, seed=5)
+
+
 @pytest.mark.sim
 @needs_sim
 def test_linear_wide_output(build_root, tmp_path):
@@ -200,6 +225,12 @@ def test_pack_needs_even_block_rows():
         engine(3, seed=1, n=8, k=8, block=(4, 4), sparsity=0.5)
     with pytest.raises(UserError, match="req_lanes must be a power of two"):
         engine(1, 3, seed=1, n=8, k=8, block=(4, 4), sparsity=0.5)
+
+
+def test_rq_fabric_refused():
+    """RQ_FABRIC is 0, 1 or 2: anything else is refused by the planner with one line."""
+    with pytest.raises(UserError, match="rq_fabric must be 0"):
+        linear.with_engine(random_layer(seed=1, n=8, k=8, block=(4, 4), sparsity=0.5), rq_fabric=3)
 
 
 def test_xw_refused():

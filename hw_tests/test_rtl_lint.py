@@ -27,6 +27,10 @@ PARAMS = [
     # requant products in LUTs (USE_DSP = "no"): the in-line and the shared requant lanes
     dict(BM=4, BN=4, NB=3, KB=5, NNZB_CAP=15, TT=4, RQ_FABRIC=1),
     dict(BM=16, BN=16, NB=2, KB=4, NNZB_CAP=8, TT=2, PACK=2, REQ_LANES=4, XW=2, RQ_FABRIC=1),
+    # split requant products (2 DSPs + LUT adds a lane): in-line and shared, OB = 32 too
+    dict(BM=4, BN=4, NB=3, KB=5, NNZB_CAP=15, TT=4, RQ_FABRIC=2),
+    dict(BM=16, BN=16, NB=2, KB=4, NNZB_CAP=8, TT=2, PACK=2, REQ_LANES=4, XW=2, RQ_FABRIC=2),
+    dict(BM=8, BN=2, NB=3, KB=9, NNZB_CAP=27, TT=2, PACK=2, REQ_LANES=2, OB=32, RQ_FABRIC=2),
 ]
 
 

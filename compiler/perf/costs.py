@@ -66,6 +66,13 @@ def brams(nbytes: float, width_bytes: int = 1) -> float:
     return max(-(-nbytes // BRAM36_BYTES), -(-width_bytes // 9))
 
 
+#: RQ_FABRIC build -> (rtl_synth_units.json unit of one lane's product, formula without it)
+RQ_BUILDS: dict[int, tuple[str, Cost]] = {
+    1: ("rq_mul_fabric", Cost(0, 1000, 64)),
+    2: ("rq_mul_split", Cost(2, 300, 64)),
+}
+
+
 @dataclass(frozen=True)
 class UnitCosts:
     mac_per_dsp: int = 2
@@ -76,7 +83,7 @@ class UnitCosts:
     ln_width: int = 1  # LayerNorm elements per cycle per unit; 1 = as built (int_layernorm.sv)
     xw: int = 1  # X words (BN int8 each) per engine input beat: sparse_linear.sv XW
     add_fabric: bool = False  # residual adders built with their multipliers in LUTs (int_add.sv FABRIC = 1)
-    rq_fabric: bool = False  # engines' requant products in LUTs (sparse_linear.sv RQ_FABRIC = 1)
+    rq_fabric: int = 0  # engines' requant products (sparse_linear.sv RQ_FABRIC): 0 DSPs, 1 LUTs, 2 split
 
     def engine(self, bm: int, bn: int, max_kb: int, max_nb: int, tt: int = 4) -> Cost:
         """One sparse_linear engine (BM x BN MACs) with its tile buffers; weights not included.
@@ -111,14 +118,16 @@ class UnitCosts:
         return self._requant_build(Cost(dsp, lut, ff, buffers), lanes)
 
     def _requant_build(self, engine: Cost, lanes: int) -> Cost:
-        """``engine`` (requant products on DSPs) as built with ``rq_fabric``: each of its ``lanes``
-        requant products moves from DSPs to LUTs, by the Yosys numbers of one lane's product
-        (``rq_mul`` and ``rq_mul_fabric`` in rtl_synth_units.json; else 4 DSPs -> 1,000 LUTs)."""
+        """``engine`` (requant products on DSPs, as synthesized) as built with ``rq_fabric``: each of
+        its ``lanes`` requant products is replaced by the Yosys numbers of one lane's product in that
+        build (rtl_synth_units.json ``rq_mul`` -> ``rq_mul_fabric`` for 1, ``rq_mul_split`` for 2;
+        without them the formulas 4 DSPs -> 1,000 LUTs, or -> 2 DSPs + 300 LUTs)."""
         if not self.rq_fabric:
             return engine
-        on, off = unit_synth_cost("rq_mul"), unit_synth_cost("rq_mul_fabric")
+        name, formula = RQ_BUILDS[self.rq_fabric]
+        on, off = unit_synth_cost("rq_mul"), unit_synth_cost(name)
         if on is None or off is None:
-            on, off = Cost(REQUANT_DSP_PER_LANE, 0, 64), Cost(0, 1000, 64)
+            on, off = Cost(REQUANT_DSP_PER_LANE, 0, 64), formula
         d = off + on * -1.0
         return Cost(
             max(0.0, engine.dsp + lanes * d.dsp),
@@ -126,6 +135,13 @@ class UnitCosts:
             engine.ff + lanes * d.ff,
             engine.bram,
         )
+
+    def attention_mac_per_dsp(self, head_dim: int, seq: int) -> int:
+        """int8 MACs per DSP in an attention lane: the RTL head packs two per DSP48E2 whatever the
+        engines' PACK (its Yosys numbers, when :meth:`attention_lane` uses them), else the formula's."""
+        head = unit_synth(f"attention_d{head_dim}")
+        built = head is not None and unit_synth_cost(f"attention_d{head_dim}") is not None
+        return 2 if built and seq <= head.get("SMAX", 0) else self.mac_per_dsp  # type: ignore[union-attr]
 
     def softmax_unit(self) -> Cost:
         """int_softmax.sv: i-exp (2 multipliers), divider, requant, NBUF = 4 row buffers of LMAX.
@@ -223,7 +239,7 @@ def unit_costs(
     block: tuple[int, int] | None = None,
     xw: int = 1,
     add_fabric: bool = False,
-    rq_fabric: bool = False,
+    rq_fabric: int = 0,
 ) -> UnitCosts:
     """Unit costs of a design variant; ``block`` (optional) names the engine source in ``source``.
 
@@ -260,12 +276,14 @@ def unit_costs(
         src += f"; {ln_width}-wide LayerNorm units (int_layernorm.sv W={ln_width})"
     if add_fabric:
         src += "; residual adders in LUTs (int_add.sv FABRIC=1)"
-    if rq_fabric:
+    if rq_fabric == 1:
         src += (
             "; engine requant products in LUTs (sparse_linear.sv RQ_FABRIC=1, Yosys rq_mul_fabric per lane)"
         )
+    elif rq_fabric == 2:
+        src += "; engine requant products split, 2 DSPs + LUT adds (sparse_linear.sv RQ_FABRIC=2, Yosys rq_mul_split)"
     src += "; non-linear units: " + unit_synth_source()
-    return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width, xw, add_fabric, rq_fabric)
+    return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width, xw, add_fabric, int(rq_fabric))
 
 
 UNITS_SYNTH_JSON = ROOT / "bench" / "results" / "rtl_synth_units.json"
@@ -315,13 +333,15 @@ def unit_synth_source() -> str:
 #: REQ_LANES = 4 (BERT-base 90 % on a U250: faster than REQ_LANES in {BM, 2});
 #: LayerNorm W = 4 unless the scheduler picks another of ``LN_WIDTHS``; XW = 2 (the engine
 #: loads two X words per beat: wide-K matrices such as fc2 fill their first tile in half
-#: the cycles); residual adders in LUTs (FABRIC = 1: the DSPs go to engines and lanes).
+#: the cycles); residual adders in LUTs (FABRIC = 1: the DSPs go to engines and lanes); each
+#: requant product split over 2 DSPs and LUT adds (RQ_FABRIC = 2: 8 DSPs fewer a 16x16 engine).
 DEFAULT_DESIGN: dict[str, Any] = {
     "mac_per_dsp": 2,
     "requant_lanes": 4,
     "ln_width": 4,
     "xw": 2,
     "add_fabric": True,
+    "rq_fabric": 2,
 }
 
 #: int_layernorm.sv widths that are built, tested bit-exact and synthesized: the scheduler picks one.
@@ -331,12 +351,11 @@ LN_WIDTHS = (1, 4, 16)
 VARIANTS: dict[str, dict[str, Any]] = {
     "first RTL (1 MAC/DSP, BM requant lanes, LayerNorm W=1)": {"mac_per_dsp": 1, "ln_width": 1},
     "packed (PACK=2, BM requant lanes, W=1)": {"mac_per_dsp": 2, "ln_width": 1},
-    "session 5 default (PACK=2, REQ_LANES=4, W=4, XW=1, adders on DSPs)": {
-        "mac_per_dsp": 2,
-        "requant_lanes": 4,
-        "ln_width": 4,
+    "session 6 default (PACK=2, REQ_LANES=4, W=4, XW=2, adders in LUTs, requant on 4 DSPs)": {
+        **DEFAULT_DESIGN,
+        "rq_fabric": 0,
     },
-    "default (PACK=2, REQ_LANES=4, W=4, XW=2, adders in LUTs)": DEFAULT_DESIGN,
+    "default (PACK=2, REQ_LANES=4, W=4, XW=2, adders in LUTs, split requant)": DEFAULT_DESIGN,
     "wide LayerNorm (default with W=16)": {**DEFAULT_DESIGN, "ln_width": 16},
 }
 

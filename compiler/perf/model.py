@@ -572,20 +572,21 @@ def gap_to_limit(wl: Workload, d: Design, cycles: int, dsp_used: float) -> dict[
     """Where latency / compute limit comes from, as factors whose product is that ratio.
 
     latency / compute_limit = (board DSPs / DSPs used) x (DSPs used / MAC DSPs)
-    x (2 / MACs per DSP) x (1 / MAC utilization), where MAC DSPs hold the
-    engines' BM x BN and the attention lanes' 2 x head_dim MAC units and MAC
-    utilization = useful MACs / (MAC units x cycles).
+    x (2 x MAC DSPs / MAC units) x (1 / MAC utilization), where MAC DSPs hold the
+    engines' BM x BN (``mac_per_dsp`` a DSP) and the attention lanes' 2 x head_dim
+    MAC units (two a DSP in the RTL head), and MAC utilization = useful MACs /
+    (MAC units x cycles).
     """
     bm, bn = wl.block
     hd = max((ly.head_dim for ly in wl.layers), default=64)
-    mac_units = d.engines * bm * bn + d.attn_lanes * 2 * hd
-    mpd = d.costs.mac_per_dsp
-    mac_dsp = mac_units / mpd
+    eng_macs, attn_macs = d.engines * bm * bn, d.attn_lanes * 2 * hd
+    mac_units = eng_macs + attn_macs
+    mac_dsp = eng_macs / d.costs.mac_per_dsp + attn_macs / d.costs.attention_mac_per_dsp(hd, wl.seq)
     total = d.board.total("dsp")
     return {
         "dsp_left_unused": total / dsp_used if dsp_used else float("inf"),
         "dsp_not_macs": dsp_used / mac_dsp if mac_dsp else float("inf"),
-        "packing": 2 / mpd,
+        "packing": 2 * mac_dsp / mac_units if mac_units else float("inf"),
         "mac_idle": mac_units * cycles / wl.macs() if wl.macs() else float("inf"),
     }
 

@@ -83,6 +83,13 @@ class Schedule:
             "late_q_engines_of": list(d.late_q_on) if d.late_q else [],
             "token_tile": d.tt,
             "mac_per_dsp": d.costs.mac_per_dsp,
+            # the engines' RTL build (sparse_linear.sv PACK, REQ_LANES, XW, RQ_FABRIC)
+            "engine_build": {
+                "PACK": d.costs.mac_per_dsp,
+                "REQ_LANES": d.costs.requant_lanes,
+                "XW": d.costs.xw,
+                "RQ_FABRIC": d.costs.rq_fabric,
+            },
             "alloc": {str(k): v for k, v in sorted(d.alloc.items())},
             "row_groups": {str(k): v for k, v in sorted(d.rows.items())},
             "weights": {

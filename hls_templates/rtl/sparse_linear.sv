@@ -65,7 +65,7 @@ module sparse_linear #(
     parameter int PACK = 1,  // int8 MACs per multiplier: 1, or 2 (BM even)
     parameter int REQ_LANES = BM,  // requant pipelines, a power of two dividing BM
     parameter int XW = 1,  // BN-words per x_in beat: 1, 2 or 4 (X buffer in XW column memories)
-    parameter int RQ_FABRIC = 0,  // 1: the requant products in LUTs (USE_DSP = "no"), the MACs stay on DSPs
+    parameter int RQ_FABRIC = 0,  // requant products: 0 on DSPs (4 a lane); 1 in LUTs (USE_DSP = "no"); 2 split (2 DSPs + LUT adds)
     parameter INDPTR_MEM = "indptr.mem",
     parameter INDICES_MEM = "indices.mem",
     parameter WEIGHTS_MEM = "weights.mem",
@@ -677,7 +677,9 @@ endmodule
 // sparse_linear_rq_mul: one requant lane's product, registered (stage S5):
 //   prod = acc * mult, acc a signed int32 accumulator, mult the unsigned 31-bit multiplier.
 // FABRIC = 0: inferred on DSP48E2s (4 for 32 x 31 bits); FABRIC = 1: USE_DSP = "no", a LUT and
-// carry-chain multiplier (Yosys cost: bench/rtl_synth_units.py "rq_mul" / "rq_mul_fabric").
+// carry-chain multiplier; FABRIC = 2: split, two DSP48E2s for mult's low 26 bits and shifted
+// adds in LUTs for its top 5 (Yosys cost: bench/rtl_synth_units.py "rq_mul", "rq_mul_fabric",
+// "rq_mul_split").
 // The same product either way: the build only moves the multiplier.
 `default_nettype none
 
@@ -690,9 +692,26 @@ module sparse_linear_rq_mul #(
     input  wire         [30:0] mult,
     output logic signed [63:0] prod
 );
-  if (FABRIC != 0) begin : g_lut
+  if (FABRIC == 1) begin : g_lut
     (* use_dsp = "no" *) logic signed [63:0] p;
     always_ff @(posedge clk) p <= 64'($signed(acc)) * $signed({33'd0, mult});
+    assign prod = p;
+  end else if (FABRIC == 2) begin : g_split
+    // acc = a1*2^17 + a0 (a0 = acc[16:0] unsigned, a1 = acc[31:17] signed), mult = m1*2^26 + m0
+    // (m0 = mult[25:0], m1 = mult[30:26]): a0*m0 and a1*m0 are one 18 x 27-bit signed DSP48E2
+    // product each; acc*m1 is five shifted adds of acc in LUTs.  Exact: the three terms, sign
+    // extended and shifted, sum to acc*mult (|acc*mult| < 2^62, no wrap).
+    logic signed [44:0] p0_w;  // a0*m0 in [0, 2^43)
+    logic signed [41:0] p1_w;  // a1*m0: |.| <= 2^14 * (2^26 - 1) < 2^40
+    logic signed [36:0] p2_w;  // acc*m1: |.| <= 2^31 * 31 < 2^36
+    logic signed [63:0] p;
+    always_comb begin
+      p0_w = $signed({1'b0, acc[16:0]}) * $signed({1'b0, mult[25:0]});
+      p1_w = 42'($signed(acc[31:17])) * 42'($signed({1'b0, mult[25:0]}));
+      p2_w = '0;
+      for (int i = 0; i < 5; i++) if (mult[26+i]) p2_w = p2_w + (37'($signed(acc)) <<< i);
+    end
+    always_ff @(posedge clk) p <= 64'(p0_w) + (64'(p1_w) <<< 17) + (64'(p2_w) <<< 26);
     assign prod = p;
   end else begin : g_dsp
     logic signed [63:0] p;

@@ -75,9 +75,11 @@ class LinearPlan:
     pack: int = 1  # int8 MACs per multiplier (engine parameter PACK)
     req_lanes: int | None = None  # shared requant lanes (REQ_LANES); None = bm, one per output lane
     xw: int = 1  # bn-words per x_in beat (engine parameter XW): 1, 2 or 4
+    rq_fabric: int = 0  # requant products (RQ_FABRIC): 0 on DSPs, 1 in LUTs, 2 split (2 DSPs + LUT adds)
 
     def __post_init__(self) -> None:
         _check_xw(self.name, self.xw)
+        _check_rq_fabric(self.name, self.rq_fabric)
 
     @property
     def rq_lanes(self) -> int:
@@ -134,6 +136,18 @@ def _check(cond: bool, msg: str) -> None:
         raise UserError(msg)
 
 
+#: sparse_linear.sv RQ_FABRIC builds of the requant products: DSPs, LUTs, split
+SUPPORTED_RQ_FABRIC = (0, 1, 2)
+
+
+def _check_rq_fabric(name: str, rq_fabric: object) -> None:
+    ok = isinstance(rq_fabric, (int, np.integer)) and not isinstance(rq_fabric, bool)
+    _check(
+        ok and int(rq_fabric) in SUPPORTED_RQ_FABRIC,  # type: ignore[call-overload]
+        f"{name}: rq_fabric must be 0 (DSPs), 1 (LUTs) or 2 (split), got {rq_fabric!r}",
+    )
+
+
 def _check_xw(name: str, xw: object) -> None:
     ok = isinstance(xw, (int, np.integer)) and not isinstance(xw, bool) and int(xw) in SUPPORTED_XW
     _check(ok, f"{name}: xw must be 1, 2 or 4 words of bn int8 per x_in beat, got {xw!r}")
@@ -151,6 +165,7 @@ def plan_linear(
     pack: int = 1,
     req_lanes: int | None = None,
     xw: int = 1,
+    rq_fabric: int = 0,
 ) -> LinearPlan:
     """Check the layer against what the engine supports and convert it to BSR.
 
@@ -159,7 +174,8 @@ def plan_linear(
     = 2 packs two int8 MACs per multiplier (bm must be even: 1xN blocks are
     refused); ``req_lanes`` shares that many requant pipelines among the bm
     output lanes (a power of two; values >= bm mean one per lane, the default);
-    ``xw`` (1, 2 or 4) is the number of bn-words one x_in beat carries.
+    ``xw`` (1, 2 or 4) is the number of bn-words one x_in beat carries; ``rq_fabric`` where
+    the requant products are built (0 DSPs, 1 LUTs, 2 split; the same numbers every way).
     """
     bm, bn = int(block[0]), int(block[1])
     _check(
@@ -170,6 +186,7 @@ def plan_linear(
     _check(out_bits in (8, 32), f"{name}: out_bits must be 8 or 32, got {out_bits}")
     _check(tt in SUPPORTED_TILES, f"{name}: token tile {tt} must be one of {SUPPORTED_TILES}")
     _check_xw(name, xw)
+    _check_rq_fabric(name, rq_fabric)
     _check(pack in SUPPORTED_PACK, f"{name}: pack must be 1 or 2 int8 MACs per multiplier, got {pack}")
     _check(
         pack == 1 or bm % 2 == 0,
@@ -239,13 +256,17 @@ def plan_linear(
         pack=int(pack),
         req_lanes=rq,
         xw=int(xw),
+        rq_fabric=int(rq_fabric),
     )
     log.debug("%s: %dx%d blocks, %d/%d nonzero", name, bm, bn, plan.nnzb, nb * kb)
     return plan
 
 
-def with_engine(plan: LinearPlan, pack: int = 1, req_lanes: int | None = None, xw: int = 1) -> LinearPlan:
-    """The same layer planned for an engine with other PACK / REQ_LANES / XW (checked like :func:`plan_linear`)."""
+def with_engine(
+    plan: LinearPlan, pack: int = 1, req_lanes: int | None = None, xw: int = 1, rq_fabric: int = 0
+) -> LinearPlan:
+    """The same layer planned for an engine with other PACK / REQ_LANES / XW / RQ_FABRIC (checked like
+    :func:`plan_linear`)."""
     n = plan.n
     return plan_linear(
         plan.name,
@@ -259,6 +280,7 @@ def with_engine(plan: LinearPlan, pack: int = 1, req_lanes: int | None = None, x
         pack=pack,
         req_lanes=req_lanes,
         xw=xw,
+        rq_fabric=rq_fabric,
     )
 
 
@@ -375,6 +397,9 @@ module {{ top }} (
 {%- if xw != 1 %}
       .XW({{ xw }}),
 {%- endif %}
+{%- if rq_fabric != 0 %}
+      .RQ_FABRIC({{ rq_fabric }}),
+{%- endif %}
 {%- for key in mems %}
       .{{ key | upper }}_MEM("{{ prefix }}{{ key }}.mem"){{ "," if not loop.last }}
 {%- endfor %}
@@ -408,6 +433,7 @@ def render_top(plan: LinearPlan, top: str | None = None, nnzb_cap: int | None = 
         pack=plan.pack,
         rq_lanes=plan.rq_lanes,
         xw=plan.xw,
+        rq_fabric=plan.rq_fabric,
         mems=MEM_NAMES,
         prefix=f"{ident(plan.name)}_",
         ports=PORTS,

@@ -73,6 +73,7 @@ class EngineShape:
     pack: int = 1  # PACK
     req_lanes: int | None = None  # REQ_LANES; None = bm (the RTL default)
     xw: int = 1  # XW: bn-words per x_in beat
+    rq_fabric: int = 0  # RQ_FABRIC: requant products on DSPs (0), in LUTs (1), split (2)
 
     @property
     def tag(self) -> str:
@@ -84,6 +85,8 @@ class EngineShape:
             tag += f"_rq{self.req_lanes}"
         if self.xw != 1:
             tag += f"_xw{self.xw}"
+        if self.rq_fabric != 0:
+            tag += f"_rqf{self.rq_fabric}"
         return tag
 
     def parameters(self) -> dict[str, int]:
@@ -102,6 +105,8 @@ class EngineShape:
             params["REQ_LANES"] = self.req_lanes
         if self.xw != 1:
             params["XW"] = self.xw
+        if self.rq_fabric != 0:
+            params["RQ_FABRIC"] = self.rq_fabric
         return params
 
 
@@ -118,6 +123,7 @@ def shape_of(plan: LinearPlan, cap: int | None = None) -> EngineShape:
         plan.pack,
         plan.req_lanes,
         plan.xw,
+        plan.rq_fabric,
     )
 
 
