@@ -438,21 +438,27 @@ def phase_a_overlap(wl: Workload, d: Design, ly: LayerWork, t: LayerTiming, prev
         )
         for m in roles
     )
-    n = max(1, wl.seq)
-    done = 0.0
-    if prev is not None and prev.tail:
-        for x in range(
-            max(f for _, f in prev.tail), 0, -OVERLAP_STEP
-        ):  # x: cycles before the previous layer's end
-            free = sum(e for e, f in prev.tail if f >= x)
-            ready = work * max(0.0, n - x / max(prev.period, 1e-9)) / n  # rows out when the step starts
-            done = min(done + free * min(OVERLAP_STEP, x), ready)
+    done = _overlap_done(prev.tail, prev.period, work, max(1, wl.seq)) if prev is not None else 0.0
     v_work = sum(alloc.get(m.role, 1) * t.kernels[m.role] for m in roles if m.role == "v")
     late_v = min(float(t.v_room), (work - done) * v_work / work)
     # what is hidden comes off the slowest matrix's time (phase A's engines do not take over another
     # matrix's share: k and v may differ by a few cycles per their splits)
     left = max(last_tile, t.phase_a - int((done + late_v) // engines))
     return max(0, t.phase_a - left)
+
+
+@functools.lru_cache(maxsize=4096)
+def _overlap_done(tail: tuple[tuple[int, int], ...], period: float, work: int, n: int) -> float:
+    """Engine-cycles of phase A done before the previous layer ends (:func:`phase_a_overlap`'s fluid
+    steps; a pure function of its arguments, cached: a schedule search meets the same layers often)."""
+    done = 0.0
+    if not tail:
+        return done
+    for x in range(max(f for _, f in tail), 0, -OVERLAP_STEP):  # x: cycles before the previous layer's end
+        free = sum(e for e, f in tail if f >= x)
+        ready = work * max(0.0, n - x / max(period, 1e-9)) / n  # rows out when the step starts
+        done = min(done + free * min(OVERLAP_STEP, x), ready)
+    return done
 
 
 def bytes_per_cycle(d: Design) -> float:
