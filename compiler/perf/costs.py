@@ -139,9 +139,7 @@ class UnitCosts:
     def attention_mac_per_dsp(self, head_dim: int, seq: int) -> int:
         """int8 MACs per DSP in an attention lane: the RTL head packs two per DSP48E2 whatever the
         engines' PACK (its Yosys numbers, when :meth:`attention_lane` uses them), else the formula's."""
-        head = unit_synth(f"attention_d{head_dim}")
-        built = head is not None and unit_synth_cost(f"attention_d{head_dim}") is not None
-        return 2 if built and seq <= head.get("SMAX", 0) else self.mac_per_dsp  # type: ignore[union-attr]
+        return 2 if _attention_built(head_dim, seq) is not None else self.mac_per_dsp
 
     def softmax_unit(self) -> Cost:
         """int_softmax.sv: i-exp (2 multipliers), divider, requant, NBUF = 4 row buffers of LMAX.
@@ -159,8 +157,8 @@ class UnitCosts:
         MACs packed as far as the RTL packs them).  Else the formula.
         """
         macs = 2 * head_dim
-        head, y = unit_synth(f"attention_d{head_dim}"), unit_synth_cost(f"attention_d{head_dim}")
-        if head is not None and y is not None and seq <= head.get("SMAX", 0):
+        y = _attention_built(head_dim, seq)
+        if y is not None:
             return y
         own = Cost(macs / self.mac_per_dsp + DSP_32X32, macs * 10 + 1500, macs * 16 + 2000, brams(seq * 4, 4))
         return own + self.softmax_unit()
@@ -319,6 +317,12 @@ def unit_synth(name: str) -> dict[str, float] | None:
 def unit_synth_cost(name: str) -> Cost | None:
     u = unit_synth(name)
     return None if u is None else Cost(u["DSP"], u["LUT"], u["FF"], u["BRAM"])
+
+
+def _attention_built(head_dim: int, seq: int) -> Cost | None:
+    """Yosys cost of the RTL attention head at ``head_dim`` when synthesized with SMAX >= ``seq``, else None."""
+    head, y = unit_synth(f"attention_d{head_dim}"), unit_synth_cost(f"attention_d{head_dim}")
+    return y if head is not None and y is not None and seq <= head.get("SMAX", 0) else None
 
 
 def unit_synth_source() -> str:

@@ -140,17 +140,23 @@ def _check(cond: bool, msg: str) -> None:
 SUPPORTED_RQ_FABRIC = (0, 1, 2)
 
 
+def _int_in(value: object, choices: tuple[int, ...]) -> bool:
+    """``value`` is an int (not a bool) among ``choices``."""
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    return ok and int(value) in choices  # type: ignore[call-overload]
+
+
 def _check_rq_fabric(name: str, rq_fabric: object) -> None:
-    ok = isinstance(rq_fabric, (int, np.integer)) and not isinstance(rq_fabric, bool)
     _check(
-        ok and int(rq_fabric) in SUPPORTED_RQ_FABRIC,  # type: ignore[call-overload]
+        _int_in(rq_fabric, SUPPORTED_RQ_FABRIC),
         f"{name}: rq_fabric must be 0 (DSPs), 1 (LUTs) or 2 (split), got {rq_fabric!r}",
     )
 
 
 def _check_xw(name: str, xw: object) -> None:
-    ok = isinstance(xw, (int, np.integer)) and not isinstance(xw, bool) and int(xw) in SUPPORTED_XW
-    _check(ok, f"{name}: xw must be 1, 2 or 4 words of bn int8 per x_in beat, got {xw!r}")
+    _check(
+        _int_in(xw, SUPPORTED_XW), f"{name}: xw must be 1, 2 or 4 words of bn int8 per x_in beat, got {xw!r}"
+    )
 
 
 def plan_linear(
