@@ -30,8 +30,8 @@ from cases import random_layer, random_tokens  # noqa: E402
 
 from compiler.backends.rtl import rtlsim  # noqa: E402
 from compiler.backends.rtl.linear import with_engine  # noqa: E402
+from compiler.hw import timing  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
-from compiler.perf import cycle_model  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "rtl_linear.json"
 
@@ -87,7 +87,7 @@ def run(cases: list, build_root: Path, work: Path, seeds: list[int] | None = Non
         wall = time.perf_counter() - t0
         shape = rtlsim.shape_of(plan)
         cycles = res["runs"][0]["cycles"]
-        model = cycle_model.linear_cycles(
+        model = timing.linear_cycles(
             tokens, shape.nb, shape.kb, plan.nnzb, plan.tt, rq_cycles=plan.rq_cycles, row_nnz=plan.row_nnz
         )
         ideal = plan.ideal_cycles(tokens)

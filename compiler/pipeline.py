@@ -130,7 +130,7 @@ def compile_model(
     if opts.calib <= 0:
         raise UserError(f"--calib must be positive, got {opts.calib}")
     if opts.hls:
-        from compiler.backends.hls.boards import get_board  # board names are checked up front
+        from compiler.hw.boards import get_board  # board names are checked up front
 
         get_board(opts.board)
     with atomic_dir(out, opts.force) as tmp:

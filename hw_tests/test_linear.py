@@ -2,7 +2,7 @@
 
 Every output word is compared with compiler.golden.ops.linear.run_int (the
 cocotb scoreboard), and every full-rate run's ap_start->ap_done cycle count
-with compiler/perf/cycle_model.py (equal: the model is exact at full rate).
+with compiler/perf/timing.py (equal: the model is exact at full rate).
 One Verilator build per engine shape (PACK, REQ_LANES and XW included);
 sparsities share it (the weights are ROM files read at start).
 """
@@ -18,7 +18,7 @@ from conftest import needs_sim
 
 from compiler.backends.rtl import linear, rtlsim
 from compiler.errors import UserError
-from compiler.perf import cycle_model
+from compiler.hw import timing
 
 sim = [pytest.mark.sim, needs_sim]
 
@@ -52,7 +52,7 @@ WIDE_X = [
 
 def model_cycles(plan: linear.LinearPlan, tokens: int) -> int:
     shape = rtlsim.shape_of(plan)
-    return cycle_model.linear_cycles(
+    return timing.linear_cycles(
         tokens,
         shape.nb,
         shape.kb,
@@ -86,7 +86,7 @@ def check(plan, build_root, tmp_path, seed: int) -> dict:
             x, y = run["beats"]["x_in"], run["beats"]["y_out"]
             first = y[tt * plan.nb - 1] - x[0] + 1
             shape = rtlsim.shape_of(plan)
-            want = cycle_model.linear_first_tile(
+            want = timing.linear_first_tile(
                 shape.nb, shape.kb, plan.nnzb, tt, rq_cycles=plan.rq_cycles, row_nnz=plan.row_nnz, xw=plan.xw
             )
             assert first == want, f"first tile {first} cycles, model {want}"
@@ -176,7 +176,7 @@ def test_shared_requant_backlog(build_root, tmp_path):
     """One kept block per row (most rows), 8 requant cycles per row-token: the issue stage must stall."""
     plan = engine(2, 1, seed=3, n=60, k=57, block=(8, 8), sparsity=0.85)
     assert plan.rq_cycles == 8 and min(plan.row_nnz[plan.row_nnz > 0]) < plan.rq_cycles
-    free = cycle_model.linear_cycles(13, plan.nb, plan.kb, plan.nnzb, plan.tt)
+    free = timing.linear_cycles(13, plan.nb, plan.kb, plan.nnzb, plan.tt)
     assert model_cycles(plan, 13) > free  # the requant backlog costs cycles here
     res = rtlsim.run_case(plan, [(random_tokens(4, 13, plan.k), None)], tmp_path, build_root)
     assert res["passed"] and res["runs"][0]["cycles"] == model_cycles(plan, 13)
@@ -245,7 +245,7 @@ def test_xw_refused():
     with pytest.raises(UserError, match="xw must be 1, 2 or 4"):
         replace(plan, xw=3)  # a plan cannot be made with another XW behind the planner's back
     with pytest.raises(ValueError, match="xw"):
-        cycle_model.linear_cycles(8, 2, 2, 4, 4, xw=3)
+        timing.linear_cycles(8, 2, 2, 4, 4, xw=3)
 
 
 def test_wide_x_plan_top_and_beats():
@@ -274,12 +274,10 @@ def test_wide_x_plan_top_and_beats():
                 assert word == (one[t * 11 + j] if j < 11 else 0)
     # the LOAD stage: tt * ceil(kb / xw) beats a tile; xw = 1 is the default model
     for tokens in (1, 9, 64):
-        assert cycle_model.linear_cycles(tokens, 5, 11, 30, 4, xw=1) == cycle_model.linear_cycles(
-            tokens, 5, 11, 30, 4
-        )
-    assert cycle_model.linear_first_tile(5, 11, 30, 4) - cycle_model.linear_first_tile(
-        5, 11, 30, 4, xw=2
-    ) == 4 * (11 - 6)
+        assert timing.linear_cycles(tokens, 5, 11, 30, 4, xw=1) == timing.linear_cycles(tokens, 5, 11, 30, 4)
+    assert timing.linear_first_tile(5, 11, 30, 4) - timing.linear_first_tile(5, 11, 30, 4, xw=2) == 4 * (
+        11 - 6
+    )
 
 
 def test_plan_defaults_and_top():
@@ -313,18 +311,18 @@ def test_cycle_model_shared_requant():
     """rq_cycles = 1 is today's model; the job-by-job replay agrees with the vectorized path."""
     rows = np.array([3, 0, 5, 2, 4, 0, 4])
     for tokens in (1, 7, 64):
-        today = cycle_model.linear_cycles(tokens, 7, 9, int(rows.sum()), 4)
-        assert cycle_model.linear_cycles(tokens, 7, 9, int(rows.sum()), 4, rq_cycles=1, row_nnz=rows) == today
+        today = timing.linear_cycles(tokens, 7, 9, int(rows.sum()), 4)
+        assert timing.linear_cycles(tokens, 7, 9, int(rows.sum()), 4, rq_cycles=1, row_nnz=rows) == today
         # two requant cycles per row-token on rows of >= 2 blocks: only the drain of a tile's last row shows
-        assert cycle_model.linear_cycles(tokens, 7, 9, 18, 4, rq_cycles=2, row_nnz=rows) >= today
+        assert timing.linear_cycles(tokens, 7, 9, 18, 4, rq_cycles=2, row_nnz=rows) >= today
     dense = np.full(8, 16)  # 16 blocks per row, 16 requant cycles per row-token: no stall
     slow = np.ones(8, dtype=np.int64)  # 1 block per row: about 16 cycles per job
-    a = cycle_model.linear_cycles(32, 8, 16, 128, 4, rq_cycles=16, row_nnz=dense)
-    assert a - cycle_model.linear_cycles(32, 8, 16, 128, 4) < 100
-    b = cycle_model.linear_cycles(32, 8, 16, 8, 4, rq_cycles=16, row_nnz=slow)
+    a = timing.linear_cycles(32, 8, 16, 128, 4, rq_cycles=16, row_nnz=dense)
+    assert a - timing.linear_cycles(32, 8, 16, 128, 4) < 100
+    b = timing.linear_cycles(32, 8, 16, 8, 4, rq_cycles=16, row_nnz=slow)
     assert b >= 32 * 8 * 16  # every job takes 16 serializer cycles
     with pytest.raises(ValueError, match="row_nnz"):
-        cycle_model.linear_cycles(4, 3, 3, 5, 4, rq_cycles=2, row_nnz=[1, 1, 1])
+        timing.linear_cycles(4, 3, 3, 5, 4, rq_cycles=2, row_nnz=[1, 1, 1])
 
 
 def test_requant_queue_fast_path_equals_replay():
@@ -335,9 +333,7 @@ def test_requant_queue_fast_path_equals_replay():
         rows = rng.integers(0, 7, size=int(rng.integers(1, 12)))
         rows[rng.integers(0, len(rows))] += 1  # at least one kept block
         d, tt = int(rng.choice([2, 4, 8, 16])), int(rng.choice([2, 4, 8]))
-        fast, slow = (
-            cycle_model._RequantQueue(rows, d, 2 * tt, cycle_model.TIMING, r) for r in (False, True)
-        )
+        fast, slow = (timing._RequantQueue(rows, d, 2 * tt, timing.TIMING, r) for r in (False, True))
         cs = 0
         for t in (tt, tt, tt, 1):
             a, b = fast.tile(cs, max(t, 2)), slow.tile(cs, max(t, 2))
@@ -353,17 +349,15 @@ def test_cycle_model_leading_empty_rows():
     args = (1, 5, 2, 3, 4)  # 1 token, nb 5, kb 2, nnzb 3, tt 4
     lead0, lead3 = [1, 1, 1, 0, 0], [0, 0, 0, 1, 2]
     for xw in (1, 2):
-        assert cycle_model.linear_cycles(*args, row_nnz=lead0, xw=xw) == cycle_model.linear_cycles(
-            *args, xw=xw
-        )
+        assert timing.linear_cycles(*args, row_nnz=lead0, xw=xw) == timing.linear_cycles(*args, xw=xw)
         # load ends at 1 + ceil(2 / xw); the walker's first descriptor at 3 + 3 = 6
-        assert cycle_model.linear_cycles(*args, row_nnz=lead3, xw=xw) - cycle_model.linear_cycles(
+        assert timing.linear_cycles(*args, row_nnz=lead3, xw=xw) - timing.linear_cycles(
             *args, xw=xw
         ) == 6 - max(3, 1 + -(-2 // xw))
     long = (1, 5, 16, 3, 4)  # kb 16: the load (16 beats) hides the walker
-    assert cycle_model.linear_cycles(*long, row_nnz=lead3) == cycle_model.linear_cycles(*long)
+    assert timing.linear_cycles(*long, row_nnz=lead3) == timing.linear_cycles(*long)
     with pytest.raises(ValueError, match="row_nnz"):
-        cycle_model.linear_cycles(*args, row_nnz=[0, 0, 0, 1])
+        timing.linear_cycles(*args, row_nnz=[0, 0, 0, 1])
 
 
 # Verilator -Wall lint of wide-X engines (hw_tests/test_rtl_lint.py's helper): padded and

@@ -21,8 +21,8 @@ from compiler.backends.rtl import nonlinear
 from compiler.errors import UserError
 from compiler.golden import intops
 from compiler.golden.ops import gelu as gelu_op
+from compiler.hw import timing
 from compiler.passes.quantize import IDENTITY
-from compiler.perf import cycle_model
 
 pytestmark = [pytest.mark.sim, needs_sim]
 
@@ -56,7 +56,7 @@ def check(
             assert got["cycles"] == want, f"{unit}: RTL {got['cycles']} cycles, formula {want} ({run})"
             if unit != "softmax":  # the first unit of output (perf.model's fills), from the beats
                 first = first_unit(unit, got["beats"], rows, width, lanes)
-                want = cycle_model.first_unit_cycles(unit, arr.size, rows, width, lanes)
+                want = timing.first_unit_cycles(unit, arr.size, rows, width, lanes)
                 assert first == want, f"{unit}: first unit {first} cycles, formula {want} ({rows}x{width})"
     return res
 
@@ -293,8 +293,8 @@ def test_layernorm_overlapped_rows(lanes, build_root, tmp_path):
     hmax = 1024
     case, mems = ln_params(rng, hmax, eps_q=2, lanes=lanes, zero_channel=False)
     # row lengths around the crossover beats + 2 = statistics (the steady-state period of
-    # cycle_model.layernorm_unit_cycles)
-    stats = cycle_model.LN_STATS + lanes.bit_length() - 1
+    # timing.layernorm_unit_cycles)
+    stats = timing.LN_STATS + lanes.bit_length() - 1
     near = [lanes * (stats - 2) - lanes // 2, lanes * (stats - 1)] if lanes < 16 else [1000, 1024]
     runs = [dict(r=ln_mixed_rows(rng, 7, h), pause=-1) for h in near]
     runs += [
@@ -383,16 +383,16 @@ def check_attention(case: dict, runs: list[dict], tmp_path, build_root, d: int, 
             # after q or, when V's first beat comes later than pv_start after q, the PV pass and
             # the requant (first row - pv_start) after V's first beat
             assert q0 < v0, f"q taken at {q0}, not before V ({v0})"
-            first = cycle_model.attention_first_row(s, d, out_lanes)
-            pv = cycle_model.attention_pv_start(s, d, out_lanes)
+            first = timing.attention_first_row(s, d, out_lanes)
+            pv = timing.attention_pv_start(s, d, out_lanes)
             assert o0 + 1 == max(q0 + first, v0 + first - pv), (s, d, out_lanes, q0, v0, o0)
         elif run["pause"] < 0:
-            want = cycle_model.attention_cycles(s, d, out_lanes)
+            want = timing.attention_cycles(s, d, out_lanes)
             assert got["cycles"] == want, (
                 f"RTL {got['cycles']} cycles, formula {want} (S {s}, D {d}, {out_lanes})"
             )
             # the first row's latency (the phase-B fill of perf.model): q beat to o_out beat
-            first = cycle_model.attention_first_row(s, d, out_lanes)
+            first = timing.attention_first_row(s, d, out_lanes)
             assert o0 - q0 + 1 == first, f"first row {o0 - q0 + 1} cycles, formula {first} (S {s}, D {d})"
 
 

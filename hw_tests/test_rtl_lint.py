@@ -9,7 +9,7 @@ from cases import random_layer
 from conftest import needs_sim
 
 from compiler.backends.rtl import linear, rtlsim
-from compiler.perf.costs import REQUANT_DSP_PER_LANE
+from compiler.hw.costs import REQUANT_DSP_PER_LANE
 
 pytestmark = [pytest.mark.sim, needs_sim]
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from compiler.backends.hls import toolchain
-from compiler.backends.hls.boards import BOARDS, get_board
 from compiler.backends.hls.command import generate_hls, run_csim
 from compiler.backends.hls.csim import CsimDesign
 from compiler.errors import UserError
 from compiler.golden import interpreter
+from compiler.hw.boards import BOARDS, get_board
 from compiler.ir.graph import Graph
 from compiler.passes.quantize import quantize
 from compiler.passes.schedule import ScheduleDesign

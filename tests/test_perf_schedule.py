@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.perf import cycle_model
-from compiler.perf.boards import BOARD_RESOURCES
+from compiler.hw import timing
+from compiler.hw.boards import BOARDS
 from compiler.perf.model import kernel_cycles
 from compiler.perf.schedule import schedule
 from compiler.perf.workload import LinearWork, from_shape
@@ -27,7 +27,7 @@ def test_kernel_model_matches_rtl_cycles() -> None:
         assert abs(pred - c["cycles"]) / c["cycles"] <= 0.02, c["case"]
 
 
-@pytest.mark.parametrize("board", sorted(BOARD_RESOURCES))
+@pytest.mark.parametrize("board", sorted(BOARDS))
 def test_fit_within_80_percent(board: str) -> None:
     wl = from_shape(4, 256, 4, 1024, 64, (16, 16), 0.8)
     s = schedule(wl, board)
@@ -58,17 +58,17 @@ def test_more_engines_never_slower_per_kernel() -> None:
     m = LinearWork("x", 0, "fc1", 1024, 256, 16, 16, 200)
     cyc = [kernel_cycles(m, 128, e, 2) for e in (1, 2, 4, 8)]
     assert cyc == sorted(cyc, reverse=True)
-    assert cyc[0] == cycle_model.linear_cycles(128, m.nb, m.kb, m.nnzb, 2)
+    assert cyc[0] == timing.linear_cycles(128, m.nb, m.kb, m.nnzb, 2)
 
 
 def test_limit_is_computed_from_board() -> None:
     wl = from_shape(2, 256, 4, 1024, 128, (16, 16), 0.9)
     e = schedule(wl, "u250").estimate
-    b = BOARD_RESOURCES["u250"]
+    b = BOARDS["u250"]
     assert e["limit"]["compute_ms"] == pytest.approx(wl.macs() / (b.total("dsp") * 2 * 300e6) * 1e3)
 
 
-@pytest.mark.parametrize("board", sorted(BOARD_RESOURCES))
+@pytest.mark.parametrize("board", sorted(BOARDS))
 def test_bert_base_shape_fit_decisions(board: str) -> None:
     """The headline case: every board it says fits is within 80 % on every resource."""
     s = schedule(from_shape(12, 768, 12, 3072, 128, (16, 16), 0.9), board)
@@ -305,7 +305,7 @@ def test_phase_a_runs_on_the_engines_the_previous_layer_has_freed() -> None:
 
 def test_scheduler_picks_the_fastest_layernorm_width() -> None:
     """Without fixed costs the schedule is no slower than the best fixed LayerNorm width."""
-    from compiler.perf.costs import LN_WIDTHS, design_costs
+    from compiler.hw.costs import LN_WIDTHS, design_costs
 
     wl = from_shape(12, 768, 12, 3072, 128, (16, 16), 0.9)
     s = schedule(wl, "u250")
@@ -349,7 +349,7 @@ def test_both_layernorm_and_add_stages_are_paid_for() -> None:
     one_more_add = resources(wl, replace(d, add_lanes=d.add_lanes + 1))
     assert one_more_ln.dsp - base.dsp == pytest.approx(2 * d.costs.layernorm_lane().dsp)
     assert one_more_add.dsp - base.dsp == pytest.approx(2 * d.costs.add_lane().dsp)
-    from compiler.perf.costs import unit_synth_cost
+    from compiler.hw.costs import unit_synth_cost
 
     # int_add.sv as Yosys maps it (rtl_synth_units.json): the default design builds FABRIC = 1
     # (multipliers in LUTs: no DSP), the DSP build is what add_fabric=False costs
@@ -382,7 +382,7 @@ def test_wide_x_port_halves_a_wide_matrix_tile_load() -> None:
 def test_default_design_is_the_built_units() -> None:
     """The schedule's default units are the RTL builds: PACK = 2, REQ_LANES = 4, XW = 2 engines
     (Yosys numbers of that build when rtl_synth.json has them) and FABRIC adders (no DSP)."""
-    from compiler.perf.costs import DEFAULT_DESIGN, load_synth, synth_key, unit_synth_cost
+    from compiler.hw.costs import DEFAULT_DESIGN, load_synth, synth_key, unit_synth_cost
     from compiler.perf.model import resources
 
     wl = from_shape(2, 768, 12, 3072, 128, (16, 16), 0.9)
@@ -421,13 +421,13 @@ def test_default_design_is_the_built_units() -> None:
 def test_late_q_may_borrow_fc1_and_fc2_engines() -> None:
     """A late q on fc1's and fc2's engines: it has both matrices' engines, must be done when fc1
     (the earlier) starts, and fc1's engines do v only after it; the scheduler tries both layouts."""
-    from compiler.perf.boards import board_resources
-    from compiler.perf.costs import design_costs
+    from compiler.hw.boards import get_board
+    from compiler.hw.costs import design_costs
     from compiler.perf.model import chain_starts, layer_timing, phase_b_stages
     from compiler.perf.schedule import LAYOUTS, _design, _placement
 
     wl = from_shape(4, 768, 12, 3072, 128, (16, 16), 0.9)
-    b, c = board_resources("u280"), design_costs(wl.block, None, 4)
+    b, c = get_board("u280"), design_costs(wl.block, None, 4)
     onchip = _placement(wl, b, 300.0, c, 2, 0.8)
     narrow = _design(wl, b, 300.0, c, 40, onchip, 2, ("fc2",))
     wide = _design(wl, b, 300.0, c, 40, onchip, 2, ("fc1", "fc2"))
@@ -458,7 +458,7 @@ def test_late_q_may_borrow_fc1_and_fc2_engines() -> None:
 def test_attention_lanes_priced_by_dsp_and_bram() -> None:
     """Priced attention lanes: the cheapest count that still meets the target, e.g. 36 lanes of one
     head each rather than 35 that must each hold all 12 heads' K and V."""
-    from compiler.perf.costs import Cost, design_costs
+    from compiler.hw.costs import Cost, design_costs
     from compiler.perf.model import attention_cost, attention_cycles, heads_per_lane
     from compiler.perf.schedule import _layer_lanes
 
@@ -480,7 +480,7 @@ def test_attention_lanes_priced_by_dsp_and_bram() -> None:
 def test_engine_requant_build_costs_the_synthesized_lane(build, unit, dsp_left) -> None:
     """RQ_FABRIC = 1 / 2: each requant lane's 4-DSP product is replaced by the one Yosys measured for
     that build (all LUTs; split: 2 DSPs + LUT adds)."""
-    from compiler.perf.costs import unit_costs, unit_synth_cost
+    from compiler.hw.costs import unit_costs, unit_synth_cost
 
     on, off = unit_synth_cost("rq_mul"), unit_synth_cost(unit)
     assert on is not None and off is not None and on.dsp == 4 and off.dsp == dsp_left and off.lut > on.lut

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from compiler.errors import UserError
+from compiler.hw.boards import BOARDS, get_board
 from compiler.outputs import update_report, write_json
-from compiler.perf.boards import BOARD_RESOURCES, board_resources
 from compiler.perf.schedule import schedule
 from compiler.perf.workload import Workload, from_graph
 
@@ -77,7 +77,7 @@ def run_bench(
     step = progress or (lambda s: log.info(s))
     boards = [b.lower() for b in (boards or DEFAULT_BOARDS)]
     for b in boards:
-        board_resources(b)
+        get_board(b)
     threads = threads or cpu.threads_default()
     if reps < 10:
         raise UserError(f"--reps must be >= 10 (median of at least 10), got {reps}")
@@ -118,7 +118,7 @@ def run_bench(
     fpga: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
     from compiler.bench.progress import track
-    from compiler.perf.costs import VARIANTS, built_costs
+    from compiler.hw.costs import VARIANTS, built_costs
 
     scheds = {}
     for b in track(boards, "scheduling boards"):
@@ -177,7 +177,7 @@ def run_bench(
         "cpu_all": cpu_all,
         "fpga": fpga,
         "fpga_variants": variants,
-        "boards": {b: asdict(BOARD_RESOURCES[b]) for b in boards},
+        "boards": {b: asdict(BOARDS[b]) for b in boards},
         "sparsity_sweep": sweep,
         "ratios": _ratios(cpu_res, fpga),
         "timing": timing,

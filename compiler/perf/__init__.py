@@ -1,1 +1,2 @@
-"""Performance models (analytical cycle counts), shared by the RTL backend and the FPGA model."""
+"""Estimate and schedule: the analytical performance model of a scheduled design and the
+board-aware scheduler that sizes it (reads the hardware contract in :mod:`compiler.hw`)."""

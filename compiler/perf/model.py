@@ -9,7 +9,7 @@ hardware runs the layers one after another.
   ``e`` engines splits its tokens over them (each engine runs
   ``ceil(T / e)`` tokens, the engines read the same weight block at the same
   time, so weights are never replicated).  Kernel cycles are
-  :func:`compiler.perf.cycle_model.linear_cycles` of that token count: the
+  :func:`compiler.hw.timing.linear_cycles` of that token count: the
   model that matches the RTL cycle for cycle (bench/results/rtl_linear.json).
 * Phase A: q, k, v in parallel (attention needs all of K and V).
   Phase B: attention -> o -> add+LayerNorm -> fc1 -> GELU -> fc2 ->
@@ -33,10 +33,10 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.perf import cycle_model
-from compiler.perf.boards import BoardResources
-from compiler.perf.costs import Cost, UnitCosts, brams
-from compiler.perf.cycle_model import x_beats
+from compiler.hw import timing
+from compiler.hw.boards import URAM_BYTES, Board
+from compiler.hw.costs import Cost, UnitCosts, brams
+from compiler.hw.timing import x_beats
 from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
 
 EMBED_LANES = 64  # int8 rows gathered from DDR: 64 bytes per cycle (512-bit port)
@@ -68,8 +68,8 @@ def kernel_cycles(
 
 @functools.lru_cache(maxsize=1 << 16)
 def _linear_cycles(tokens: int, nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int, xw: int = 1) -> int:
-    """Cached :func:`cycle_model.linear_cycles` (same-shaped matrices of different layers share it)."""
-    return cycle_model.linear_cycles(tokens, nb, kb, nnzb, tt, rq_cycles=rq_cycles, xw=xw)
+    """Cached :func:`timing.linear_cycles` (same-shaped matrices of different layers share it)."""
+    return timing.linear_cycles(tokens, nb, kb, nnzb, tt, rq_cycles=rq_cycles, xw=xw)
 
 
 def rq_cycles(costs: UnitCosts, bm: int) -> int:
@@ -80,7 +80,7 @@ def rq_cycles(costs: UnitCosts, bm: int) -> int:
 
 def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1, rq_cycles: int = 1, xw: int = 1) -> int:
     """Latency until a downstream stage sees this kernel's first output tile: the RTL engine's first
-    x beat to its first tile's last y beat (``cycle_model.linear_first_tile``, exact against the RTL
+    x beat to its first tile's last y beat (``timing.linear_first_tile``, exact against the RTL
     in hw_tests/test_linear.py), on one row group of ``rows`` (kept blocks spread evenly)."""
     r = max(1, min(rows, m.nb))
     return _first_tile(-(-m.nb // r), m.kb, -(-m.nnzb // r), tt, rq_cycles, xw)
@@ -88,30 +88,30 @@ def first_tile_cycles(m: LinearWork, tt: int = 4, rows: int = 1, rq_cycles: int 
 
 @functools.lru_cache(maxsize=1 << 14)
 def _first_tile(nb: int, kb: int, nnzb: int, tt: int, rq_cycles: int, xw: int = 1) -> int:
-    return cycle_model.linear_first_tile(nb, kb, nnzb, tt, rq_cycles=rq_cycles, xw=xw)
+    return timing.linear_first_tile(nb, kb, nnzb, tt, rq_cycles=rq_cycles, xw=xw)
 
 
 def _rtl_unit(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
     """Full-rate cycles of one call of an RTL non-linear unit (the formulas checked exactly against the RTL)."""
-    return int(cycle_model.unit_cycles(unit, elems, rows, width, lanes))
+    return int(timing.unit_cycles(unit, elems, rows, width, lanes))
 
 
 def attention_requant_cycles(head_dim: int) -> int:
     """int_attention_head's shared output requant: D / OUT_LANES issues per row (the hold register)."""
-    return -(-head_dim // cycle_model.ATTENTION_OUT_LANES)
+    return -(-head_dim // timing.ATTENTION_OUT_LANES)
 
 
 def attention_fill(tokens: int, head_dim: int = 64) -> int:
     """First query row out of a lane, from its q beat to its o_out beat (int_attention_head.sv: QK
     streams into the softmax, the softmax into PV; measured exactly on the RTL by
     hw_tests/test_nonlinear.py)."""
-    return cycle_model.attention_first_row(tokens, head_dim)
+    return timing.attention_first_row(tokens, head_dim)
 
 
 def attention_pv_start(tokens: int, head_dim: int = 64) -> int:
     """Cycles from a lane's first q beat until its first row's PV pass takes V's first row (V may
     stream in behind K: the RTL takes q once K is in; measured by hw_tests/test_nonlinear.py)."""
-    return cycle_model.attention_pv_start(tokens, head_dim)
+    return timing.attention_pv_start(tokens, head_dim)
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -150,7 +150,7 @@ def attention_cost(lane: Cost, heads: int, tokens: int, head_dim: int, lanes: in
 def attention_period(tokens: int, head_dim: int) -> int:
     """Cycles per query row of a lane in steady state: the RTL head's QK (a key pair in two cycles,
     2 to take the next q), its softmax's divider or its hold register (exact against the RTL)."""
-    return cycle_model.attention_row_period(tokens, head_dim)
+    return timing.attention_row_period(tokens, head_dim)
 
 
 def attention_cycles(ly: LayerWork, tokens: int, lanes: int) -> int:
@@ -170,7 +170,7 @@ def gelu_cycles(ly: LayerWork, tokens: int, units: int) -> int:
 def gelu_fill(ly: LayerWork, units: int, tokens: int = 1) -> int:
     """Latency until the GELU stage has passed ``tokens`` tokens' rows: their elements spread over
     the units, from the first element in to the last out (measured on the RTL)."""
-    return cycle_model.first_unit_cycles("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
+    return timing.first_unit_cycles("gelu", -(-(tokens * ly.ffn) // max(1, units))) if ly.ffn else 0
 
 
 def add_cycles(hidden: int, tokens: int, units: int) -> int:
@@ -181,7 +181,7 @@ def add_cycles(hidden: int, tokens: int, units: int) -> int:
 def add_fill(hidden: int, units: int) -> int:
     """Latency until the add stage has passed one token's row, spread over its units (first element
     in to last out, measured on the RTL)."""
-    return cycle_model.first_unit_cycles("add", -(-hidden // max(1, units)))
+    return timing.first_unit_cycles("add", -(-hidden // max(1, units)))
 
 
 def layernorm_cycles(hidden: int, tokens: int, units: int, width: int = 1) -> int:
@@ -191,12 +191,12 @@ def layernorm_cycles(hidden: int, tokens: int, units: int, width: int = 1) -> in
 
 def layernorm_fill(hidden: int, width: int = 1, rows: int = 1) -> int:
     """Latency of a LayerNorm unit's first row when it runs ``rows`` rows (int_layernorm.sv overlaps rows)."""
-    return cycle_model.layernorm_first_row(hidden, width, rows)
+    return timing.layernorm_first_row(hidden, width, rows)
 
 
 @dataclass
 class Design:
-    board: BoardResources
+    board: Board
     clock_mhz: float
     engines: int  # pool size P
     alloc: dict[int, dict[str, int]]  # layer -> role -> engines (phase-wise share of the pool)
@@ -527,8 +527,6 @@ def resources(wl: Workload, d: Design) -> Cost:
 
 def weight_storage(wl: Workload, d: Design) -> Cost:
     """On-chip layers' weights in URAM (then BRAM); streamed layers need a double buffer of the largest one."""
-    from compiler.perf.boards import URAM_BYTES
-
     onchip = sum(sum(m.weight_bytes() for m in ly.linears) for ly in wl.layers if ly.index in d.onchip_layers)
     onchip += sum(m.weight_bytes() for m in wl.tail)
     streamed = [
@@ -541,12 +539,12 @@ def weight_storage(wl: Workload, d: Design) -> Cost:
     return Cost(uram=-(-in_uram // URAM_BYTES), bram=brams(onchip - in_uram))
 
 
-def utilization(cost: Cost, board: BoardResources) -> dict[str, float]:
+def utilization(cost: Cost, board: Board) -> dict[str, float]:
     tot = board.totals()
     return {r: getattr(cost, r) / tot[r] for r in tot}
 
 
-def physical_limit(wl: Workload, board: BoardResources, clock_mhz: float) -> dict[str, Any]:
+def physical_limit(wl: Workload, board: Board, clock_mhz: float) -> dict[str, Any]:
     """The board's limit for this model: peak int8 MACs (2 per DSP48E2) and peak memory bandwidth.
 
     Compute: the block-sparse MACs (kept blocks computed in full, plus attention)

@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from compiler.perf.boards import BoardResources, board_resources
-from compiler.perf.costs import LN_WIDTHS, Cost, UnitCosts, design_costs
+from compiler.hw.boards import Board, get_board
+from compiler.hw.costs import LN_WIDTHS, Cost, UnitCosts, design_costs
 from compiler.perf.model import (
     CHAIN,
     Design,
@@ -236,7 +236,7 @@ def _layer_lanes(
     return a, g, ln, ad
 
 
-def _attn_price(wl: Workload, board: BoardResources, costs: UnitCosts) -> tuple[float, float, float, float]:
+def _attn_price(wl: Workload, board: Board, costs: UnitCosts) -> tuple[float, float, float, float]:
     """(an attention lane's DSP, its BRAM, the board's DSP, its BRAM) for :func:`_layer_lanes`."""
     hd = max((ly.head_dim for ly in wl.layers), default=64)
     lane = costs.attention_lane(hd, wl.seq)
@@ -280,7 +280,7 @@ def _lanes(
 
 def _design(
     wl: Workload,
-    board: BoardResources,
+    board: Board,
     clock: float,
     costs: UnitCosts,
     p: int,
@@ -418,7 +418,7 @@ def _candidates(pmax: int) -> list[int]:
 
 
 def _placement(
-    wl: Workload, board: BoardResources, clock: float, costs: UnitCosts, tt: int, budget: float
+    wl: Workload, board: Board, clock: float, costs: UnitCosts, tt: int, budget: float
 ) -> tuple[int, ...]:
     """As many layers on chip as the RAM budget allows with the smallest pool (the rest streamed)."""
     idx = [ly.index for ly in wl.layers]
@@ -435,7 +435,7 @@ def _placement(
 
 def schedule(
     wl: Workload,
-    board: str | BoardResources,
+    board: str | Board,
     clock_mhz: float | None = None,
     mac_per_dsp: int | None = None,
     budget: float = FIT_BUDGET,
@@ -448,7 +448,7 @@ def schedule(
     ones (``LN_WIDTHS``); it tries every layout of ``LAYOUTS`` (where q runs, priced attention
     lanes) for every pool size.
     """
-    b = board_resources(board) if isinstance(board, str) else board
+    b = get_board(board) if isinstance(board, str) else board
     clock = float(clock_mhz or b.clock_mhz)
     choices = [costs] if costs is not None else [design_costs(wl.block, mac_per_dsp, w) for w in LN_WIDTHS]
     bm, bn = wl.block

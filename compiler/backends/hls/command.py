@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from compiler.backends.hls.boards import get_board
 from compiler.backends.hls.csim import CsimDesign
 from compiler.backends.hls.emit import write_project
 from compiler.backends.hls.plan import plan_design
 from compiler.errors import UserError
 from compiler.golden import interpreter
+from compiler.hw.boards import get_board
 from compiler.ir.graph import Graph
 from compiler.outputs import atomic_dir
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from compiler.backends.hls.boards import Board
 from compiler.backends.hls.pack import WeightImage
 from compiler.errors import UserError
+from compiler.hw.boards import Board
 from compiler.ir.bsr import BSR
 from compiler.ir.graph import Graph, Node
 

@@ -30,8 +30,8 @@ from compiler.backends.rtl import nonlinear, rtlsim
 from compiler.backends.rtl.linear import LinearPlan, plan_linear
 from compiler.errors import UserError
 from compiler.golden import interpreter
+from compiler.hw import timing
 from compiler.ir.graph import Graph, Node
-from compiler.perf import cycle_model
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ def _sim_linear(
         "mismatches": res["mismatches"],
         "words": int(want.size),
         "cycles": res["runs"][0]["cycles"],
-        "model_cycles": cycle_model.linear_cycles(len(x2), shape.nb, shape.kb, plan.nnzb, plan.tt),
+        "model_cycles": timing.linear_cycles(len(x2), shape.nb, shape.kb, plan.nnzb, plan.tt),
         "ideal_cycles": plan.ideal_cycles(len(x2)),
         "block": [plan.bm, plan.bn],
         "nnzb": plan.nnzb,

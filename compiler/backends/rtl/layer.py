@@ -14,7 +14,7 @@ A sequencer runs the stages one after another; activations live in on-chip
 RAMs between them.  Each stage is: start the stage's RAM readers / writers
 (``go``), wait ``PRIME`` cycles until the readers present their first beat,
 start the unit, wait for its ap_done.  So the layer's full-rate cycle count
-is the sum of the units' own exact formulas (``compiler.perf.cycle_model``)
+is the sum of the units' own exact formulas (``compiler.hw.timing``)
 plus a few fixed cycles per stage: :func:`layer_cycles`.
 
 Everything the RTL cannot take is refused here with :class:`UserError`
@@ -40,9 +40,9 @@ import numpy as np
 from compiler.backends.rtl import nonlinear, rtlsim
 from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files
 from compiler.errors import UserError
+from compiler.hw import timing
 from compiler.ir.graph import Graph, Node
 from compiler.passes.quantize import IDENTITY as GELU_IDENTITY
-from compiler.perf import cycle_model
 
 log = logging.getLogger(__name__)
 
@@ -541,19 +541,17 @@ FINAL_OVERHEAD = 1  # ln2's last output beat leaves the packer
 
 
 def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
-    """Full-rate cycles of every stage (unit cycles from compiler.perf.cycle_model + sequencer overhead)."""
+    """Full-rate cycles of every stage (unit cycles from compiler.hw.timing + sequencer overhead)."""
     t, h, f = int(tokens), plan.hidden, plan.ffn
     out = {"load": t * max(plan.x_beats, 1) + LOAD_OVERHEAD}
     for r, p in plan.linears.items():
-        out[r] = cycle_model.linear_cycles(t, p.nb, p.kb, p.nnzb, p.tt) + STAGE_OVERHEAD
-    out["attn"] = plan.heads * (
-        cycle_model.unit_cycles("attention", t * plan.head_dim, t, t) + STAGE_OVERHEAD
-    )
+        out[r] = timing.linear_cycles(t, p.nb, p.kb, p.nnzb, p.tt) + STAGE_OVERHEAD
+    out["attn"] = plan.heads * (timing.unit_cycles("attention", t * plan.head_dim, t, t) + STAGE_OVERHEAD)
     for r in ("res1", "res2"):
-        out[r] = cycle_model.unit_cycles("add", t * h) + STAGE_OVERHEAD
-    out["ln1"] = cycle_model.unit_cycles("layernorm", t * h, t, h) + STAGE_OVERHEAD
-    out["gelu"] = cycle_model.unit_cycles("gelu", t * f) + STAGE_OVERHEAD
-    out["ln2"] = cycle_model.unit_cycles("layernorm", t * h, t, h) + STAGE_OVERHEAD + FINAL_OVERHEAD
+        out[r] = timing.unit_cycles("add", t * h) + STAGE_OVERHEAD
+    out["ln1"] = timing.unit_cycles("layernorm", t * h, t, h) + STAGE_OVERHEAD
+    out["gelu"] = timing.unit_cycles("gelu", t * f) + STAGE_OVERHEAD
+    out["ln2"] = timing.unit_cycles("layernorm", t * h, t, h) + STAGE_OVERHEAD + FINAL_OVERHEAD
     return {s: out[s] for s in STAGES}
 
 

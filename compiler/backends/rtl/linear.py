@@ -21,7 +21,7 @@ import numpy as np
 
 from compiler.errors import UserError
 from compiler.golden import intops
-from compiler.perf import cycle_model
+from compiler.hw import timing
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ SUPPORTED_BLOCKS = frozenset(
 )
 SUPPORTED_TILES = (2, 4, 8, 16, 32, 64)
 SUPPORTED_PACK = (1, 2)  # int8 MACs per multiplier (2: WP486 packing, needs bm even)
-SUPPORTED_XW = cycle_model.XW_CHOICES  # bn-words per x_in beat (engine parameter XW)
+SUPPORTED_XW = timing.XW_CHOICES  # bn-words per x_in beat (engine parameter XW)
 MAX_TOKENS = 65535  # the engine's token counter is 16 bits
 RTL_DIR = Path(__file__).resolve().parents[3] / "hls_templates" / "rtl"
 CORE_SV = RTL_DIR / "sparse_linear.sv"
@@ -102,7 +102,7 @@ class LinearPlan:
     @property
     def x_beats(self) -> int:
         """x_in beats per token: ceil(kb / xw) (the last one padded when xw does not divide kb)."""
-        return cycle_model.x_beats(self.kb, self.xw)
+        return timing.x_beats(self.kb, self.xw)
 
     @property
     def nnzb(self) -> int:

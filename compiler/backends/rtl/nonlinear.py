@@ -26,8 +26,8 @@ import numpy as np
 from compiler.backends.rtl import rtlsim
 from compiler.backends.rtl.linear import RTL_DIR
 from compiler.errors import UserError
+from compiler.hw import timing
 from compiler.passes.quantize import IDENTITY
-from compiler.perf import cycle_model
 
 HMAX = 1024  # most channels of the add / LayerNorm builds (BERT-base: 768)
 LMAX = 512  # most keys of the softmax build
@@ -215,8 +215,8 @@ def _check_gelu_identity(case: dict[str, Any], runs: list[dict[str, Any]]) -> No
 
 
 def unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
-    """Full-rate cycles of one call (ap_start -> ap_done): ``compiler.perf.cycle_model.unit_cycles``."""
-    return cycle_model.unit_cycles(unit, elems, rows, width, lanes)
+    """Full-rate cycles of one call (ap_start -> ap_done): ``compiler.hw.timing.unit_cycles``."""
+    return timing.unit_cycles(unit, elems, rows, width, lanes)
 
 
 # --------------------------------------------------------------------------

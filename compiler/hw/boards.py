@@ -1,4 +1,10 @@
-"""FPGA resources and memory of the Alveo cards, for the scheduler and the performance model.
+"""The Alveo cards sparsehls targets: one table of part, Vitis platform, fabric resources and memory.
+
+Read by the scheduler and the performance model (resources, bandwidth), the HLS and Vitis
+backends (part, platform, memory connectivity) and the bench.
+
+Platform names are the Xilinx platform releases in common use for Vitis 2022.x/2023.x
+(checked against public build scripts that name them).
 
 Sources (Xilinx/AMD public data sheets):
 
@@ -34,18 +40,25 @@ INT8_MACS_PER_DSP_PEAK = 2  # WP486 packing: the physical limit
 
 
 @dataclass(frozen=True)
-class BoardResources:
+class Board:
     name: str
+    part: str
+    platform: str
     slrs: int
     dsp_per_slr: int
     lut_per_slr: int
     ff_per_slr: int
     bram_per_slr: int  # BRAM36
     uram_per_slr: int
-    memory: str  # "DDR4" or "HBM2"
-    channels: int
+    memory: str  # "DDR" or "HBM": the Vitis connectivity name of its channels
+    memory_kind: str  # "DDR4" or "HBM2" (data sheet)
+    channels: int  # DDR banks or HBM pseudo-channels usable by kernels
     bandwidth_gbs: float  # peak off-chip bandwidth, GB/s (1e9 bytes/s)
     clock_mhz: float = 300.0
+
+    def bank(self, i: int) -> str:
+        """Connectivity name of memory channel i (wraps around)."""
+        return f"{self.memory}[{i % self.channels}]"
 
     def total(self, res: str) -> int:
         return self.slrs * int(getattr(self, f"{res}_per_slr"))
@@ -62,17 +75,22 @@ class BoardResources:
         return self.total("dsp") * INT8_MACS_PER_DSP_PEAK * (clock_mhz or self.clock_mhz) * 1e6
 
 
-BOARD_RESOURCES: dict[str, BoardResources] = {
-    # name      SLRs DSP/SLR LUT/SLR  FF/SLR   BRAM URAM  memory  ch  GB/s
-    "u200": BoardResources("u200", 3, 2280, 394080, 788160, 720, 320, "DDR4", 4, 77.0),
-    "u250": BoardResources("u250", 4, 3072, 432000, 864000, 672, 320, "DDR4", 4, 77.0),
-    "u280": BoardResources("u280", 3, 3008, 434560, 869120, 672, 320, "HBM2", 32, 460.0),
-    "u55c": BoardResources("u55c", 3, 3008, 434560, 869120, 672, 320, "HBM2", 32, 460.0),
+# fmt: off
+BOARDS: dict[str, Board] = {
+    b.name: b
+    for b in (
+        # name   part                    Vitis platform                          SLRs DSP/SLR LUT/SLR FF/SLR BRAM URAM  memory        ch  GB/s
+        Board("u200", "xcu200-fsgd2104-2-e", "xilinx_u200_gen3x16_xdma_2_202110_1", 3, 2280, 394080, 788160, 720, 320, "DDR", "DDR4", 4, 77.0),
+        Board("u250", "xcu250-figd2104-2L-e", "xilinx_u250_gen3x16_xdma_4_1_202210_1", 4, 3072, 432000, 864000, 672, 320, "DDR", "DDR4", 4, 77.0),
+        Board("u280", "xcu280-fsvh2892-2L-e", "xilinx_u280_gen3x16_xdma_1_202211_1", 3, 3008, 434560, 869120, 672, 320, "HBM", "HBM2", 32, 460.0),
+        Board("u55c", "xcu55c-fsvh2892-2L-e", "xilinx_u55c_gen3x16_xdma_3_202210_1", 3, 3008, 434560, 869120, 672, 320, "HBM", "HBM2", 32, 460.0),
+    )
 }
+# fmt: on
 
 
-def board_resources(name: str) -> BoardResources:
+def get_board(name: str) -> Board:
     key = name.strip().lower()
-    if key not in BOARD_RESOURCES:
-        raise UserError(f"unknown board {name!r}: choose one of {', '.join(sorted(BOARD_RESOURCES))}")
-    return BOARD_RESOURCES[key]
+    if key not in BOARDS:
+        raise UserError(f"unknown board {name!r}: choose one of {', '.join(sorted(BOARDS))}")
+    return BOARDS[key]

@@ -1,7 +1,7 @@
 """Resource cost of one unit of each kind of hardware the scheduler instantiates.
 
 Linear engines (the RTL ``sparse_linear.sv``): taken from Yosys
-(``bench/results/rtl_synth.json``, ``synth_xilinx -family xcup``) when that
+(``compiler/hw/data/rtl_synth.json``, ``synth_xilinx -family xcup``) when that
 file has the exact configuration (block, PACK = ``mac_per_dsp``, REQ_LANES =
 ``requant_lanes``); else scaled from the file's default engine of that block
 size (PACK = 1, one requant lane per output lane); otherwise from the
@@ -12,7 +12,7 @@ the BM output lanes (docs/rtl.md, "DSP packing and shared requant").
 
 Attention lanes (``int_attention_head.sv`` with its ``int_softmax.sv``), GELU
 (``int_gelu.sv``) and LayerNorm (``int_layernorm.sv``, W lanes): Yosys numbers
-from ``bench/results/rtl_synth_units.json`` (``bench/rtl_synth_units.py``) when
+from ``compiler/hw/data/rtl_synth_units.json`` (``bench/rtl_synth_units.py``) when
 it has that unit and size, else formulas from the kernels' arithmetic
 (labelled in ``UnitCosts.source``).
 
@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.perf.boards import BRAM36_BYTES
+from compiler.hw.boards import BRAM36_BYTES
 
-ROOT = Path(__file__).resolve().parents[2]
-SYNTH_JSON = ROOT / "bench" / "results" / "rtl_synth.json"
+#: Yosys numbers shipped with the package (written by bench/rtl_synth.py and bench/rtl_synth_units.py)
+DATA = Path(__file__).resolve().parent / "data"
+SYNTH_JSON = DATA / "rtl_synth.json"
 
 REQUANT_DSP_PER_LANE = 4  # 32x31-bit multiply on 27x18 DSP48E2s
 DSP_32X32 = 4
@@ -284,7 +285,7 @@ def unit_costs(
     return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width, xw, add_fabric, int(rq_fabric))
 
 
-UNITS_SYNTH_JSON = ROOT / "bench" / "results" / "rtl_synth_units.json"
+UNITS_SYNTH_JSON = DATA / "rtl_synth_units.json"
 
 
 def load_unit_synth(path: Path = UNITS_SYNTH_JSON) -> dict[str, dict[str, float]]:

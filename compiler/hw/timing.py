@@ -175,7 +175,7 @@ def linear_first_tile(
     xw: int = 1,
 ) -> int:
     """Cycles from a call's first x_in beat to the last y_out beat of its first token tile, both
-    counted (full rate; a downstream stage's first input, perf.model's fill of a linear stage).
+    counted (full rate; a downstream stage's first input, compiler.perf.model's fill of a linear stage).
     The first tile does not depend on the tiles after it."""
     last_read = _tile_ends(tt, nb, kb, nnzb, tt, timing, rq_cycles, row_nnz, xw)[0]
     return last_read + timing.y_beat - timing.load_start + 1
@@ -418,7 +418,7 @@ STREAM_LATENCY = {u: n - 1 for u, n in UNIT_LATENCY.items()}
 def first_unit_cycles(unit: str, elems: int, rows: int = 1, width: int = 0, lanes: int = 1) -> int:
     """A full-rate call's first unit of output, from its first input beat to the unit's last output
     beat, both counted: all ``elems`` elements of an element-wise unit, the first row of a row unit
-    (for attention the first query row, from its q beat).  This is what perf.model's streamed
+    (for attention the first query row, from its q beat).  This is what compiler.perf.model's streamed
     stages wait on (their fills); hw_tests/test_nonlinear.py measures it on the RTL."""
     if unit in STREAM_LATENCY:
         return elems + STREAM_LATENCY[unit]
