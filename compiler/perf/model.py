@@ -29,6 +29,7 @@ Everything here is an **estimate** at the stated clock (no Vivado run).
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from typing import Any
@@ -342,7 +343,34 @@ def chain_starts(stages: dict[str, Stage]) -> dict[str, int]:
     return out
 
 
+#: layer_timing's results by everything they depend on but the layer index (bounded: cleared when full)
+_TIMINGS: dict[tuple[object, ...], LayerTiming] = {}
+
+
 def layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
+    """Phase A, phase B and their stages of layer ``ly`` in design ``d`` (a fresh object: callers set
+    ``overlap``).  Cached on the layer's shape and the design's choices for it, so the layers of a
+    uniform model and the many designs of a schedule search that differ elsewhere are timed once."""
+    key = (
+        ly.shape,
+        wl.seq,
+        tuple(sorted(d.alloc.get(ly.index, {}).items())),
+        tuple(sorted(d.rows.get(ly.index, {}).items())),
+        (d.tt, d.costs.requant_lanes, d.costs.xw, d.costs.ln_width),
+        (d.attn_lanes, d.gelu_lanes, d.ln_lanes, d.add_lanes, d.engines),
+        (ly.index in d.late_q, d.late_q_on, ly.index in d.onchip_layers, bytes_per_cycle(d)),
+    )
+    t = _TIMINGS.get(key)
+    if t is None:
+        if len(_TIMINGS) >= 1 << 16:
+            _TIMINGS.clear()
+        t = _TIMINGS[key] = _layer_timing(wl, d, ly)
+    t = copy.copy(t)
+    t.layer, t.kernels = ly.index, dict(t.kernels)
+    return t
+
+
+def _layer_timing(wl: Workload, d: Design, ly: LayerWork) -> LayerTiming:
     alloc = d.alloc.get(ly.index, {})
     rows = d.rows.get(ly.index, {})
     kern = {
@@ -454,9 +482,14 @@ def _overlap_done(tail: tuple[tuple[int, int], ...], period: float, work: int, n
     done = 0.0
     if not tail:
         return done
+    per = max(period, 1e-9)
+    edges = sorted(tail, key=lambda ef: -ef[1])  # engines free from f cycles before the end on
+    free, i = 0, 0
     for x in range(max(f for _, f in tail), 0, -OVERLAP_STEP):  # x: cycles before the previous layer's end
-        free = sum(e for e, f in tail if f >= x)
-        ready = work * max(0.0, n - x / max(period, 1e-9)) / n  # rows out when the step starts
+        while i < len(edges) and edges[i][1] >= x:
+            free += edges[i][0]
+            i += 1
+        ready = work * max(0.0, n - x / per) / n  # rows out when the step starts
         done = min(done + free * min(OVERLAP_STEP, x), ready)
     return done
 
@@ -505,14 +538,14 @@ def total_cycles(wl: Workload, d: Design) -> tuple[int, list[LayerTiming], int]:
 
 def resources(wl: Workload, d: Design) -> Cost:
     bm, bn = wl.block
-    max_kb = max((m.kb for m in wl.linears()), default=1)
-    max_nb = max((m.nb for m in wl.linears()), default=1)
+    max_kb, max_nb = wl.max_blocks
     hd = max((ly.head_dim for ly in wl.layers), default=64)
     c = d.costs
     total = c.fixed() + d.engines * c.engine(bm, bn, max_kb, max_nb, d.tt)
     lane = c.attention_lane(hd, wl.seq)
+    heads = dict.fromkeys(ly.heads for ly in wl.layers if ly.heads)  # the cost depends on heads only
     total = total + max(
-        (attention_cost(lane, ly.heads, wl.seq, hd, d.attn_lanes) for ly in wl.layers if ly.heads),
+        (attention_cost(lane, h, wl.seq, hd, d.attn_lanes) for h in heads),
         key=lambda a: a.bram,
         default=lane * d.attn_lanes,
     )
@@ -527,11 +560,9 @@ def resources(wl: Workload, d: Design) -> Cost:
 
 def weight_storage(wl: Workload, d: Design) -> Cost:
     """On-chip layers' weights in URAM (then BRAM); streamed layers need a double buffer of the largest one."""
-    onchip = sum(sum(m.weight_bytes() for m in ly.linears) for ly in wl.layers if ly.index in d.onchip_layers)
+    onchip = sum(ly.weight_bytes for ly in wl.layers if ly.index in d.onchip_layers)
     onchip += sum(m.weight_bytes() for m in wl.tail)
-    streamed = [
-        sum(m.weight_bytes() for m in ly.linears) for ly in wl.layers if ly.index not in d.onchip_layers
-    ]
+    streamed = [ly.weight_bytes for ly in wl.layers if ly.index not in d.onchip_layers]
     if streamed:
         onchip += 2 * max(streamed)
     uram_cap = 0.8 * d.board.total("uram") * URAM_BYTES

@@ -18,9 +18,11 @@ the smallest design does not fit, :class:`Schedule` says so and what it needs.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -107,29 +109,52 @@ def row_choices(engines: int, nb: int) -> list[int]:
     return sorted({min(nb, engines // g) for g in range(1, engines + 1)})
 
 
-@functools.lru_cache(maxsize=1 << 16)
+#: A matrix's shape as the cycle model sees it: (NB, KB, kept blocks, one token only)
+Shape = tuple[int, int, int, bool]
+
+
+def _shape(m: LinearWork) -> Shape:
+    return (m.nb, m.kb, m.nnzb, m.tokens_one)
+
+
+def _work(shape: Shape) -> LinearWork:
+    """A LinearWork of this shape (block 1x1: NB = N, KB = K)."""
+    nb, kb, nnzb, one = shape
+    return LinearWork("", 0, "", nb, kb, 1, 1, nnzb, one)
+
+
+#: (shape, tokens, tt, rq, xw) -> fewest cycles on at most 1, 2, ... engines (extended on demand)
+_CURVES: dict[tuple[Shape, int, int, int, int], list[int]] = {}
+
+
+def _curve(m: LinearWork, tokens: int, engines: int, tt: int, rq: int, xw: int) -> list[int]:
+    """Fewest kernel cycles of ``m`` on at most 1, 2, ..., ``engines`` engines, over the row-group
+    splits (non-increasing; cached per matrix shape: a schedule search asks for the same shapes
+    over and over, and layers of one model often share them)."""
+    key = (_shape(m), tokens, tt, rq, xw)
+    c = _CURVES.setdefault(key, [])
+    if len(c) < engines:
+        w = _work(key[0])
+        for e in range(len(c) + 1, engines + 1):
+            best = min(kernel_cycles(w, tokens, e, tt, r, rq, xw) for r in row_choices(e, w.nb))
+            c.append(best if not c else min(best, c[-1]))
+    return c
+
+
 def _best_cycles(m: LinearWork, tokens: int, engines: int, tt: int, rq: int = 1, xw: int = 1) -> int:
     """Fewest kernel cycles of ``m`` on at most ``engines`` engines, over the row-group splits
     (``rq``: cycles per requant job of the engine, :func:`model.rq_cycles`; ``xw``: its X words
     per input beat)."""
-    best = min(kernel_cycles(m, tokens, engines, tt, r, rq, xw) for r in row_choices(engines, m.nb))
-    return best if engines == 1 else min(best, _best_cycles(m, tokens, engines - 1, tt, rq, xw))
+    return _curve(m, tokens, engines, tt, rq, xw)[engines - 1]
 
 
 def _need(
     m: LinearWork, tokens: int, tt: int, target: int, most: int, rq: int = 1, xw: int = 1
 ) -> int | None:
     """Fewest engines (<= ``most``) that run ``m`` in at most ``target`` cycles, else None."""
-    if _best_cycles(m, tokens, most, tt, rq, xw) > target:
-        return None
-    lo, hi = 1, most
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _best_cycles(m, tokens, mid, tt, rq, xw) <= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    c = _curve(m, tokens, most, tt, rq, xw)
+    i = bisect.bisect_left(c, -target, 0, most, key=operator.neg)  # c is non-increasing
+    return i + 1 if i < most else None
 
 
 def split_engines(
@@ -141,27 +166,35 @@ def split_engines(
     splits) that meet it; the smallest target whose engines add up to at most ``p`` wins, and
     engines left over go to the slowest matrices.
     """
-    ms = [replace(m, name="", layer=0) for m in ly.linears if m.role in roles]  # shape only: cached
+    ms = tuple((m.role, _shape(m)) for m in ly.linears if m.role in roles)
+    return dict(_split_engines(p, ms, tokens, tt, rq, xw))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _split_engines(
+    p: int, ms: tuple[tuple[str, Shape], ...], tokens: int, tt: int, rq: int, xw: int
+) -> tuple[tuple[str, int], ...]:
+    """:func:`split_engines` of matrices given as (role, shape), cached (same-shaped layers share it)."""
     if not ms:
-        return {}
+        return ()
     if len(ms) > p:  # fewer engines than matrices: one each (the phase then needs more engines)
-        return {m.role: 1 for m in ms}
+        return tuple((r, 1) for r, _ in ms)
+    work = {r: _work(s) for r, s in ms}
     most = p - len(ms) + 1
-    lo = max(_best_cycles(m, tokens, most, tt, rq, xw) for m in ms)
-    hi = max(_best_cycles(m, tokens, 1, tt, rq, xw) for m in ms)
+    lo = max(_best_cycles(w, tokens, most, tt, rq, xw) for w in work.values())
+    hi = max(_best_cycles(w, tokens, 1, tt, rq, xw) for w in work.values())
     while lo < hi:
         mid = (lo + hi) // 2
-        need = [_need(m, tokens, tt, mid, most, rq, xw) for m in ms]
+        need = [_need(w, tokens, tt, mid, most, rq, xw) for w in work.values()]
         if all(n is not None for n in need) and sum(n for n in need if n is not None) <= p:
             hi = mid
         else:
             lo = mid + 1
-    alloc = {m.role: _need(m, tokens, tt, lo, most, rq, xw) or most for m in ms}
-    byrole = {m.role: m for m in ms}
+    alloc = {r: _need(w, tokens, tt, lo, most, rq, xw) or most for r, w in work.items()}
     for _ in range(p - sum(alloc.values())):
-        r = max(alloc, key=lambda r: _best_cycles(byrole[r], tokens, alloc[r], tt, rq, xw))
+        r = max(alloc, key=lambda r: _best_cycles(work[r], tokens, alloc[r], tt, rq, xw))
         alloc[r] += 1
-    return alloc
+    return tuple(alloc.items())
 
 
 def choose_rows(
@@ -177,6 +210,14 @@ def choose_rows(
     """Row groups for a kernel's engines.  In phase A: fewest cycles.  Streaming in phase B: the
     smallest first-tile latency among the splits no slower than ``pace`` (the phase's slowest
     linear) or than this kernel's own fastest split, fewest cycles on ties."""
+    return _choose_rows(_shape(m), tokens, engines, tt, streaming, rq, pace if streaming else 0, xw)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _choose_rows(
+    shape: Shape, tokens: int, engines: int, tt: int, streaming: bool, rq: int, pace: int, xw: int
+) -> int:
+    m = _work(shape)
     cyc = {r: kernel_cycles(m, tokens, engines, tt, r, rq, xw) for r in row_choices(engines, m.nb)}
     if not streaming:
         return min(cyc, key=lambda r: (cyc[r], r))
@@ -243,22 +284,22 @@ def _attn_price(wl: Workload, board: Board, costs: UnitCosts) -> tuple[float, fl
     return (lane.dsp, lane.bram, float(board.total("dsp")), float(board.total("bram")))
 
 
-def _lanes(
+#: A layer as the lanes see it (:func:`_layer_lanes` with index 0 and no linears) and its phase-B pace
+Pace = tuple[LayerWork, int]
+
+
+def _paces(
     wl: Workload,
     alloc: dict[int, dict[str, int]],
     rows: dict[int, dict[str, int]],
     tt: int,
-    ln_width: int = 1,
-    floor: int = 0,
     late: frozenset[int] = frozenset(),
     rq: int = 1,
     xw: int = 1,
-    attn_price: tuple[float, float, float, float] | None = None,
-) -> tuple[int, int, int, int]:
-    """Fewest attention / GELU / LayerNorm / add lanes whose stages are no slower than phase B's
-    slowest linear (or than ``floor`` cycles, if that is longer); attention lanes priced by
-    ``attn_price`` (:func:`_layer_lanes`)."""
-    a = g = ln = ad = 1
+) -> tuple[Pace, ...]:
+    """Each layer's phase-B slowest linear (the cycles its lanes must keep up with), once per
+    distinct (layer without its linears, pace)."""
+    out: dict[tuple[int, int, int, int, int], Pace] = {}
     for ly in wl.layers:
         al, rw = alloc.get(ly.index, {}), rows.get(ly.index, {})
         early = phase_a_roles(ly, late)
@@ -270,10 +311,25 @@ def _lanes(
             ),
             default=0,
         )
-        target = max(target, floor)
-        la, lg, lln, lad = _layer_lanes(
-            replace(ly, index=0, linears=()), wl.seq, target, ln_width, attn_price
-        )
+        key = (ly.heads, ly.head_dim, ly.hidden, ly.ffn, target)
+        if key not in out:
+            out[key] = (replace(ly, index=0, linears=()), target)
+    return tuple(out.values())
+
+
+def _lanes(
+    wl: Workload,
+    paces: tuple[Pace, ...],
+    ln_width: int = 1,
+    floor: int = 0,
+    attn_price: tuple[float, float, float, float] | None = None,
+) -> tuple[int, int, int, int]:
+    """Fewest attention / GELU / LayerNorm / add lanes whose stages are no slower than phase B's
+    slowest linear (``paces``, :func:`_paces`) or than ``floor`` cycles, if that is longer;
+    attention lanes priced by ``attn_price`` (:func:`_layer_lanes`)."""
+    a = g = ln = ad = 1
+    for ly, target in paces:
+        la, lg, lln, lad = _layer_lanes(ly, wl.seq, max(target, floor), ln_width, attn_price)
         a, g, ln, ad = max(a, la), max(g, lg), max(ln, lln), max(ad, lad)
     return a, g, ln, ad
 
@@ -309,10 +365,9 @@ def _design(
     rows: dict[int, dict[str, int]] = {}
     for ly in wl.layers:
         al, early = alloc[ly.index], phase_a_roles(ly, late)
-        shape = {m.role: replace(m, name="", layer=0) for m in ly.linears}
         pace = max(
             (
-                _best_cycles(shape[m.role], wl.seq, al.get(m.role, 1), tt, rq, xw)
+                _best_cycles(m, wl.seq, al.get(m.role, 1), tt, rq, xw)
                 for m in ly.linears
                 if m.role not in early
             ),
@@ -327,13 +382,8 @@ def _design(
         }
     a, g, ln, ad = _lanes(
         wl,
-        alloc,
-        rows,
-        tt,
+        _paces(wl, alloc, rows, tt, late, rq, xw),
         costs.ln_width,
-        late=late,
-        rq=rq,
-        xw=xw,
         attn_price=_attn_price(wl, board, costs) if priced else None,
     )
     return Design(
@@ -385,22 +435,13 @@ def _fitting(wl: Workload, d: Design, budget: float) -> Design | None:
     ones = replace(d, attn_lanes=1, gelu_lanes=1, ln_lanes=1, add_lanes=1)
     if not _fits(wl, ones, budget):
         return None
-    lo, hi = 0, max(t.phase_b for t in total_cycles(wl, ones)[1]) + 1
+    lo, hi = 0, max((layer_timing(wl, ones, ly).phase_b for ly in wl.layers), default=0) + 1
     best = ones
+    paces = _paces(wl, d.alloc, d.rows, d.tt, d.late_q, rq_cycles(d.costs, wl.block[0]), d.costs.xw)
+    price = _attn_price(wl, d.board, d.costs)
     while lo < hi:
         mid = (lo + hi) // 2
-        a, g, ln, ad = _lanes(
-            wl,
-            d.alloc,
-            d.rows,
-            d.tt,
-            d.costs.ln_width,
-            floor=mid,
-            late=d.late_q,
-            rq=rq_cycles(d.costs, wl.block[0]),
-            xw=d.costs.xw,
-            attn_price=_attn_price(wl, d.board, d.costs),
-        )
+        a, g, ln, ad = _lanes(wl, paces, d.costs.ln_width, floor=mid, attn_price=price)
         c = replace(d, attn_lanes=a, gelu_lanes=g, ln_lanes=ln, add_lanes=ad)
         if _fits(wl, c, budget):
             best, hi = c, mid

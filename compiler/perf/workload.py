@@ -8,6 +8,7 @@ numbers the cycle model needs are kept: per linear N, K, block and kept blocks
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,17 @@ class LayerWork:
     def attention_macs(self, tokens: int) -> int:
         return 2 * self.heads * tokens * tokens * self.head_dim  # QK^T and PV
 
+    @functools.cached_property
+    def shape(self) -> tuple[object, ...]:
+        """Everything the cycle model reads of this layer but its index: layers with equal shapes
+        time alike (the scheduler caches on it)."""
+        lin = tuple((m.role, m.n, m.k, m.bm, m.bn, m.nnzb, m.tokens_one) for m in self.linears)
+        return (lin, self.heads, self.head_dim, self.hidden, self.ffn)
+
+    @functools.cached_property
+    def weight_bytes(self) -> int:
+        return sum(m.weight_bytes() for m in self.linears)
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -88,6 +100,12 @@ class Workload:
 
     def weight_bytes(self) -> int:
         return sum(m.weight_bytes() for m in self.linears())
+
+    @functools.cached_property
+    def max_blocks(self) -> tuple[int, int]:
+        """The largest KB and NB of any matrix (the engines' tile buffers hold them)."""
+        lin = self.linears()
+        return max((m.kb for m in lin), default=1), max((m.nb for m in lin), default=1)
 
     def block_sparsity(self) -> float:
         tot = sum(m.nb * m.kb for m in self.linears() if m.layer >= 0)
