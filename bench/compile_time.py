@@ -7,7 +7,7 @@
    time (target <= 3 min).
 
 Per-stage times come from each project's report.json (``timing``): wall
-seconds (``<stage>_s``) and CPU seconds (``<stage>_cpu_s``: the compiler's
+seconds (``timing.stages``) and CPU seconds (``timing.stages_cpu``: the compiler's
 threads plus finished children such as g++).  The whole CLI process is
 measured the same way here (``wall_s``, ``cpu_s``).  Other work on a shared
 machine inflates wall time; CPU time is the steadier number to compare.
@@ -57,10 +57,9 @@ def run_compile(model: str, out: Path, extra: list[str]) -> dict:
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
         "loadavg_1m_before_after": [round(load0, 2), round(os.getloadavg()[0], 2)],
-        "stages": {  # report.json timing: <stage>_s (wall) and <stage>_cpu_s
-            k.removesuffix("_s"): {"wall_s": v, "cpu_s": timing.get(k.removesuffix("_s") + "_cpu_s")}
-            for k, v in timing.items()
-            if not k.endswith("_cpu_s")
+        "stages": {  # report.json timing.stages (wall seconds) and timing.stages_cpu
+            k: {"wall_s": v, "cpu_s": timing.get("stages_cpu", {}).get(k)}
+            for k, v in timing.get("stages", {}).items()
         },
         "csim": {k: rep["csim"][k] for k in ("passed", "seconds")} if "csim" in rep else None,
         "stderr_tail": proc.stderr[-500:] if proc.returncode else "",

@@ -20,9 +20,9 @@ from conftest import needs_sim
 from compiler.backends.rtl import nonlinear
 from compiler.errors import UserError
 from compiler.golden import intops
+from compiler.golden.intops import IDENTITY
 from compiler.golden.ops import gelu as gelu_op
 from compiler.hw import timing
-from compiler.passes.quantize import IDENTITY
 
 pytestmark = [pytest.mark.sim, needs_sim]
 

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from compiler.golden import intops
+from compiler.golden.intops import IDENTITY
 from compiler.golden.ops import gelu as gelu_op
-from compiler.passes.quantize import IDENTITY
 
 U = np.uint64
 I32 = (intops.INT32_MIN, intops.INT32_MAX)

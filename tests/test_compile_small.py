@@ -57,6 +57,9 @@ def test_dead_structure_is_dropped_and_reported(tmp_path: Path, capsys: pytest.C
     assert r["checks"]["golden_float_vs_onnx_max_abs"] <= 1e-4
     assert all(v <= 1e-5 for v in r["checks"]["passes_max_abs"].values())
     assert r["csim"]["passed"] and r["csim"]["mismatches"] == 0
+    stages = {"export", "import", "passes", "quantize", "schedule", "save", "hls", "csim"}
+    assert set(r["timing"]["stages"]) == stages and set(r["timing"]["stages_cpu"]) == stages
+    assert sum(r["timing"]["stages"].values()) <= r["timing"]["compile_s"] + 0.05
     capsys.readouterr()
     assert main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out

@@ -18,7 +18,7 @@ from compiler.golden import interpreter
 from compiler.hw.boards import BOARDS, get_board
 from compiler.ir.graph import Graph
 from compiler.passes.quantize import quantize
-from compiler.passes.schedule import ScheduleDesign
+from compiler.perf.schedule_design import ScheduleDesign
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
 
 needs_gxx = pytest.mark.skipif(

@@ -13,8 +13,8 @@ from compiler.golden import interpreter
 from compiler.ir.graph import Graph
 from compiler.ir.verify import verify
 from compiler.passes.quantize import quantize
-from compiler.passes.schedule import ScheduleDesign
-from compiler.perf.schedule import schedule, schedule_project
+from compiler.perf.schedule import schedule
+from compiler.perf.schedule_design import ScheduleDesign, schedule_project
 
 
 @pytest.fixture(scope="module")

@@ -197,7 +197,7 @@ def _ratios(cpu_res: dict[str, Any], fpga: dict[str, Any]) -> dict[str, dict[str
 
 def write_outputs(res: dict[str, Any], out: Path) -> None:
     from compiler.bench import plots
-    from compiler.bench.report import render_html
+    from compiler.bench.page import render_html
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "bench.json", res)

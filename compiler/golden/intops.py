@@ -128,6 +128,11 @@ def quantize_multiplier(m: float) -> tuple[int, int]:
     return int(big_m), int(shift)
 
 
+#: (mult, shift) with requant(x, *IDENTITY) == x for every int32 x: an input already in the
+#: right fixed-point format needs no rescale (the RTL units then skip their input requant)
+IDENTITY = (1 << 30, 30)
+
+
 def requant(x: npt.ArrayLike, mult: npt.ArrayLike, shift: npt.ArrayLike) -> IntArray:
     """``round_half_up(x * mult / 2**shift)`` with |x| < 2**31, 0 <= mult < 2**31.
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from compiler.errors import UserError
 from compiler.golden import interpreter, intops
+from compiler.golden.intops import IDENTITY
 from compiler.golden.intops import quantize_multiplier as qm
 from compiler.ir.graph import Graph, Node
 
@@ -47,8 +48,6 @@ DEFAULT_PERCENTILE = 99.999
 
 
 Scale = float | np.ndarray  # per tensor or per channel (last axis)
-
-IDENTITY = (1 << 30, 30)  # requant(x, 2**30, 30) == x: an FX input needs no rescale
 
 
 def _interp(lo: Any, hi: Any, n: int, percentile: float) -> np.ndarray:

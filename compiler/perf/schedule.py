@@ -537,29 +537,3 @@ def schedule(
 
 def getattr_total(est: dict[str, Any], res: str) -> int:
     return int(est.get(res, 0))
-
-
-def schedule_project(graph: Any, project: Any, board: str = "u250", clock_mhz: float | None = None) -> Any:
-    """Annotate ``graph`` (ScheduleDesign), write ``project/schedule.json``, return (graph, estimate).
-
-    One call for the compile pipeline: the returned graph computes exactly what
-    ``graph`` does (only attrs/meta differ); schedule.json lists every decision
-    per node (engines, row groups, lanes, on-chip/streamed weights).
-    """
-    from pathlib import Path
-
-    from compiler.outputs import write_json
-    from compiler.passes.schedule import ScheduleDesign
-
-    p = ScheduleDesign(board, clock_mhz)
-    new, _ = p(graph)
-    assert p.last is not None
-    per_node = {
-        n.name: {k: n.attrs[k] for k in ("engines", "row_groups", "weights", "lanes") if k in n.attrs}
-        for n in new.nodes
-        if n.op in ("linear", "attention", "gelu", "layernorm", "add")
-    }
-    write_json(
-        Path(project) / "schedule.json", {**p.last.to_meta(), "nodes": per_node, "estimate": p.last.estimate}
-    )
-    return new, p.last.estimate

@@ -40,9 +40,9 @@ import numpy as np
 from compiler.backends.rtl import nonlinear, rtlsim
 from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files
 from compiler.errors import UserError
+from compiler.golden.intops import IDENTITY as GELU_IDENTITY
 from compiler.hw import timing
 from compiler.ir.graph import Graph, Node
-from compiler.passes.quantize import IDENTITY as GELU_IDENTITY
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import numpy as np
 from compiler.backends.rtl import rtlsim
 from compiler.backends.rtl.linear import RTL_DIR
 from compiler.errors import UserError
+from compiler.golden.intops import IDENTITY
 from compiler.hw import timing
-from compiler.passes.quantize import IDENTITY
 
 HMAX = 1024  # most channels of the add / LayerNorm builds (BERT-base: 768)
 LMAX = 512  # most keys of the softmax build

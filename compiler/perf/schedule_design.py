@@ -12,6 +12,8 @@ weights' zero blocks are what the schedule sizes).  Runs the scheduler of
   kernel, RTL int_add FABRIC = 1) or ``"dsp"``;
 * ``meta["schedule"]``: the summary (board, clock, fits, message, utilization).
 
+:func:`schedule_project` runs it for the compile pipeline and writes ``schedule.json``.
+
 Only attrs and meta change: node order, tensors and parameters are the
 same objects, so the golden model's outputs are identical (tested).
 Not handled: choosing the block size (fixed at prune time) or the clock.
@@ -20,8 +22,11 @@ Not handled: choosing the block size (fixed at prune time) or the clock.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
 from compiler.ir.graph import Graph
+from compiler.outputs import write_json
 from compiler.perf.schedule import Schedule, schedule
 from compiler.perf.workload import from_graph
 
@@ -66,3 +71,26 @@ class ScheduleDesign:
             nodes.append(n)
         log.info("%s", s.message)
         return graph.with_nodes(nodes).with_meta(schedule=s.to_meta()), True
+
+
+def schedule_project(
+    graph: Graph, project: Path, board: str = "u250", clock_mhz: float | None = None
+) -> tuple[Graph, dict[str, Any]]:
+    """Annotate ``graph`` (ScheduleDesign), write ``project/schedule.json``, return (graph, estimate).
+
+    One call for the compile pipeline: the returned graph computes exactly what
+    ``graph`` does (only attrs/meta differ); schedule.json lists every decision
+    per node (engines, row groups, lanes, on-chip/streamed weights).
+    """
+    p = ScheduleDesign(board, clock_mhz)
+    new, _ = p(graph)
+    assert p.last is not None
+    per_node = {
+        n.name: {k: n.attrs[k] for k in ("engines", "row_groups", "weights", "lanes") if k in n.attrs}
+        for n in new.nodes
+        if n.op in ("linear", "attention", "gelu", "layernorm", "add")
+    }
+    write_json(
+        Path(project) / "schedule.json", {**p.last.to_meta(), "nodes": per_node, "estimate": p.last.estimate}
+    )
+    return new, p.last.estimate
