@@ -37,6 +37,7 @@ lint: setup
 	$(BIN)/ruff check compiler runtime tests hw_tests bench
 	$(BIN)/ruff format --check compiler runtime tests hw_tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	$(PY) bench/compile_time.py

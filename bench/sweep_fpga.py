@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from compiler.hw.boards import BOARDS  # noqa: E402
+from compiler.hw.builds import DEFAULT_BUILDS  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
 from compiler.perf.schedule import schedule  # noqa: E402
 from compiler.perf.workload import from_shape  # noqa: E402
@@ -31,7 +32,7 @@ SEQS = [64, 128, 256, 512]
 
 def point(model: str, sp: float, block: tuple[int, int], seq: int, board: str, mpd: int = 2) -> dict:
     layers, hidden, heads, ffn = MODELS[model]
-    e = schedule(from_shape(layers, hidden, heads, ffn, seq, block, sp), board, mac_per_dsp=mpd).estimate
+    e = schedule(from_shape(layers, hidden, heads, ffn, seq, block, sp), board, builds=DEFAULT_BUILDS.with_pack(mpd)).estimate
     keep = (
         "latency_ms",
         "limit_ms",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from compiler.hw import timing
 from compiler.hw.boards import BOARDS
+from compiler.hw.builds import DEFAULT_BUILDS, AddBuild, Builds
 from compiler.perf.model import kernel_cycles
 from compiler.perf.schedule import schedule
 from compiler.perf.workload import LinearWork, from_shape
@@ -211,7 +213,7 @@ def test_gap_factors_multiply_to_latency_over_compute_limit(mpd: int) -> None:
     import math
 
     wl = from_shape(12, 768, 12, 3072, 128, (16, 16), 0.9)
-    e = schedule(wl, "u250", mac_per_dsp=mpd).estimate
+    e = schedule(wl, "u250", builds=DEFAULT_BUILDS.with_pack(mpd)).estimate
     g = e["gap_to_compute_limit"]
     # the engines pack mpd MACs a DSP; the RTL attention head always two
     assert g["packing"] == 1.0 if mpd == 2 else 1.0 < g["packing"] < 2.0
@@ -305,12 +307,16 @@ def test_phase_a_runs_on_the_engines_the_previous_layer_has_freed() -> None:
 
 def test_scheduler_picks_the_fastest_layernorm_width() -> None:
     """Without fixed costs the schedule is no slower than the best fixed LayerNorm width."""
-    from compiler.hw.costs import LN_WIDTHS, design_costs
+    from compiler.hw.builds import LN_WIDTHS
+    from compiler.hw.costs import design_costs
 
     wl = from_shape(12, 768, 12, 3072, 128, (16, 16), 0.9)
     s = schedule(wl, "u250")
     fixed = {
-        w: schedule(wl, "u250", costs=design_costs(wl.block, None, w)).estimate["cycles"] for w in LN_WIDTHS
+        w: schedule(wl, "u250", costs=design_costs(wl.block, DEFAULT_BUILDS.with_ln_width(w))).estimate[
+            "cycles"
+        ]
+        for w in LN_WIDTHS
     }
     assert s.design.costs.ln_width in LN_WIDTHS
     assert s.estimate["cycles"] == min(fixed.values())
@@ -356,7 +362,7 @@ def test_both_layernorm_and_add_stages_are_paid_for() -> None:
     assert d.costs.add_fabric
     fabric, dsp = unit_synth_cost("add_fabric"), unit_synth_cost("add")
     assert fabric is not None and d.costs.add_lane() == fabric and fabric.dsp == 0
-    assert dsp is not None and replace(d.costs, add_fabric=False).add_lane() == dsp and dsp.dsp > 0
+    assert dsp is not None and replace(d.costs, builds=replace(d.costs.builds, add=AddBuild(False))).add_lane() == dsp and dsp.dsp > 0
     assert fabric.lut > dsp.lut  # the multipliers moved into LUTs
 
 
@@ -382,19 +388,21 @@ def test_wide_x_port_halves_a_wide_matrix_tile_load() -> None:
 def test_default_design_is_the_built_units() -> None:
     """The schedule's default units are the RTL builds: PACK = 2, REQ_LANES = 4, XW = 2 engines
     (Yosys numbers of that build when rtl_synth.json has them) and FABRIC adders (no DSP)."""
-    from compiler.hw.costs import DEFAULT_DESIGN, load_synth, synth_key, unit_synth_cost
+    from compiler.hw.costs import load_synth, synth_key, unit_synth_cost
     from compiler.perf.model import resources
 
     wl = from_shape(2, 768, 12, 3072, 128, (16, 16), 0.9)
     s = schedule(wl, "u250")
     c = s.design.costs
     assert (c.mac_per_dsp, c.requant_lanes, c.xw, c.add_fabric, c.rq_fabric) == (2, 4, 2, True, 2)
-    assert {k: DEFAULT_DESIGN[k] for k in ("xw", "add_fabric", "rq_fabric")} == {
+    assert s.to_meta()["builds"]["engine"] == {
+        "pack": 2,
+        "requant_lanes": 4,
         "xw": 2,
-        "add_fabric": True,
         "rq_fabric": 2,
+        "token_tile": 2,
     }
-    assert s.to_meta()["engine_build"] == {"PACK": 2, "REQ_LANES": 4, "XW": 2, "RQ_FABRIC": 2}
+    assert Builds.from_meta(s.to_meta()["builds"]) == c.builds
     synth = load_synth()
     key = synth_key(16, 16, 2, 4, 2)
     assert key == "16x16-p2-rq4-xw2" and synth_key(16, 16, 2, 4) == "16x16-p2-rq4"
@@ -427,10 +435,10 @@ def test_late_q_may_borrow_fc1_and_fc2_engines() -> None:
     from compiler.perf.schedule import LAYOUTS, _design, _placement
 
     wl = from_shape(4, 768, 12, 3072, 128, (16, 16), 0.9)
-    b, c = get_board("u280"), design_costs(wl.block, None, 4)
-    onchip = _placement(wl, b, 300.0, c, 2, 0.8)
-    narrow = _design(wl, b, 300.0, c, 40, onchip, 2, ("fc2",))
-    wide = _design(wl, b, 300.0, c, 40, onchip, 2, ("fc1", "fc2"))
+    b, c = get_board("u280"), design_costs(wl.block, DEFAULT_BUILDS.with_ln_width(4))
+    onchip = _placement(wl, b, 300.0, c, 0.8)
+    narrow = _design(wl, b, 300.0, c, 40, onchip, ("fc2",))
+    wide = _design(wl, b, 300.0, c, 40, onchip, ("fc1", "fc2"))
     assert {(("fc2",), False), (("fc1", "fc2"), False), ((), False)} <= set(LAYOUTS)
     for d in (narrow, wide):
         al = d.alloc[1]
@@ -484,8 +492,9 @@ def test_engine_requant_build_costs_the_synthesized_lane(build, unit, dsp_left) 
 
     on, off = unit_synth_cost("rq_mul"), unit_synth_cost(unit)
     assert on is not None and off is not None and on.dsp == 4 and off.dsp == dsp_left and off.lut > on.lut
-    kw = dict(mac_per_dsp=2, requant_lanes=4, ln_width=4, block=(16, 16), xw=2, add_fabric=True)
-    dsp, other = unit_costs(**kw), unit_costs(**kw, rq_fabric=build)
+    base = DEFAULT_BUILDS.with_ln_width(4)
+    dsp = unit_costs(replace(base, engine=replace(base.engine, rq_fabric=0)), (16, 16))
+    other = unit_costs(replace(base, engine=replace(base.engine, rq_fabric=build)), (16, 16))
     a, b = dsp.engine(16, 16, 192, 192, 2), other.engine(16, 16, 192, 192, 2)
     assert b.dsp == a.dsp - 4 * (4 - dsp_left) == 128 + 4 * dsp_left  # the 256 MACs, packed two per DSP, stay
     assert b.lut == a.lut + 4 * (off.lut - on.lut)

@@ -17,6 +17,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
     from compiler.bench.command import print_table, run_bench
     from compiler.bench.progress import set_quiet
+    from compiler.hw.builds import DEFAULT_BUILDS
 
     set_quiet(a.quiet)
     err = Console(stderr=True, highlight=False)
@@ -34,7 +35,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
         reps=a.reps,
         threads=a.threads,
         clock_mhz=a.clock,
-        mac_per_dsp=a.mac_per_dsp,
+        builds=DEFAULT_BUILDS.with_pack(a.mac_per_dsp),
         progress=step,
         checkpoint=a.checkpoint,
     )

@@ -21,6 +21,8 @@ import numpy as np
 
 from compiler.errors import UserError
 from compiler.hw.boards import BOARDS, get_board
+from compiler.hw.builds import VARIANTS, Builds
+from compiler.hw.costs import design_costs
 from compiler.outputs import update_report, write_json
 from compiler.perf.schedule import schedule
 from compiler.perf.workload import Workload, from_graph
@@ -35,13 +37,13 @@ def is_project(p: Path) -> bool:
 
 
 def estimate_project(
-    project: Path, board: str = "u250", clock_mhz: float | None = None, mac_per_dsp: int | None = None
+    project: Path, board: str = "u250", clock_mhz: float | None = None, builds: Builds | None = None
 ) -> dict[str, Any]:
     """Schedule a compiled project for ``board`` and write ``estimate`` + ``schedule`` into its report.json."""
     from compiler.ir.io import load_graph
 
     wl = from_graph(load_graph(project / "ir"), project.name)
-    s = schedule(wl, board, clock_mhz, mac_per_dsp)
+    s = schedule(wl, board, clock_mhz, builds)
     update_report(project, {"estimate": s.estimate, "schedule": s.to_meta()})
     return s.estimate
 
@@ -65,7 +67,7 @@ def run_bench(
     reps: int = 10,
     threads: int | None = None,
     clock_mhz: float | None = None,
-    mac_per_dsp: int | None = None,
+    builds: Builds | None = None,
     progress: Callable[[str], None] | None = None,
     checkpoint: str | None = None,
 ) -> dict[str, Any]:
@@ -118,15 +120,14 @@ def run_bench(
     fpga: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
     from compiler.bench.progress import track
-    from compiler.hw.costs import VARIANTS, built_costs
 
     scheds = {}
     for b in track(boards, "scheduling boards"):
-        s = scheds[b] = schedule(wl, b, clock_mhz, mac_per_dsp)
+        s = scheds[b] = schedule(wl, b, clock_mhz, builds)
         fpga[b] = {**s.estimate, "fits_message": s.message, "schedule": s.to_meta()}
         variants[b] = {}
-        for vname, kw in VARIANTS.items():
-            sv = schedule(wl, b, clock_mhz, costs=built_costs(kw, wl.block))
+        for vname, vb in VARIANTS.items():
+            sv = schedule(wl, b, clock_mhz, costs=design_costs(wl.block, vb))
             keep = ("latency_ms", "latency_over_limit", "fits", "engines", "dsp", "cost_source")
             variants[b][vname] = {k: sv.estimate[k] for k in keep}
     if "u250" in fpga:
@@ -141,9 +142,7 @@ def run_bench(
         sweep["points"].append(
             {
                 "sparsity": sp,
-                "latency_ms": {
-                    b: schedule(w2, b, clock_mhz, mac_per_dsp).estimate["latency_ms"] for b in boards
-                },
+                "latency_ms": {b: schedule(w2, b, clock_mhz, builds).estimate["latency_ms"] for b in boards},
             }
         )
 
@@ -225,7 +224,7 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         f"CPU: measured in this run, median of {next(iter(res['cpu'].values()))['reps'] if res['cpu'] else 0} after warm-up, {res['threads']} threads, {res['machine']['processor']}.",
         "FPGA: **estimates** of the scheduled design (analytical model, compiler/perf), not measurements; clock as stated; "
-        "headline design: the default unit configuration (compiler/perf/costs.py DEFAULT_DESIGN), built in RTL and tested bit-exact. "
+        "headline design: the default unit configuration (compiler/hw/builds.py DEFAULT_BUILDS), built in RTL and tested bit-exact. "
         "The variant table below schedules the other built configurations on the same boards.",
         "",
         "| backend | latency (ms) | kind |",

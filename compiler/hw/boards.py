@@ -37,6 +37,8 @@ RESOURCES = ("dsp", "lut", "ff", "bram", "uram")
 BRAM36_BYTES = 36 * 1024 // 8  # 36 Kb
 URAM_BYTES = 288 * 1024 // 8  # 288 Kb
 INT8_MACS_PER_DSP_PEAK = 2  # WP486 packing: the physical limit
+#: share of every resource a design may use (the rest: the platform shell, routing, timing closure)
+FIT_BUDGET = 0.8
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from ``compiler/hw/data/rtl_synth_units.json`` (``bench/rtl_synth_units.py``) wh
 it has that unit and size, else formulas from the kernels' arithmetic
 (labelled in ``UnitCosts.source``).
 
-``DEFAULT_DESIGN`` is the unit configuration the scheduler uses unless told
-otherwise: every knob in it is built in RTL and tested bit-exact.
+The knobs of each unit (PACK, REQ_LANES, XW, RQ_FABRIC, TT, LayerNorm W, adder FABRIC) are the
+fields of :class:`compiler.hw.builds.Builds`; ``UnitCosts.builds`` holds them.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.hw.boards import BRAM36_BYTES
+from compiler.hw.builds import DEFAULT_BUILDS, Builds
 
 #: Yosys numbers shipped with the package (written by bench/rtl_synth.py and bench/rtl_synth_units.py)
 DATA = Path(__file__).resolve().parent / "data"
@@ -76,15 +77,36 @@ RQ_BUILDS: dict[int, tuple[str, Cost]] = {
 
 @dataclass(frozen=True)
 class UnitCosts:
-    mac_per_dsp: int = 2
+    """The resources of each unit of a design with these ``builds``."""
+
+    builds: Builds = DEFAULT_BUILDS
     # Yosys LUT/FF/DSP/BRAM: "BMxBN-pP-rqR" per synthesized case (:func:`synth_key`), "BMxBN" for the default engine
     synth: dict[str, dict[str, float]] = field(default_factory=dict)
     source: str = "formula"
-    requant_lanes: int | None = None  # per engine; None = BM, as built (one requant pipeline per output lane)
-    ln_width: int = 1  # LayerNorm elements per cycle per unit; 1 = as built (int_layernorm.sv)
-    xw: int = 1  # X words (BN int8 each) per engine input beat: sparse_linear.sv XW
-    add_fabric: bool = False  # residual adders built with their multipliers in LUTs (int_add.sv FABRIC = 1)
-    rq_fabric: int = 0  # engines' requant products (sparse_linear.sv RQ_FABRIC): 0 DSPs, 1 LUTs, 2 split
+
+    @property
+    def mac_per_dsp(self) -> int:
+        return self.builds.engine.pack
+
+    @property
+    def requant_lanes(self) -> int | None:
+        return self.builds.engine.requant_lanes
+
+    @property
+    def xw(self) -> int:
+        return self.builds.engine.xw
+
+    @property
+    def rq_fabric(self) -> int:
+        return self.builds.engine.rq_fabric
+
+    @property
+    def ln_width(self) -> int:
+        return self.builds.layernorm.width
+
+    @property
+    def add_fabric(self) -> bool:
+        return self.builds.add.fabric
 
     def engine(self, bm: int, bn: int, max_kb: int, max_nb: int, tt: int = 4) -> Cost:
         """One sparse_linear engine (BM x BN MACs) with its tile buffers; weights not included.
@@ -230,59 +252,51 @@ def synth_key(bm: int, bn: int, pack: int, req_lanes: int, xw: int = 1) -> str:
     return f"{bm}x{bn}-p{pack}-rq{min(req_lanes, bm)}" + (f"-xw{xw}" if xw != 1 else "")
 
 
-def unit_costs(
-    mac_per_dsp: int = 2,
-    use_synth: bool = True,
-    requant_lanes: int | None = None,
-    ln_width: int = 1,
-    block: tuple[int, int] | None = None,
-    xw: int = 1,
-    add_fabric: bool = False,
-    rq_fabric: int = 0,
-) -> UnitCosts:
-    """Unit costs of a design variant; ``block`` (optional) names the engine source in ``source``.
-
-    ``mac_per_dsp`` = 2 is the RTL's PACK = 2 (block heights even), ``requant_lanes``
-    its REQ_LANES (None: one per output lane), ``xw`` its XW (X words per input beat),
-    ``add_fabric`` the residual adders' FABRIC build, ``rq_fabric`` the engines' RQ_FABRIC build.
-    """
+def unit_costs(builds: Builds, block: tuple[int, int] | None = None, use_synth: bool = True) -> UnitCosts:
+    """Unit costs of a design with ``builds``; ``block`` (optional) names the engine source in ``source``."""
     synth = load_synth() if use_synth else {}
+    return UnitCosts(builds, synth, _source(builds, synth, block))
+
+
+def _source(builds: Builds, synth: dict[str, dict[str, float]], block: tuple[int, int] | None) -> str:
+    """Where each unit's cost comes from, for ``UnitCosts.source`` (reported with every estimate)."""
+    eng = builds.engine
     src = "linear engines: Yosys rtl_synth.json" if synth else "linear engines: formulas (no rtl_synth.json)"
     odd = block is not None and block[0] % 2 == 1
-    if mac_per_dsp == 2:
+    if eng.pack == 2:
         src += (
             f"; 2 int8 MACs per DSP (packing, not in the RTL for {block[0]}x{block[1]} blocks: odd height)"
             if odd and block is not None
             else "; 2 int8 MACs per DSP (RTL PACK=2)"
         )
-    if requant_lanes is not None:
-        src += f"; {requant_lanes} shared requant lanes per engine (RTL REQ_LANES)"
+    if eng.requant_lanes is not None:
+        src += f"; {eng.requant_lanes} shared requant lanes per engine (RTL REQ_LANES)"
     if block is not None:
         bm, bn = block
-        lanes = bm if requant_lanes is None else min(bm, requant_lanes)
-        key = synth_key(bm, bn, mac_per_dsp, lanes, xw)
+        key = synth_key(bm, bn, eng.pack, eng.lanes(bm), eng.xw)
         if key in synth:
             src += f"; engine {key}: Yosys"
-        elif xw != 1 and synth_key(bm, bn, mac_per_dsp, lanes) in synth:
-            src += f"; engine {key}: Yosys of its XW=1 build (XW={xw} not synthesized)"
+        elif eng.xw != 1 and synth_key(bm, bn, eng.pack, eng.lanes(bm)) in synth:
+            src += f"; engine {key}: Yosys of its XW=1 build (XW={eng.xw} not synthesized)"
         elif f"{bm}x{bn}" in synth:
             src += f"; engine {key}: scaled from Yosys {bm}x{bn}-p1-rq{bm}"
         else:
             src += f"; engine {key}: formula"
-    if xw != 1:
-        src += f"; engine X port {xw} words per beat (sparse_linear.sv XW={xw})"
-    if ln_width != 1:
-        src += f"; {ln_width}-wide LayerNorm units (int_layernorm.sv W={ln_width})"
-    if add_fabric:
+    if eng.xw != 1:
+        src += f"; engine X port {eng.xw} words per beat (sparse_linear.sv XW={eng.xw})"
+    if builds.layernorm.width != 1:
+        src += (
+            f"; {builds.layernorm.width}-wide LayerNorm units (int_layernorm.sv W={builds.layernorm.width})"
+        )
+    if builds.add.fabric:
         src += "; residual adders in LUTs (int_add.sv FABRIC=1)"
-    if rq_fabric == 1:
+    if eng.rq_fabric == 1:
         src += (
             "; engine requant products in LUTs (sparse_linear.sv RQ_FABRIC=1, Yosys rq_mul_fabric per lane)"
         )
-    elif rq_fabric == 2:
+    elif eng.rq_fabric == 2:
         src += "; engine requant products split, 2 DSPs + LUT adds (sparse_linear.sv RQ_FABRIC=2, Yosys rq_mul_split)"
-    src += "; non-linear units: " + unit_synth_source()
-    return UnitCosts(mac_per_dsp, synth, src, requant_lanes, ln_width, xw, add_fabric, int(rq_fabric))
+    return src + "; non-linear units: " + unit_synth_source()
 
 
 UNITS_SYNTH_JSON = DATA / "rtl_synth_units.json"
@@ -334,57 +348,7 @@ def unit_synth_source() -> str:
     return f"Yosys rtl_synth_units.json ({', '.join(names)}; formulas for other sizes)"
 
 
-#: The scheduler's unit configuration by default (all built in RTL): PACK = 2,
-#: REQ_LANES = 4 (BERT-base 90 % on a U250: faster than REQ_LANES in {BM, 2});
-#: LayerNorm W = 4 unless the scheduler picks another of ``LN_WIDTHS``; XW = 2 (the engine
-#: loads two X words per beat: wide-K matrices such as fc2 fill their first tile in half
-#: the cycles); residual adders in LUTs (FABRIC = 1: the DSPs go to engines and lanes); each
-#: requant product split over 2 DSPs and LUT adds (RQ_FABRIC = 2: 8 DSPs fewer a 16x16 engine).
-DEFAULT_DESIGN: dict[str, Any] = {
-    "mac_per_dsp": 2,
-    "requant_lanes": 4,
-    "ln_width": 4,
-    "xw": 2,
-    "add_fabric": True,
-    "rq_fabric": 2,
-}
-
-#: int_layernorm.sv widths that are built, tested bit-exact and synthesized: the scheduler picks one.
-LN_WIDTHS = (1, 4, 16)
-
-#: Unit designs the bench reports side by side (every one is built in RTL).
-VARIANTS: dict[str, dict[str, Any]] = {
-    "first RTL (1 MAC/DSP, BM requant lanes, LayerNorm W=1)": {"mac_per_dsp": 1, "ln_width": 1},
-    "packed (PACK=2, BM requant lanes, W=1)": {"mac_per_dsp": 2, "ln_width": 1},
-    "session 6 default (PACK=2, REQ_LANES=4, W=4, XW=2, adders in LUTs, requant on 4 DSPs)": {
-        **DEFAULT_DESIGN,
-        "rq_fabric": 0,
-    },
-    "default (PACK=2, REQ_LANES=4, W=4, XW=2, adders in LUTs, split requant)": DEFAULT_DESIGN,
-    "wide LayerNorm (default with W=16)": {**DEFAULT_DESIGN, "ln_width": 16},
-}
-
-
-def design_costs(
-    block: tuple[int, int], mac_per_dsp: int | None = None, ln_width: int | None = None
-) -> UnitCosts:
-    """Costs of the default design for ``block`` (PACK = 1 where the block height is odd).
-
-    ``mac_per_dsp`` overrides the packing (1: the unpacked engine, with the
-    other defaults kept), ``ln_width`` the LayerNorm unit width.
-    """
-    kw = dict(DEFAULT_DESIGN)
-    if ln_width is not None:
-        kw["ln_width"] = ln_width
-    if mac_per_dsp is not None:
-        kw["mac_per_dsp"] = mac_per_dsp
-    return built_costs(kw, block)
-
-
-def built_costs(design: dict[str, Any], block: tuple[int, int]) -> UnitCosts:
-    """Costs of a unit design (``DEFAULT_DESIGN`` / ``VARIANTS`` keys) as the RTL builds it for
-    ``block``: PACK = 2 needs an even block height, so odd heights get PACK = 1."""
-    kw = dict(design)
-    if block[0] % 2 == 1:
-        kw["mac_per_dsp"] = 1
-    return unit_costs(**kw, block=block)
+def design_costs(block: tuple[int, int], builds: Builds = DEFAULT_BUILDS) -> UnitCosts:
+    """Costs of ``builds`` (the default design unless given) as the RTL builds them for ``block``:
+    PACK = 2 needs an even block height, so odd heights get PACK = 1."""
+    return unit_costs(builds.for_block(block), block)

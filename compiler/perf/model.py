@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.hw import timing
-from compiler.hw.boards import URAM_BYTES, Board
+from compiler.hw.boards import FIT_BUDGET, URAM_BYTES, Board
 from compiler.hw.costs import Cost, UnitCosts, brams
 from compiler.hw.timing import x_beats
 from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
@@ -205,8 +205,7 @@ class Design:
     gelu_lanes: int
     ln_lanes: int  # per LayerNorm stage (ln1 and ln2 each have this many units)
     onchip_layers: tuple[int, ...]  # layers whose weights stay on chip; others are streamed
-    costs: UnitCosts
-    tt: int = 4
+    costs: UnitCosts  # the unit builds (costs.builds) and what each unit costs
     rows: dict[int, dict[str, int]] = field(default_factory=dict)  # layer -> role -> row groups
     notes: list[str] = field(default_factory=list)
     # layers whose q projection runs in phase B on fc2's engines (phase A is then k, v only)
@@ -214,6 +213,11 @@ class Design:
     add_lanes: int = 1  # int_add units per residual add stage (two stages: before ln1 and ln2)
     # whose engines a late q borrows (idle until their first input): ("fc2",) or ("fc1", "fc2")
     late_q_on: tuple[str, ...] = ("fc2",)
+
+    @property
+    def tt(self) -> int:
+        """Tokens per engine tile (the engine build's TT)."""
+        return self.costs.builds.engine.token_tile
 
 
 @dataclass
@@ -565,7 +569,7 @@ def weight_storage(wl: Workload, d: Design) -> Cost:
     streamed = [ly.weight_bytes for ly in wl.layers if ly.index not in d.onchip_layers]
     if streamed:
         onchip += 2 * max(streamed)
-    uram_cap = 0.8 * d.board.total("uram") * URAM_BYTES
+    uram_cap = FIT_BUDGET * d.board.total("uram") * URAM_BYTES
     in_uram = min(onchip, uram_cap)
     return Cost(uram=-(-in_uram // URAM_BYTES), bram=brams(onchip - in_uram))
 
@@ -662,7 +666,7 @@ def estimate(wl: Workload, d: Design) -> dict[str, Any]:
         "achieved_gmacs": wl.macs() / (lat_ms * 1e-3) / 1e9 if lat_ms else 0.0,
         **res.as_dict(),
         "utilization": {k: round(v, 4) for k, v in util.items()},
-        "fits": all(v <= 0.8 for v in util.values()),
+        "fits": all(v <= FIT_BUDGET for v in util.values()),
         "engines": d.engines,
         "attn_lanes": d.attn_lanes,
         "gelu_lanes": d.gelu_lanes,

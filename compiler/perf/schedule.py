@@ -28,8 +28,9 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from compiler.hw.boards import Board, get_board
-from compiler.hw.costs import LN_WIDTHS, Cost, UnitCosts, design_costs
+from compiler.hw.boards import FIT_BUDGET, Board, get_board
+from compiler.hw.builds import DEFAULT_BUILDS, LN_WIDTHS, Builds
+from compiler.hw.costs import Cost, UnitCosts, design_costs
 from compiler.perf.model import (
     CHAIN,
     Design,
@@ -53,7 +54,6 @@ from compiler.perf.workload import PHASE_A, LayerWork, LinearWork, Workload
 
 log = logging.getLogger(__name__)
 
-FIT_BUDGET = 0.8
 #: (where a late q runs, attention lanes priced?) pairs the scheduler tries for every pool size
 LAYOUTS: tuple[tuple[tuple[str, ...], bool], ...] = tuple(
     (late, priced) for priced in (False, True) for late in ((), ("fc2",), ("fc1", "fc2"))
@@ -85,13 +85,8 @@ class Schedule:
             "late_q_engines_of": list(d.late_q_on) if d.late_q else [],
             "token_tile": d.tt,
             "mac_per_dsp": d.costs.mac_per_dsp,
-            # the engines' RTL build (sparse_linear.sv PACK, REQ_LANES, XW, RQ_FABRIC)
-            "engine_build": {
-                "PACK": d.costs.mac_per_dsp,
-                "REQ_LANES": d.costs.requant_lanes,
-                "XW": d.costs.xw,
-                "RQ_FABRIC": d.costs.rq_fabric,
-            },
+            # every unit's build (compiler.hw.builds.Builds): what the generators build
+            "builds": d.costs.builds.to_meta(),
             "alloc": {str(k): v for k, v in sorted(d.alloc.items())},
             "row_groups": {str(k): v for k, v in sorted(d.rows.items())},
             "weights": {
@@ -341,7 +336,6 @@ def _design(
     costs: UnitCosts,
     p: int,
     onchip: tuple[int, ...],
-    tt: int,
     late_q: tuple[str, ...] = (),
     priced: bool = False,
 ) -> Design:
@@ -350,7 +344,7 @@ def _design(
     A is k and v on the whole pool; () keeps q in phase A.  ``priced``: attention lanes by price
     (:func:`_layer_lanes`), else the fewest."""
     rq = rq_cycles(costs, wl.block[0])  # the engines' shared-requant stalls (cached by matrix shape)
-    xw = costs.xw
+    xw, tt = costs.xw, costs.builds.engine.token_tile
     alloc: dict[int, dict[str, int]] = {}
     late = frozenset(ly.index for ly in wl.layers if late_q and q_can_run_late(ly))
     late_on = late_q or ("fc2",)
@@ -396,7 +390,6 @@ def _design(
         ln,
         onchip,
         costs,
-        tt,
         rows=rows,
         late_q=late,
         add_lanes=ad,
@@ -458,13 +451,11 @@ def _candidates(pmax: int) -> list[int]:
     return out or [3]
 
 
-def _placement(
-    wl: Workload, board: Board, clock: float, costs: UnitCosts, tt: int, budget: float
-) -> tuple[int, ...]:
+def _placement(wl: Workload, board: Board, clock: float, costs: UnitCosts, budget: float) -> tuple[int, ...]:
     """As many layers on chip as the RAM budget allows with the smallest pool (the rest streamed)."""
     idx = [ly.index for ly in wl.layers]
     for k in range(len(idx), -1, -1):
-        d = _design(wl, board, clock, costs, 3, tuple(idx[:k]), tt)
+        d = _design(wl, board, clock, costs, 3, tuple(idx[:k]))
         d = replace(
             d, attn_lanes=1, gelu_lanes=1, ln_lanes=1, add_lanes=1
         )  # the lanes' RAM is the designs' own
@@ -478,31 +469,33 @@ def schedule(
     wl: Workload,
     board: str | Board,
     clock_mhz: float | None = None,
-    mac_per_dsp: int | None = None,
+    builds: Builds | None = None,
     budget: float = FIT_BUDGET,
-    tt: int = 2,
     costs: UnitCosts | None = None,
 ) -> Schedule:
     """Pick the fastest design for ``wl`` whose resources stay <= ``budget`` of ``board``.
 
-    Without ``costs`` it also picks the LayerNorm unit width among the built
-    ones (``LN_WIDTHS``); it tries every layout of ``LAYOUTS`` (where q runs, priced attention
-    lanes) for every pool size.
+    ``costs`` fixes the unit builds; else ``builds`` (the default ones unless given) with the
+    LayerNorm width picked among the built ones (``LN_WIDTHS``).  It tries every layout of
+    ``LAYOUTS`` (where q runs, priced attention lanes) for every pool size.
     """
     b = get_board(board) if isinstance(board, str) else board
     clock = float(clock_mhz or b.clock_mhz)
-    choices = [costs] if costs is not None else [design_costs(wl.block, mac_per_dsp, w) for w in LN_WIDTHS]
+    base = builds or DEFAULT_BUILDS
+    choices = (
+        [costs] if costs is not None else [design_costs(wl.block, base.with_ln_width(w)) for w in LN_WIDTHS]
+    )
     bm, bn = wl.block
     best: tuple[int, Design] | None = None
     for c in choices:
-        onchip = _placement(wl, b, clock, c, tt, budget)
-        eng_dsp = c.engine(bm, bn, 1, 1, tt).dsp
+        onchip = _placement(wl, b, clock, c, budget)
+        eng_dsp = c.engine(bm, bn, 1, 1, c.builds.engine.token_tile).dsp
         pmax = max(3, int(budget * b.total("dsp") / max(eng_dsp, 1e-9)))
         pmax = min(pmax, 3 * max(1, math.ceil(wl.seq / 2)))
         fewest: dict[tuple[tuple[str, ...], int], int] = {}  # (late, p) -> attention lanes unpriced
         for late, priced in LAYOUTS:
             for p in _candidates(pmax):
-                d0 = _design(wl, b, clock, c, p, onchip, tt, late, priced)
+                d0 = _design(wl, b, clock, c, p, onchip, late, priced)
                 if not priced:
                     fewest[(late, p)] = d0.attn_lanes
                 elif fewest.get((late, p)) == d0.attn_lanes:
@@ -526,7 +519,7 @@ def schedule(
         )
         return Schedule(d, est, True, msg)
     costs = choices[0]
-    d = _design(wl, b, clock, costs, 3, _placement(wl, b, clock, costs, tt, budget), tt)
+    d = _design(wl, b, clock, costs, 3, _placement(wl, b, clock, costs, budget))
     d.attn_lanes = d.gelu_lanes = d.ln_lanes = d.add_lanes = 1
     est = estimate(wl, d)
     over = {r: u for r, u in est["utilization"].items() if u > budget}

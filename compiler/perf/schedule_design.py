@@ -25,6 +25,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from compiler.hw.builds import Builds
 from compiler.ir.graph import Graph
 from compiler.outputs import write_json
 from compiler.perf.schedule import Schedule, schedule
@@ -37,15 +38,15 @@ class ScheduleDesign:
     name = "schedule_design"
 
     def __init__(
-        self, board: str = "u250", clock_mhz: float | None = None, mac_per_dsp: int | None = None
+        self, board: str = "u250", clock_mhz: float | None = None, builds: Builds | None = None
     ) -> None:
         self.board = board
         self.clock_mhz = clock_mhz
-        self.mac_per_dsp = mac_per_dsp
+        self.builds = builds
         self.last: Schedule | None = None
 
     def __call__(self, graph: Graph) -> tuple[Graph, bool]:
-        s = schedule(from_graph(graph), self.board, self.clock_mhz, self.mac_per_dsp)
+        s = schedule(from_graph(graph), self.board, self.clock_mhz, self.builds)
         self.last = s
         d = s.design
         onchip = set(d.onchip_layers)
