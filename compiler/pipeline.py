@@ -188,7 +188,7 @@ def _compile_into(
         onnx_model = onnx.load(str(onnx_path))
     except Exception as e:
         raise UserError(
-            f"{onnx_path.name} is not a readable ONNX model ({str(e).splitlines()[0][:100]})"
+            f"{ref.path if ref.kind == 'onnx' else onnx_path.name} is not a readable ONNX model ({str(e).splitlines()[0][:100]})"
         ) from None
     graph = import_onnx(onnx_model, {**meta, "block": opts.block, "seq_len": opts.seq_len})
     graph = _complete_meta(graph, onnx_model, opts)

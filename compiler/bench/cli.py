@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from compiler.errors import UserError
+
 
 def cmd_bench(a: argparse.Namespace) -> int:
     from rich.console import Console
@@ -18,6 +20,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     from compiler.bench.command import print_table, run_bench
     from compiler.bench.progress import set_quiet
 
+    if a.clock is not None and not a.clock > 0:  # also NaN
+        raise UserError(f"--clock {a.clock} MHz must be positive")
     set_quiet(a.quiet)
     err = Console(stderr=True, highlight=False)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.errors import UserError
+from compiler.outputs import read_json
 
 CSS = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px}img{max-width:100%}"
 
@@ -159,10 +160,10 @@ def render_report(project: Path) -> Path:
     rpath = project / "report.json"
     if not rpath.exists():
         raise UserError(f"{project} has no report.json: not a compiled sparsehls project")
-    rep = json.loads(rpath.read_text())
+    rep = read_json(rpath, "object")
     if "estimate" not in rep and is_project(project):
         estimate_project(project, rep.get("board", "u250"))
-        rep = json.loads(rpath.read_text())
+        rep = read_json(rpath, "object")
     md = project_markdown(rep)
     pngs: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="sparsehls-report-") as tmp:
