@@ -63,7 +63,7 @@ def _resigned(rel: str, data: str) -> Callable[[Path, Path], None]:
 
     def spoil(project: Path, tmp: Path) -> None:
         (project / rel).write_text(data)
-        write_manifest((project / rel).parent)
+        write_manifest(next(d for d in (project / rel).parents if (d / MARKER).is_file()))
 
     return spoil
 
@@ -120,6 +120,8 @@ CASES = [
     Case("interface-json-no-args", _resigned("hls/interface.json", '{"top": "t", "max_seq": 16}'), CSIM, "'args'"),
     Case("manifest-deleted", _delete(MARKER), CSIM, "recompile"),
     Case("graph-json-changed", _write("ir/graph.json", "{}"), CSIM, "graph.json has 2 bytes"),
+    Case("graph-json-list-inspect", _write("ir/graph.json", "[]"), ("inspect", "{project}"), "graph.json holds a JSON list"),
+    Case("graph-json-no-nodes", _resigned("ir/graph.json", '{"sparsehls_ir_version": 1}'), CSIM, "not a sparsehls IR"),
     Case("params-deleted", _delete("ir/params.npz"), ("run", "{project}", "--text", "cat"), "params.npz is missing"),
     Case("report-json-corrupt-inspect", _write("report.json", "{oops"), ("inspect", "{project}"), "report.json is not readable JSON"),
     Case("report-json-corrupt-csim", _write("report.json", "{oops"), CSIM, "report.json is not readable JSON"),
