@@ -247,6 +247,35 @@ def test_prune_calibration_fits_a_short_roberta(tmp_path, capsys) -> None:  # ty
     assert (out / MARKER).is_file()
 
 
+def test_cheap_checks_run_before_torch_loads(compiled, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A wrong method, sparsity or block is refused in a second, not after loading torch and the model."""
+    import os
+    import subprocess
+    import sys
+
+    ckpt = str(compiled[0])
+    cases = [
+        ["prune", ckpt, "-o", "x", "--method", "nope", "--sparsity", "0.5"],
+        ["prune", ckpt, "-o", "x", "--sparsity", "1.5"],
+        ["prune", ckpt, "-o", "x", "--sparsity", "0.5", "--block", "64x64"],
+        ["compile", ckpt, "-o", "x", "--block", "64x64"],
+    ]
+    code = (
+        "import sys; from compiler.cli import main\n"
+        f"codes = [main(a) for a in {cases!r}]\n"
+        "print(codes, 'torch' in sys.modules)"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": root},
+        capture_output=True,
+        text=True,
+    )
+    assert res.stdout.split("\n")[0] == "[2, 2, 2, 2] False", res.stdout + res.stderr
+
+
 def test_sigterm_cleans_up_like_ctrl_c(compiled, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import os
     import signal

@@ -157,7 +157,12 @@ class CsimDesign:
                     code = 0
                 finally:
                     os._exit(code)
-            _, status = os.waitpid(pid, 0)
+            try:
+                _, status = os.waitpid(pid, 0)
+            except BaseException:  # Ctrl-C or SIGTERM while the child runs: do not leave it behind
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise
             if os.WIFSIGNALED(status):
                 sig = signal.Signals(os.WTERMSIG(status)).name
                 raise UserError(
