@@ -103,7 +103,7 @@ def atomic_dir(path: Path, force: bool = False, source: Path | None = None) -> I
     try:
         yield tmp
         write_manifest(tmp)
-        _move_into_place(tmp, path.resolve(), force)
+        _move_into_place(tmp, path, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
