@@ -219,6 +219,32 @@ def model_dims(cfg: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def config_matrices(cfg: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """The encoder's weight matrices [N, K] as the config describes them (read before any weights load)."""
+    d = model_dims(cfg)
+    h, f = d["hidden"], d["ffn"]
+    return {
+        f"attention q/k/v/output ({h}x{h})": (h, h),
+        f"FFN intermediate ({f}x{h})": (f, h),
+        f"FFN output ({h}x{f})": (h, f),
+    }
+
+
+def check_block_against_config(folder: Path, block: tuple[int, int]) -> None:
+    """Refuse a block larger than a matrix of the checkpoint in ``folder``, from config.json alone."""
+    cfg = read_config(folder)
+    try:
+        shapes = config_matrices(cfg)
+    except (KeyError, TypeError, ValueError):
+        return  # an odd config: the full check after loading the model names the matrix
+    bm, bn = block
+    for name, (n, k) in shapes.items():
+        if bm > n or bn > k:
+            raise UserError(
+                f"block {bm}x{bn} is larger than the model's {name} matrix (rows x cols); choose a smaller --block"
+            )
+
+
 def parse_block(text: str) -> tuple[int, int]:
     """Parse 'BMxBN' (e.g. 16x16, 1x4)."""
     try:

@@ -7,9 +7,12 @@ print one line (``sparsehls: error: ...``) and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -45,11 +48,36 @@ def _progress_printer(quiet: bool) -> Callable[[str], None]:
 
 
 # --------------------------------------------------------------------- verbs
+def _check_prune_args(a: argparse.Namespace) -> None:
+    """Everything about ``prune``'s arguments that can be checked before torch or the model loads."""
+    from compiler.checkpoint import (
+        check_block_against_config,
+        check_sparsity,
+        parse_block,
+        resolve_model,
+    )
+    from compiler.outputs import check_output_dir
+    from compiler.prune import METHODS
+
+    if a.method not in METHODS:
+        raise UserError(f"unknown pruning method '{a.method}' (choose from {', '.join(METHODS)})")
+    check_sparsity(a.sparsity)
+    block = parse_block(a.block)
+    if a.steps is not None and a.steps < 0:
+        raise UserError(f"--steps {a.steps} must be >= 0")
+    ref = resolve_model(a.model)
+    if ref.kind == "onnx":
+        raise UserError(
+            f"{ref.path} is an ONNX file; pruning needs a Hugging Face checkpoint folder (or 'minilm')"
+        )
+    check_output_dir(a.output, a.force, source=ref.path)
+    check_block_against_config(ref.path, block)
+
+
 def cmd_prune(a: argparse.Namespace) -> int:
-    from compiler.checkpoint import check_sparsity
+    _check_prune_args(a)
     from compiler.prune.command import run_prune
 
-    check_sparsity(a.sparsity)
     rep = run_prune(
         a.model,
         Path(a.output),
@@ -77,12 +105,19 @@ def cmd_prune(a: argparse.Namespace) -> int:
 
 
 def cmd_compile(a: argparse.Namespace) -> int:
-    from compiler.checkpoint import parse_block
+    from compiler.checkpoint import check_block_against_config, parse_block, resolve_model
+    from compiler.outputs import check_output_dir
+
+    block = parse_block(a.block)
+    ref = resolve_model(a.model)  # cheap checks first: no torch, no weights loaded yet
+    check_output_dir(a.output, a.force, source=ref.path)
+    if ref.kind == "hf":
+        check_block_against_config(ref.path, block)
     from compiler.pipeline import CompileOptions, compile_model
 
     opts = CompileOptions(
         seq_len=a.seq_len,
-        block=parse_block(a.block),
+        block=block,
         board=a.board,
         calib=a.calib,
         force=a.force,
@@ -107,9 +142,12 @@ def cmd_csim(a: argparse.Namespace) -> int:
 
     from compiler.backends.hls.command import run_csim
     from compiler.ir.io import load_graph
-    from compiler.outputs import update_report
+    from compiler.outputs import require_writable, update_report
+    from compiler.project import check_project
 
     project = Path(a.project)
+    check_project(project, hls=True)
+    require_writable(project, "csim records its result in report.json")
     graph = load_graph(project / "ir")
     gi = project / "golden_inputs.npz"
     if not gi.exists():
@@ -134,8 +172,11 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 def cmd_rtlsim(a: argparse.Namespace) -> int:
     from compiler.backends.rtl.command import run_rtlsim
-    from compiler.outputs import update_report
+    from compiler.outputs import require_writable, update_report
+    from compiler.project import check_project
 
+    check_project(Path(a.project))
+    require_writable(Path(a.project), "rtlsim writes its build and report.json there")
     res = run_rtlsim(Path(a.project), a.layer, chained=not a.per_op, sequences=a.sequences)
     update_report(Path(a.project), {"rtlsim": res})
     _console().print(" ".join(f"{k}={v}" for k, v in res.items() if not isinstance(v, dict | list)))
@@ -298,14 +339,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.debug:
         args.fn(args)
         return 0
+    with _sigterm_interrupts():
+        try:
+            return int(args.fn(args))
+        except UserError as e:
+            print(f"sparsehls: error: {e}", file=sys.stderr)
+            return e.exit_code
+        except KeyboardInterrupt:
+            print("sparsehls: interrupted; no output was left behind", file=sys.stderr)
+            return 130
+        except Terminated:
+            print("sparsehls: terminated; no output was left behind", file=sys.stderr)
+            return 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that the output folders' cleanup runs as on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        return int(args.fn(args))
-    except UserError as e:
-        print(f"sparsehls: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("sparsehls: interrupted; no output was left behind", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

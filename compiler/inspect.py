@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from compiler.errors import UserError
 from compiler.ir.graph import Graph
 from compiler.ir.io import load_graph
 from compiler.ir.stats import int_keys, matrix_table
+from compiler.outputs import read_json
 
 
 def _scale_text(scales: dict[str, Any], t: str) -> str:
@@ -35,7 +35,7 @@ def inspect_project(project: Path) -> Any:
     graph = load_graph(project / "ir")
     report: dict[str, Any] = {}
     if (project / "report.json").exists():
-        report = json.loads((project / "report.json").read_text())
+        report = read_json(project / "report.json", "object")
     return Group(_matrix_table(graph), _layer_table(graph, report))
 
 

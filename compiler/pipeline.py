@@ -207,7 +207,8 @@ def import_model(c: Compilation) -> None:
         onnx_model = onnx.load(str(c.onnx_path))
     except Exception as e:
         raise UserError(
-            f"{c.onnx_path.name} is not a readable ONNX model ({str(e).splitlines()[0][:100]})"
+            f"{c.ref.path if c.ref.kind == 'onnx' else c.onnx_path.name} is not a readable ONNX model "
+            f"({str(e).splitlines()[0][:100]})"
         ) from None
     graph = import_onnx(onnx_model, {**c.meta, "block": c.opts.block, "seq_len": c.opts.seq_len})
     graph = _complete_meta(graph, onnx_model, c.opts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,22 @@ import numpy as np
 from compiler.errors import UserError
 from compiler.frontend.inputs import encode, load_tokenizer
 from compiler.ir.io import load_graph
-from runtime.accelerator import open_accelerator
+from compiler.project import check_project
+from runtime.accelerator import BACKENDS, open_accelerator
+
+log = logging.getLogger(__name__)
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` from the command line with undecodable bytes replaced (U+FFFD), and a warning if any were."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # how Python keeps argv bytes that are not UTF-8
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "replace")
+    clean = raw.decode("utf-8", "replace")
+    if clean != text:
+        log.warning("--text is not valid UTF-8: undecodable bytes were replaced with U+FFFD")
+    return clean
 
 
 def run_text_outputs(
@@ -18,17 +34,28 @@ def run_text_outputs(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(feeds, integer outputs) for one sentence."""
     project = Path(project)
-    if not project.is_dir():
-        raise UserError(f"project folder {project} not found")
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    check_project(project, hls=backend != "golden")
     graph = load_graph(project / "ir")
     tok = load_tokenizer(project / "tokenizer")
     if tok is None:
         raise UserError(
             f"{project} has no tokenizer (compiled from a model without tokenizer.json); --text needs one"
         )
+    text = valid_utf8(text)
     if not text.strip():
         raise UserError("--text is empty")
-    feeds = encode(tok, [text], int(graph.meta["seq_len"]))
+    seq = int(graph.meta["seq_len"])
+    tok.no_truncation()
+    n_tokens = len(tok.encode(text).ids)
+    if n_tokens > seq:
+        log.warning(
+            "--text is %d tokens long; only the first %d (the project's sequence length) are used",
+            n_tokens,
+            seq,
+        )
+    feeds = encode(tok, [text], seq)
     feeds = {k: feeds[k] for k in graph.inputs}
     with open_accelerator(backend, project=project, graph=graph) as acc:
         out = acc.run(feeds)

@@ -13,23 +13,7 @@ import numpy as np
 import pytest
 
 from compiler.cli import main
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    capsys.readouterr()  # drop what fixtures printed
-    code = main(list(args))
-    err = capsys.readouterr().err
-    return code, err
-
-
-def assert_user_error(code: int, err: str, *needles: str) -> None:
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("sparsehls: error:"), err
-    assert "Traceback" not in err
-    for n in needles:
-        assert n.lower() in lines[0].lower(), (n, lines[0])
+from tests.clihelp import assert_user_error, run_cli
 
 
 def _compile(out: Path, model: Path | str, *extra: str) -> list[str]:

@@ -17,6 +17,7 @@ from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.hw.boards import BOARDS, get_board
 from compiler.ir.graph import Graph
+from compiler.outputs import write_manifest
 from compiler.passes.quantize import quantize
 from compiler.perf.schedule_design import ScheduleDesign
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
@@ -303,6 +304,7 @@ def test_csim_names_the_first_differing_op(small: tuple[Graph, Path], tmp_path: 
     for i in range(sec["offset"], sec["offset"] + sec["bytes"], 4):
         raw[i + 2] ^= 0x40  # +-2**22 on every bias of l1.v
     (bad / "hls/weights.bin").write_bytes(bytes(raw))
+    write_manifest(bad / "hls")  # a deliberate change: re-signed, or the manifest check refuses it first
     res = run_csim(bad, g, random_feeds(g, 2, seed=15))
     assert not res["passed"] and res["mismatches"] > 0
     assert res["first_mismatch"]["op"] == "l1.v" and res["first_mismatch"]["layer"] == 1

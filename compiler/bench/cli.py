@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from compiler.errors import UserError
+
 
 def cmd_bench(a: argparse.Namespace) -> int:
     from rich.console import Console
@@ -19,6 +21,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     from compiler.bench.progress import set_quiet
     from compiler.hw.builds import DEFAULT_BUILDS
 
+    if a.clock is not None and not a.clock > 0:  # also NaN
+        raise UserError(f"--clock {a.clock} MHz must be positive")
     set_quiet(a.quiet)
     err = Console(stderr=True, highlight=False)
 

@@ -10,6 +10,7 @@ from compiler.bench import plots
 from compiler.bench.command import estimate_project, is_project, markdown
 from compiler.bench.page import render_html
 from compiler.errors import UserError
+from compiler.outputs import read_json
 
 
 def project_markdown(rep: dict[str, Any]) -> str:
@@ -97,10 +98,10 @@ def render_report(project: Path) -> Path:
     rpath = project / "report.json"
     if not rpath.exists():
         raise UserError(f"{project} has no report.json: not a compiled sparsehls project")
-    rep = json.loads(rpath.read_text())
+    rep = read_json(rpath, "object")
     if "estimate" not in rep and is_project(project):
         estimate_project(project, rep.get("board", "u250"))
-        rep = json.loads(rpath.read_text())
+        rep = read_json(rpath, "object")
     md = project_markdown(rep)
     pngs: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="sparsehls-report-") as tmp:

@@ -75,6 +75,8 @@ def load_graph(folder: Path) -> Graph:
         doc = json.loads(gj.read_text())
     except json.JSONDecodeError:
         raise UserError(f"{gj} is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{gj} holds a JSON {type(doc).__name__}, not an object: recompile the project")
     if doc.get("sparsehls_ir_version") != IR_VERSION:
         raise UserError(
             f"{gj} has IR version {doc.get('sparsehls_ir_version')}; this sparsehls reads version {IR_VERSION} — recompile the project"
@@ -84,6 +86,15 @@ def load_graph(folder: Path) -> Graph:
             params = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError) as e:
         raise UserError(f"{pz} is not a readable parameter file ({e})") from None
+    try:
+        return _graph_from(doc, params)
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(
+            f"{gj} is not a sparsehls IR ({e.__class__.__name__}: {e}): recompile the project"
+        ) from None
+
+
+def _graph_from(doc: dict[str, Any], params: dict[str, Any]) -> Graph:
     nodes = tuple(
         Node(
             op=n["op"],

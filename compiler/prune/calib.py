@@ -101,11 +101,25 @@ def default_set() -> TextSet:
     return TextSet(default_corpus(), None, "default_corpus")
 
 
+def calibration_length(cfg: dict[str, Any]) -> int:
+    """Tokens per calibration sentence: :data:`MAX_LEN`, or fewer on a model with fewer usable positions
+    (RoBERTa's position ids start after its padding id: ``model_dims`` keeps that offset)."""
+    from compiler.checkpoint import model_dims
+
+    try:
+        return max(1, min(MAX_LEN, model_dims(cfg)["max_pos"]))
+    except (KeyError, TypeError, ValueError):
+        return MAX_LEN
+
+
 Tokenize = Callable[[list[str]], dict[str, torch.Tensor]]
 
 
-def make_tokenizer(folder: Path, vocab_size: int) -> Tokenize:
+def make_tokenizer(folder: Path, vocab_size: int, max_len: int = MAX_LEN) -> Tokenize:
     """The checkpoint's own tokenizer; a deterministic word-hash tokenizer if it ships none.
+
+    Sentences are cut to ``max_len`` tokens (at most :data:`MAX_LEN`; less where
+    the model has fewer positions, see :func:`calibration_length`).
 
     Random-weight test checkpoints carry no tokenizer files; hashing words into the
     vocabulary gives them stable, text-dependent inputs.
@@ -116,7 +130,7 @@ def make_tokenizer(folder: Path, vocab_size: int) -> Tokenize:
         tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
         def hf(texts: list[str]) -> dict[str, torch.Tensor]:
-            enc = tok(texts, padding=True, truncation=True, max_length=MAX_LEN, return_tensors="pt")
+            enc = tok(texts, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
             return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
         return hf
@@ -125,7 +139,9 @@ def make_tokenizer(folder: Path, vocab_size: int) -> Tokenize:
     def hashed(texts: list[str]) -> dict[str, torch.Tensor]:
         seqs = [
             [1]
-            + [3 + zlib.crc32(w.lower().encode()) % max(vocab_size - 3, 1) for w in t.split()][: MAX_LEN - 2]
+            + [3 + zlib.crc32(w.lower().encode()) % max(vocab_size - 3, 1) for w in t.split()][
+                : max(max_len - 2, 0)
+            ]
             + [2]
             for t in texts
         ]

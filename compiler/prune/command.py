@@ -20,7 +20,7 @@ from compiler.checkpoint import (
 )
 from compiler.errors import UserError
 from compiler.outputs import atomic_dir, check_output_dir, write_json
-from compiler.prune import calib
+from compiler.prune import METHODS, calib
 from compiler.prune.objective import Context, fidelity, seed_all
 from compiler.prune.report import check_block_fits, dead_structures, sparsity_report
 from compiler.prune.result import PruneResult
@@ -48,9 +48,6 @@ def _methods() -> dict[str, Callable[[Context], PruneResult]]:
         "obert": prune_obert,
         "ae": prune_ae,
     }
-
-
-METHODS = ("magnitude", "balanced", "block-lasso", "pgb", "obert", "ae")
 
 
 def run_prune(
@@ -165,7 +162,8 @@ def make_context(
             log.info("the model has no classification head: labels are ignored, distilling only")
             cal.labels = None
             held.labels = None
-    tokenize = calib.make_tokenizer(folder, int(student.config.vocab_size))
+    max_len = calib.calibration_length(read_config(folder))
+    tokenize = calib.make_tokenizer(folder, int(student.config.vocab_size), max_len)
     ctx = Context(
         student,
         teacher,

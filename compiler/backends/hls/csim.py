@@ -10,9 +10,14 @@ model's to name the first op that differs).
 from __future__ import annotations
 
 import ctypes
-import json
+import faulthandler
 import logging
+import mmap
+import os
+import signal
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,7 @@ import numpy as np
 
 from compiler.backends.hls.toolchain import CXXFLAGS, ap_types_dir, gxx
 from compiler.errors import UserError
+from compiler.project import check_hls
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,8 @@ def build_library(hls_dir: Path, opt: str = "-O2") -> Path:
     newest = max(p.stat().st_mtime for p in src.iterdir())
     if out.is_file() and out.stat().st_mtime >= newest:
         return out
+    if not os.access(hls_dir, os.W_OK) or (out.parent.exists() and not os.access(out.parent, os.W_OK)):
+        out = Path(tempfile.mkdtemp(prefix="sparsehls-csim-")) / "libsparsehls.so"  # read-only project
     out.parent.mkdir(exist_ok=True)
     tmp = out.with_suffix(".so.tmp")
     cmd = [
@@ -75,9 +83,10 @@ class CsimDesign:
 
     @classmethod
     def load(cls, hls_dir: Path) -> CsimDesign:
+        """Check ``hls_dir`` against its manifest (a changed weight image is refused, not run), then build and load."""
         hls_dir = Path(hls_dir)
+        interface = check_hls(hls_dir)
         path = build_library(hls_dir)
-        interface = json.loads((hls_dir / "interface.json").read_text())
         raw = np.fromfile(hls_dir / "weights.bin", dtype=np.uint8)
         weights = np.zeros(raw.size + 64, dtype=np.uint8)  # 4-byte aligned, int32 view in bounds
         weights[: raw.size] = raw
@@ -119,10 +128,56 @@ class CsimDesign:
         outs = {}
         for a in self.outputs:
             rows = n_seq if a["rows"] == "seq" else 1
-            outs[a["tensor"]] = np.zeros(
+            outs[a["tensor"]] = _shared_zeros(
                 (n_batch, rows, a["cols"]) if a["rows"] == "seq" else (n_batch, a["cols"]),
-                dtype=_NP[a["ctype"]],
+                _NP[a["ctype"]],
             )
+        traces = self._call_isolated(arrays, outs, n_batch, n_seq, trace)
+        return {k: v.copy() for k, v in outs.items()}, traces
+
+    def _call_isolated(
+        self, arrays: list[np.ndarray], outs: dict[str, np.ndarray], n_batch: int, n_seq: int, trace: bool
+    ) -> dict[tuple[int, int], np.ndarray]:
+        """Call the design in a forked child: a crash there is a one-line error here, not our death.
+
+        The outputs live in shared memory (``outs``); traces come back through a file.
+        """
+        with tempfile.TemporaryDirectory(prefix="sparsehls-csim-") as tmp:
+            trace_file = Path(tmp) / "traces.npz"
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # the child: call, save traces, and leave without running any cleanup
+                code = 1
+                faulthandler.disable()  # a crash is reported by the parent, in one line
+                try:
+                    traces = self._call(arrays, outs, n_batch, n_seq, trace)
+                    if trace:
+                        np.savez(trace_file, **{f"{op}_{b}": v for (op, b), v in traces.items()})  # type: ignore[arg-type]
+                    code = 0
+                finally:
+                    os._exit(code)
+            try:
+                _, status = os.waitpid(pid, 0)
+            except BaseException:  # Ctrl-C or SIGTERM while the child runs: do not leave it behind
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise
+            if os.WIFSIGNALED(status):
+                sig = signal.Signals(os.WTERMSIG(status)).name
+                raise UserError(
+                    f"the C simulation of {self.hls_dir} crashed ({sig}): the project is damaged or the design is wrong; recompile it"
+                )
+            if os.WEXITSTATUS(status) != 0:
+                raise UserError(f"the C simulation of {self.hls_dir} failed (exit {os.WEXITSTATUS(status)})")
+            if not trace:
+                return {}
+            with np.load(trace_file, allow_pickle=False) as z:
+                return {(int(k.split("_")[0]), int(k.split("_")[1])): z[k] for k in z.files}
+
+    def _call(
+        self, arrays: list[np.ndarray], outs: dict[str, np.ndarray], n_batch: int, n_seq: int, trace: bool
+    ) -> dict[tuple[int, int], np.ndarray]:
         traces: dict[tuple[int, int], np.ndarray] = {}
 
         def on_trace(op: int, b: int, data: int, count: int, elem: int) -> None:
@@ -145,4 +200,11 @@ class CsimDesign:
         self.lib.sparsehls_top.restype = None
         self.lib.sparsehls_top(*args)
         self.lib.sparsehls_set_trace(TRACE_FN())
-        return outs, traces
+        return traces
+
+
+def _shared_zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A zeroed array in anonymous shared memory: what a forked child writes there, the parent sees."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = mmap.mmap(-1, max(n, 1))
+    return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)

@@ -67,6 +67,11 @@ def run_rtlsim(
         raise UserError(f"--sequences must be >= 1, got {sequences}")
     project = Path(project)
     graph = load_graph(project / "ir" if (project / "ir" / "graph.json").exists() else project)
+    n_layers = int(graph.meta.get("layers") or max(graph.layers(), default=-1) + 1)
+    if layer is not None and not 0 <= layer < n_layers:
+        raise UserError(
+            f"--layer {layer} is outside 0..{n_layers - 1}: this model has {n_layers} encoder layers"
+        )
     if layer is not None and chained:
         gi = project / "golden_inputs.npz"
         feeds = None
