@@ -32,7 +32,9 @@ SEQS = [64, 128, 256, 512]
 
 def point(model: str, sp: float, block: tuple[int, int], seq: int, board: str, mpd: int = 2) -> dict:
     layers, hidden, heads, ffn = MODELS[model]
-    e = schedule(from_shape(layers, hidden, heads, ffn, seq, block, sp), board, builds=DEFAULT_BUILDS.with_pack(mpd)).estimate
+    e = schedule(
+        from_shape(layers, hidden, heads, ffn, seq, block, sp), board, builds=DEFAULT_BUILDS.with_pack(mpd)
+    ).estimate
     keep = (
         "latency_ms",
         "limit_ms",

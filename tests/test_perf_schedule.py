@@ -362,7 +362,11 @@ def test_both_layernorm_and_add_stages_are_paid_for() -> None:
     assert d.costs.add_fabric
     fabric, dsp = unit_synth_cost("add_fabric"), unit_synth_cost("add")
     assert fabric is not None and d.costs.add_lane() == fabric and fabric.dsp == 0
-    assert dsp is not None and replace(d.costs, builds=replace(d.costs.builds, add=AddBuild(False))).add_lane() == dsp and dsp.dsp > 0
+    assert (
+        dsp is not None
+        and replace(d.costs, builds=replace(d.costs.builds, add=AddBuild(False))).add_lane() == dsp
+        and dsp.dsp > 0
+    )
     assert fabric.lut > dsp.lut  # the multipliers moved into LUTs
 
 
