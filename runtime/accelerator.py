@@ -108,7 +108,7 @@ class XrtAccelerator(Accelerator):
 
         try:
             self._open(pyxrt, hls, xclbin, device)
-        except RuntimeError as e:  # XRT's answers: no card, XILINX_XRT not set, load failed
+        except (RuntimeError, OSError) as e:  # XRT's answers: no card, XILINX_XRT not set, load failed
             raise UserError(f"XRT: {' '.join(str(e).split())}") from None
 
     def _open(self, pyxrt: Any, hls: Path, xclbin: Path, device: int) -> None:
