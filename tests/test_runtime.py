@@ -129,3 +129,25 @@ def test_host_cmake_build_agrees(tmp_path: Path) -> None:
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
         assert res.returncode == 0, res.stdout + res.stderr
     assert (tmp_path / "sparsehls_host").is_file()
+
+
+def test_xclbin_reader(xrt_project: Path, tmp_path: Path) -> None:
+    """What runtime/xclbin.py reads back from a file in XRT's layout, and the damaged files it refuses."""
+    from runtime.xclbin import check_xclbin, read_xclbin
+
+    interface = json.loads((xrt_project / "hls" / "interface.json").read_text())
+    xb = read_xclbin(xrt_project / "mine.xclbin")
+    assert xb.platform == get_board("u280").platform
+    args = xb.kernels[interface["top"]]
+    assert [a.name for a in args] == [a["name"] for a in interface["args"]]
+    assert [a.pointer for a in args] == [a["kind"] == "m_axi" for a in interface["args"]]
+    check_xclbin(xb, interface, "u280")
+    with pytest.raises(UserError, match="register 0x10, this project's at 0x20"):
+        first = interface["args"][0]["name"]
+        check_xclbin(xb, {**interface, "register_map": {first: 0x20}}, "u280")
+    bare = make_xclbin(tmp_path / "bare.xclbin", "k", interface["args"], "p", metadata=False)
+    assert read_xclbin(bare).kernels == {"k": ()}  # the compute unit names the kernel; no argument list
+    cut = tmp_path / "cut.xclbin"
+    cut.write_bytes((xrt_project / "mine.xclbin").read_bytes()[:600])
+    with pytest.raises(UserError, match="runs past the end"):
+        read_xclbin(cut)
