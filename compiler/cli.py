@@ -165,7 +165,9 @@ def cmd_csim(a: argparse.Namespace) -> int:
 def cmd_run(a: argparse.Namespace) -> int:
     from runtime.text import run_text
 
-    out = run_text(Path(a.project), a.text, backend=a.backend)
+    out = run_text(
+        Path(a.project), a.text, backend=a.backend, xclbin=a.xclbin, board=a.board, device=a.device
+    )
     _console().print(out)
     return 0
 
@@ -292,6 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("project")
     s.add_argument("--text", required=True)
     s.add_argument("--backend", default="golden", help="golden | csim | xrt")
+    s.add_argument(
+        "--xclbin", default=None, help="xrt: the bitstream (default PROJECT/hls/build/sparsehls.xclbin)"
+    )
+    s.add_argument(
+        "--board", default=None, help="xrt: the card's board; refused unless the project was built for it"
+    )
+    s.add_argument("--device", type=int, default=None, help="xrt: device index (default 0)")
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("rtlsim", help="RTL simulation (Verilator) of a compiled project's encoder layer")

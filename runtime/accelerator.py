@@ -22,7 +22,10 @@ from typing import Any
 import numpy as np
 
 from compiler.errors import UserError
+from compiler.hw.boards import get_board
 from compiler.ir.graph import Graph
+from compiler.outputs import read_json
+from runtime.xclbin import check_xclbin, read_xclbin
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +79,40 @@ class CsimAccelerator(Accelerator):
 
 
 class XrtAccelerator(Accelerator):
-    """The card, through pyxrt. ``xclbin`` defaults to ``project/hls/build/sparsehls.xclbin``."""
+    """The card, through pyxrt. ``xclbin`` defaults to ``project/hls/build/sparsehls.xclbin``.
+
+    Everything that can be checked without a card is checked first, each refusal one
+    line (``UserError``): the board asked for against the one the project was built for,
+    the xclbin's kernel, argument list and platform against the project's
+    (``runtime.xclbin``), then whether XRT is installed; XRT's own failures (no card,
+    ``XILINX_XRT`` not set) become one line too.
+    """
 
     backend = "xrt"
 
-    def __init__(self, project: Path, xclbin: Path | None = None, device: int = 0) -> None:
+    def __init__(
+        self, project: Path, xclbin: Path | None = None, device: int = 0, board: str | None = None
+    ) -> None:
+        hls = Path(project) / "hls"
+        self.interface: dict[str, Any] = json.loads((hls / "interface.json").read_text())
+        built_for = project_board(Path(project))
+        if board is not None:
+            check_board(board, built_for)
+        xclbin = Path(xclbin) if xclbin else hls / "build" / "sparsehls.xclbin"
+        check_xclbin(read_xclbin(xclbin), self.interface, built_for)
         if importlib.util.find_spec("pyxrt") is None:
             raise UserError(
                 "the xrt backend needs XRT's Python binding pyxrt (source /opt/xilinx/xrt/setup.sh)"
             )
         import pyxrt  # type: ignore[import-not-found]
 
-        hls = Path(project) / "hls"
-        xclbin = Path(xclbin) if xclbin else hls / "build" / "sparsehls.xclbin"
-        if not xclbin.is_file():
-            raise UserError(f"xclbin not found: {xclbin} (build it with `make -C {hls} xclbin`)")
+        try:
+            self._open(pyxrt, hls, xclbin, device)
+        except (RuntimeError, OSError) as e:  # XRT's answers: no card, XILINX_XRT not set, load failed
+            raise UserError(f"XRT: {' '.join(str(e).split())}") from None
+
+    def _open(self, pyxrt: Any, hls: Path, xclbin: Path, device: int) -> None:
         self.pyxrt = pyxrt
-        self.interface: dict[str, Any] = json.loads((hls / "interface.json").read_text())
         self.dev = pyxrt.device(device)
         uuid = self.dev.load_xclbin(pyxrt.xclbin(str(xclbin)))
         self.kernel = pyxrt.kernel(self.dev, uuid, self.interface["top"], pyxrt.kernel.cu_access_mode.shared)
@@ -141,6 +161,27 @@ class XrtAccelerator(Accelerator):
             host[...] = np.frombuffer(bytes(bo.read(host.nbytes, 0)), dtype=host.dtype).reshape(host.shape)
             result[name] = host.astype(np.int64)
         return result
+
+
+def project_board(project: Path) -> str | None:
+    """The board ``project`` was compiled for (report.json ``hls.board``), if it records one."""
+    path = Path(project) / "report.json"
+    if not path.is_file():
+        return None
+    board = read_json(path, "object").get("hls", {}).get("board")
+    return str(board).lower() if board else None
+
+
+def check_board(board: str, built_for: str | None) -> None:
+    """Refuse a board the project was not built for (its HLS project, platform and xclbin are per board)."""
+    want = get_board(board).name
+    if built_for is None:
+        raise UserError(f"the project records no board; it cannot be checked against --board {board}")
+    if want != built_for:
+        raise UserError(
+            f"the project was built for {built_for.upper()}, not {want.upper()}: "
+            f"recompile it with --board {want} (or drop --board)"
+        )
 
 
 def open_accelerator(

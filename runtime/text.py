@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,12 +31,15 @@ def valid_utf8(text: str) -> str:
 
 
 def run_text_outputs(
-    project: Path, text: str, backend: str
+    project: Path, text: str, backend: str, **xrt: Any
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(feeds, integer outputs) for one sentence."""
+    """(feeds, integer outputs) for one sentence; ``xrt``: xclbin, board, device for the xrt backend."""
     project = Path(project)
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    xrt = {k: v for k, v in xrt.items() if v is not None}
+    if xrt and backend != "xrt":
+        raise UserError(f"--{'/--'.join(xrt)} apply to --backend xrt only, not {backend}")
     check_project(project, hls=backend != "golden")
     graph = load_graph(project / "ir")
     tok = load_tokenizer(project / "tokenizer")
@@ -57,14 +61,14 @@ def run_text_outputs(
         )
     feeds = encode(tok, [text], seq)
     feeds = {k: feeds[k] for k in graph.inputs}
-    with open_accelerator(backend, project=project, graph=graph) as acc:
+    with open_accelerator(backend, project=project, graph=graph, **xrt) as acc:
         out = acc.run(feeds)
     return feeds, out
 
 
-def run_text(project: Path, text: str, backend: str = "golden") -> str:
+def run_text(project: Path, text: str, backend: str = "golden", **xrt: Any) -> str:
     """Human-readable summary: integer output digest and values, plus the dequantized result."""
-    feeds, out = run_text_outputs(project, text, backend)
+    feeds, out = run_text_outputs(project, text, backend, **xrt)
     graph = load_graph(Path(project) / "ir")
     name = graph.outputs[0]
     y = np.asarray(out[name]).astype(np.int64)

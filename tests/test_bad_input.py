@@ -93,6 +93,22 @@ def _nothing(project: Path, tmp: Path) -> None:
     pass
 
 
+def _xclbin(
+    kernel: str | None = None, board: str = "u250", metadata: bool = True, swap_args: bool = False
+) -> Callable[[Path, Path], None]:
+    """Write {tmp}/x.xclbin: the project's kernel unless ``kernel``, for ``board``'s platform."""
+
+    def spoil(project: Path, tmp: Path) -> None:
+        from compiler.hw.boards import get_board
+        from tests.xclbins import make_xclbin
+
+        itf = json.loads((project / "hls" / "interface.json").read_text())
+        args = itf["args"][::-1] if swap_args else itf["args"]
+        make_xclbin(tmp / "x.xclbin", kernel or itf["top"], args, get_board(board).platform, metadata)
+
+    return spoil
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -104,6 +120,8 @@ class Case:
 CSIM, RUN_CSIM = ("csim", "{project}"), ("run", "{project}", "--text", "the cat", "--backend", "csim")
 COMPILE = ("compile", "{ckpt}", "--seq-len", "16", "--block", "4x4", "--no-hls", "-q")
 PRUNE = ("prune", "{ckpt}", "-o", "{tmp}/pruned", "--sparsity", "0.5", "--block", "4x4")
+RUN_XRT = ("run", "{project}", "--text", "the cat", "--backend", "xrt")
+XCLBIN = (*RUN_XRT, "--xclbin", "{tmp}/x.xclbin")
 
 # fmt: off
 CASES = [
@@ -133,6 +151,19 @@ CASES = [
     Case("rtlsim-layer-too-big", _nothing, ("rtlsim", "{project}", "--layer", "2"), "outside 0..1"),
     Case("bench-clock-zero", _nothing, ("bench", "{project}", "--clock", "0", "-q"), "--clock 0.0 mhz must be positive"),
     Case("bench-clock-negative", _nothing, ("bench", "{project}", "--clock", "-5", "-q"), "must be positive"),
+    # run --backend xrt (the project is built for U250): wrong xclbin, board or no XRT, refused before the card
+    Case("xrt-no-xclbin-built", _nothing, RUN_XRT, "xclbin not found"),
+    Case("xrt-xclbin-missing", _nothing, (*RUN_XRT, "--xclbin", "{tmp}/none.xclbin"), "none.xclbin"),
+    Case("xrt-xclbin-not-an-xclbin", _write("../x.xclbin", b"hello"), XCLBIN, "not a readable xclbin (no xclbin2 header)"),
+    Case("xrt-xclbin-other-kernel", _xclbin(kernel="other_top"), XCLBIN, "holds kernel(s) [other_top], not this project's"),
+    Case("xrt-xclbin-other-kernel-no-metadata", _xclbin(kernel="other_top", metadata=False), XCLBIN, "another design"),
+    Case("xrt-xclbin-other-register-map", _xclbin(swap_args=True), XCLBIN, "this project's takes"),
+    Case("xrt-xclbin-other-platform", _xclbin(board="u280"), XCLBIN, "built for platform xilinx_u280"),
+    Case("xrt-board-not-built-for", _xclbin(), (*XCLBIN, "--board", "u280"), "built for U250, not U280"),
+    Case("xrt-board-unknown", _xclbin(), (*XCLBIN, "--board", "u999"), "unknown board 'u999'"),
+    # the right xclbin, but no XRT here: "needs ... pyxrt" (with pyxrt and no card: "XRT: <XRT's answer>")
+    Case("xrt-without-xrt", _xclbin(), XCLBIN, "xrt"),
+    Case("xclbin-with-csim", _xclbin(), (*RUN_CSIM, "--xclbin", "{tmp}/x.xclbin"), "apply to --backend xrt only"),
     Case("run-unknown-backend", _nothing, ("run", "{project}", "--text", "cat", "--backend", "gpu"), "unknown backend"),
     Case("onnx-unreadable", _write("../mine.onnx", b"\x00garbage"), ("compile", "{tmp}/mine.onnx", "-o", "{tmp}/out", "-q"), "mine.onnx is not a readable onnx"),
     Case("compile-block-too-large", _nothing, (*COMPILE, "-o", "{tmp}/out", "--block", "64x64"), "larger than the model's attention"),

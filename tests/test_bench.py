@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -51,9 +53,14 @@ def test_bench_outputs(bench_out: Path) -> None:
     assert rep["estimate"]["board"] == "u250"
 
 
-def test_report_html_is_self_contained(bench_out: Path) -> None:
-    html = render_report(bench_out / "project").read_text()
-    assert html.count("data:image/png;base64,") == 3
+@pytest.fixture(scope="module")
+def report_html(bench_out: Path) -> Path:
+    return render_report(bench_out / "project")
+
+
+def test_report_html_is_self_contained(report_html: Path) -> None:
+    html = report_html.read_text()
+    assert html.count("data:image/png;base64,") == 7
     assert not re.search(r"(src|href)=[\"']https?://", html)
     assert "estimate" in html
 
@@ -66,3 +73,102 @@ def test_report_needs_a_project(tmp_path: Path) -> None:
 def test_bench_refuses_few_reps(tiny_bert: Path, tmp_path: Path) -> None:
     with pytest.raises(UserError):
         run_bench(str(tiny_bert), tmp_path / "x", reps=3)
+
+
+def test_bench_gpu_rows_are_published_and_not_compared_for_another_model(bench_out: Path) -> None:
+    """No CUDA GPU here: NVIDIA's figures, labelled published, shown apart, and no ratio for a tiny model."""
+    res = json.loads((bench_out / "bench.json").read_text())
+    g = res["gpu"]
+    assert g["source"] == "published" and not g["comparable"] and "this model differs" in g["note"]
+    assert {r["source"] for r in g["rows"].values()} == {"published"}
+    int8 = {k: r["latency_ms"] for k, r in g["rows"].items() if r["precision"] == "int8"}
+    assert int8 == {"A100 TensorRT INT8": 0.58, "A30 TensorRT INT8": 0.63, "T4 TensorRT INT8": 1.69}
+    assert g["rows"]["T4 TensorRT FP16"]["latency_ms"] == 1.95
+    assert res["gpu_ratios"] == {}
+    md = (bench_out / "bench.md").read_text()
+    assert "published (NVIDIA TensorRT demoBERT, BERT-base seq 128 batch 1 INT8, dense)" in md
+    assert (
+        "| CPU " not in md.split("GPU, **published**")[1].split("\n\n")[1]
+    )  # the GPU table holds GPU rows only
+
+
+def test_gpu_rows_compared_only_for_bert_base(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler.bench import gpu
+
+    base = {"layers": 12, "hidden": 768}
+    assert gpu.comparability(base, 128)[0]
+    ok, note = gpu.comparability(base, 64)
+    assert not ok and "seq_len 64 (BERT-base 128)" in note
+    monkeypatch.setattr(gpu, "cuda_available", lambda: False)
+    sec = gpu.gpu_section(base, 128, None, None, 100, 10)
+    assert sec["source"] == "published" and sec["comparable"]
+    fpga = {"u250": {"latency_ms": 0.5}}
+    assert gpu.ratios(sec, fpga)["u250"]["A100 TensorRT INT8 / fpga"] == pytest.approx(0.58 / 0.5)
+    row = {"source": "measured", "latency_ms": 2.0, "label": "measured", "precision": "fp16"}
+    monkeypatch.setattr(gpu, "cuda_available", lambda: True)
+    monkeypatch.setattr(gpu, "measured_rows", lambda *a: {"torch fp16 (CUDA)": row})
+    sec = gpu.gpu_section({"layers": 2, "hidden": 64}, 16, None, None, 100, 10)
+    assert sec["source"] == "measured" and sec["comparable"] and list(sec["rows"]) == ["torch fp16 (CUDA)"]
+
+
+def _img_payloads(html: str) -> list[bytes]:
+    import base64
+
+    srcs = re.findall(r"<img [^>]*src=\"([^\"]+)\"", html)
+    assert all(s.startswith("data:image/png;base64,") for s in srcs), srcs
+    return [base64.b64decode(s.split(",", 1)[1], validate=True) for s in srcs]
+
+
+def test_report_images_are_decodable_pngs(report_html: Path) -> None:
+    """Every picture of report.html decodes as a PNG of a sensible size (no browser needed)."""
+    import io
+
+    from PIL import Image
+
+    html = report_html.read_text()
+    payloads = _img_payloads(html)
+    assert len(payloads) == 7  # 4 report pictures + bench's latency, sparsity, roofline
+    for data in payloads:
+        with Image.open(io.BytesIO(data)) as im:
+            assert im.format == "PNG"
+            im.load()  # decodes every pixel
+            assert im.width >= 300 and im.height >= 200
+            assert len(im.getcolors(1 << 16) or range(1 << 16)) > 2  # not a blank image
+    for alt in ("layer cycles", "resources", "block map", "latency"):
+        assert f'alt="{alt}"' in html
+    assert "published" in html and "accelerator_sim.layer_cycles" in html
+
+
+def test_report_layer_cycles_hook_shows_simulated_bars(bench_out: Path, tmp_path: Path) -> None:
+    from compiler.bench import figures
+
+    rep = json.loads((bench_out / "project" / "report.json").read_text())
+    rep[figures.SIM_KEY] = {
+        "layer_cycles": [{"layer": ly["layer"], "cycles": 7} for ly in rep["estimate"]["layers"]]
+    }
+    assert figures.simulated_layer_cycles(rep) == {ly["layer"]: 7 for ly in rep["estimate"]["layers"]}
+    assert figures.layer_cycles(rep, tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not on PATH (apt-get install chromium); not part of make setup"
+)
+def test_report_renders_in_headless_chromium(report_html: Path, tmp_path: Path) -> None:
+    """The page loads in a real browser and every image decodes there (naturalWidth > 0)."""
+    probe = (
+        "<script>window.addEventListener('load',()=>{const im=[...document.images];"
+        "document.body.setAttribute('data-decoded',im.filter(i=>i.complete&&i.naturalWidth>0).length+'/'+im.length)})"
+        "</script></body>"
+    )
+    page = tmp_path / "report.html"
+    page.write_text(report_html.read_text().replace("</body>", probe))
+    base = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
+    dom = subprocess.run([*base, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert 'data-decoded="7/7"' in dom.stdout, dom.stderr[-2000:]
+    shot = tmp_path / "shot.png"
+    cmd = [*base, "--window-size=1300,1800", f"--screenshot={shot}", report_html.as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120)
+    assert shot.read_bytes()[:4] == b"\x89PNG"

@@ -72,7 +72,7 @@ def run_bench(
     checkpoint: str | None = None,
 ) -> dict[str, Any]:
     """Measure CPU backends and estimate FPGA boards for a model or a compiled project."""
-    from compiler.bench import cpu
+    from compiler.bench import cpu, gpu
     from compiler.checkpoint import resolve_model
     from compiler.ir.io import load_graph
 
@@ -153,17 +153,20 @@ def run_bench(
     load_before = os.getloadavg()
     cpu_all = cpu.measure_all(onnx if onnx.exists() else None, ckpt, seq, vocab, threads, reps)
     cpu_res.update({k: v for k, v in cpu_all.items() if not v.get("dropped_as_slower_sparse_path")})
+    model_info = {
+        "name": name,
+        "layers": len(wl.layers),
+        "hidden": wl.hidden,
+        "block": list(wl.block),
+        "block_sparsity": wl.block_sparsity(),
+        "macs": wl.macs(),
+        "dense_macs": wl.dense_macs(),
+    }
+    step("GPU rows (measured on a CUDA GPU if there is one, else NVIDIA's published figures)")
+    gpu_res = gpu.gpu_section(model_info, seq, onnx if onnx.exists() else None, ckpt, vocab, reps)
     res: dict[str, Any] = {
-        "what": "CPU latencies measured in this run (median, batch 1); FPGA latencies are ESTIMATES of the scheduled design at the stated clock",
-        "model": {
-            "name": name,
-            "layers": len(wl.layers),
-            "hidden": wl.hidden,
-            "block": list(wl.block),
-            "block_sparsity": wl.block_sparsity(),
-            "macs": wl.macs(),
-            "dense_macs": wl.dense_macs(),
-        },
+        "what": "CPU latencies measured in this run (median, batch 1); FPGA latencies are ESTIMATES of the scheduled design at the stated clock; GPU rows: source measured | published",
+        "model": model_info,
         "seq_len": seq,
         "threads": threads,
         "machine": {
@@ -174,6 +177,8 @@ def run_bench(
         },
         "cpu": cpu_res,
         "cpu_all": cpu_all,
+        "gpu": gpu_res,
+        "gpu_ratios": gpu.ratios(gpu_res, fpga),
         "fpga": fpga,
         "fpga_variants": variants,
         "boards": {b: asdict(BOARDS[b]) for b in boards},
@@ -234,6 +239,7 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| CPU {k} | {v['median_ms']:.2f} | measured |")
     for b, e in res["fpga"].items():
         lines.append(f"| {b.upper()} | {e['latency_ms']:.4f} | estimate @ {e['clock_mhz']:.0f} MHz |")
+    lines += gpu_markdown(res)
     lines += [
         "",
         "| board | fits (≤80 %) | latency est. (ms) | limit (ms) | latency ÷ limit | seq/s | DSP | LUT | BRAM36 | URAM | engines |",
@@ -283,6 +289,28 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def gpu_markdown(res: dict[str, Any]) -> list[str]:
+    """The GPU rows: a table of their own, each row saying whether it was measured or quoted."""
+    g = res.get("gpu")
+    if not g or not g.get("rows"):
+        return []
+    head = (
+        "GPU, measured in this run"
+        if g["source"] == "measured"
+        else "GPU, **published** figures (not measured here)"
+    )
+    lines = ["", f"{head}: {g['note']}.", "", "| GPU backend | latency (ms) | source |", "|---|---:|---|"]
+    for k, r in g["rows"].items():
+        lines.append(f"| {k} | {r['latency_ms']:.2f} | {r['label']} |")
+    for b, r in res.get("gpu_ratios", {}).items():
+        lines += [
+            "",
+            f"GPU latency ÷ {b.upper()} estimate: "
+            + ", ".join(f"{k.replace(' / fpga', '')} {v:.2f}×" for k, v in r.items()),
+        ]
+    return lines
+
+
 def print_table(res: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -302,6 +330,14 @@ def print_table(res: dict[str, Any]) -> None:
             "yes" if e["fits"] else "NO",
             f"{e['latency_over_limit']:.2f}",
         )
+    g = res.get("gpu") or {}
+    for k, r in g.get("rows", {}).items():
+        kind = (
+            "measured"
+            if r["source"] == "measured"
+            else "published" + ("" if g["comparable"] else ", other model")
+        )
+        t.add_row(f"GPU {k}", f"{r['latency_ms']:.2f}", kind, "", "")
     Console().print(t)
 
 

@@ -83,7 +83,7 @@ def torch_backends(ckpt: Path, seq: int, threads: int) -> dict[str, Callable[[],
     from compiler.frontend.export import model_input_names
 
     torch.set_num_threads(threads)
-    model = _stock_model(ckpt)
+    model = stock_model(ckpt)
     if model is None:
         model = load_hf_model(ckpt).eval()
     names = list(model_input_names(model))
@@ -160,7 +160,7 @@ def measure_all(
         return best_sparse(measure(fns, reps))
 
 
-def _stock_model(ckpt: Path) -> Any:
+def stock_model(ckpt: Path) -> Any:
     """The checkpoint as stock transformers loads it (default attention kernel): the fair torch baseline.
 
     ``compiler.checkpoint.load_hf_model`` forces eager attention (needed for a

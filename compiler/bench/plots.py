@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _plt() -> Any:
+def plt_agg() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -15,23 +15,55 @@ def _plt() -> Any:
     return plt
 
 
+def gpu_bars(res: dict[str, Any]) -> list[tuple[str, float, bool]]:
+    """(label, ms, published) per GPU row of a bench result; published rows say so, and say when the model differs."""
+    g = res.get("gpu") or {}
+    out = []
+    for name, r in g.get("rows", {}).items():
+        if r["source"] == "published":
+            note = "published" if g.get("comparable") else "published,\nBERT-base"
+            out.append((f"GPU {name}\n{note}", float(r["latency_ms"]), True))
+        else:
+            out.append((f"GPU {name}\nmeasured", float(r["latency_ms"]), False))
+    return out
+
+
 def latency_bars(res: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
-    labels, vals, colors = [], [], []
+    plt = plt_agg()
+    labels, vals, colors, hatches = [], [], [], []
     for name, r in res["cpu"].items():
         labels.append(f"CPU {name}\nmeasured, {res['threads']} thr")
         vals.append(r["median_ms"])
         colors.append("tab:gray")
+        hatches.append("")
+    for label, ms, published in gpu_bars(res):
+        labels.append(label)
+        vals.append(ms)
+        colors.append("tab:purple")
+        hatches.append("//" if published else "")
     for b, e in res["fpga"].items():
         labels.append(f"{b.upper()} est.\n@{e['clock_mhz']:.0f} MHz")
         vals.append(e["latency_ms"])
         colors.append("tab:green" if e["fits"] else "tab:red")
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4))
-    ax.bar(range(len(vals)), vals, color=colors)
+        hatches.append("")
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(labels)), 4.5))
+    for bar, hatch in zip(
+        ax.bar(range(len(vals)), vals, color=colors, edgecolor="white"), hatches, strict=True
+    ):
+        bar.set_hatch(hatch)
     ax.set_yscale("log")
     ax.set_xticks(range(len(vals)), labels, fontsize=7, rotation=30, ha="right")
     ax.set_ylabel("latency per sequence (ms, log)")
-    ax.set_title(f"{res['model']['name']}, seq {res['seq_len']}: CPU measured vs FPGA estimates")
+    g = res.get("gpu") or {}
+    note = (
+        ""
+        if g.get("comparable", True)
+        else "\nGPU rows are BERT-base seq 128, not this model: for scale only"
+    )
+    ax.set_title(
+        f"{res['model']['name']}, seq {res['seq_len']}: CPU measured, GPU (hatched: published), FPGA estimates{note}",
+        fontsize=9,
+    )
     for i, v in enumerate(vals):
         ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
     fig.tight_layout()
@@ -41,7 +73,7 @@ def latency_bars(res: dict[str, Any], path: Path) -> Path:
 
 
 def latency_vs_sparsity(res: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    plt = plt_agg()
     fig, ax = plt.subplots(figsize=(6, 4))
     sw = res["sparsity_sweep"]
     for b in sw["boards"]:
@@ -66,7 +98,7 @@ def latency_vs_sparsity(res: dict[str, Any], path: Path) -> Path:
 
 
 def roofline(res: dict[str, Any], board: str, path: Path) -> Path:
-    plt = _plt()
+    plt = plt_agg()
     e = res["fpga"][board]
     lim = e["limit"]
     peak = lim["peak_gmacs"]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from compiler.bench import plots
+from compiler.bench import figures, gpu, plots
 from compiler.bench.command import estimate_project, is_project, markdown
 from compiler.bench.page import render_html
 from compiler.errors import UserError
@@ -90,9 +90,48 @@ def project_markdown(rep: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+FIGURES = ("layer_cycles.png", "resources.png", "block_map.png", "report_latency.png")
+
+
+def figures_markdown(rep: dict[str, Any], gpu_res: dict[str, Any], have_bench: bool) -> str:
+    """The pictures' section: what each shows and where its numbers come from."""
+    e = rep.get("estimate", {})
+    sim = "simulated bars beside them" if figures.simulated_layer_cycles(rep) else "no simulated bars yet"
+    lines = [
+        "## Pictures",
+        "",
+        f"Cycles per layer from the performance model (labelled model; {sim}: the whole-accelerator "
+        f"simulation fills report.json {figures.SIM_KEY}.layer_cycles).",
+        "",
+        "![layer cycles](layer_cycles.png)",
+        "",
+        f"Resources the scheduled design uses on the {e.get('board', '?').upper()}, against the fit budget (80 %), estimate.",
+        "",
+        "![resources](resources.png)",
+        "",
+        "Kept blocks of every matrix (from the IR's weights).",
+        "",
+        "![block map](block_map.png)",
+        "",
+        "Latency: the FPGA estimate"
+        + (
+            ", the CPU rows measured by `sparsehls bench`"
+            if have_bench
+            else " (run `sparsehls bench` for CPU rows)"
+        )
+        + f" and the GPU rows ({gpu_res['source']}: {gpu_res['note']}).",
+        "",
+        "![latency](report_latency.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def render_report(project: Path) -> Path:
-    """Write ``project/report.html`` from report.json (+ bench.json next to it, if any)."""
+    """Write ``project/report.html`` from report.json and the IR (+ bench.json next to it, if any)."""
     import tempfile
+
+    from compiler.ir.io import load_graph
 
     project = Path(project)
     rpath = project / "report.json"
@@ -102,17 +141,30 @@ def render_report(project: Path) -> Path:
     if "estimate" not in rep and is_project(project):
         estimate_project(project, rep.get("board", "u250"))
         rep = read_json(rpath, "object")
+    bench_path = next(
+        (p for p in (project / "bench.json", project.parent / "bench.json") if p.exists()), None
+    )
+    res = json.loads(bench_path.read_text()) if bench_path is not None else None
+    m = rep.get("model", {})
+    gpu_res = (res or {}).get("gpu") or gpu.gpu_section_published(m, int(m.get("seq_len", 0)))
     md = project_markdown(rep)
-    pngs: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="sparsehls-report-") as tmp:
-        bench = next((p for p in (project / "bench.json", project.parent / "bench.json") if p.exists()), None)
-        if bench is not None:
-            res = json.loads(bench.read_text())
+        t = Path(tmp)
+        pngs: list[Path] = []
+        if "estimate" in rep:
+            md += "\n" + figures_markdown(rep, gpu_res, res is not None)
+            pngs += [
+                figures.layer_cycles(rep, t / FIGURES[0]),
+                figures.resources(rep, t / FIGURES[1]),
+                figures.block_maps(load_graph(project / "ir"), t / FIGURES[2]),
+                figures.latency(rep, res, gpu_res, t / FIGURES[3]),
+            ]
+        if res is not None:
             md += "\n" + markdown(res)
             rb = "u250" if "u250" in res["fpga"] else next(iter(res["fpga"]))
-            pngs = [
-                plots.latency_bars(res, Path(tmp) / "latency.png"),
-                plots.latency_vs_sparsity(res, Path(tmp) / "sparsity.png"),
-                plots.roofline(res, rb, Path(tmp) / "roofline.png"),
+            pngs += [
+                plots.latency_bars(res, t / "latency.png"),
+                plots.latency_vs_sparsity(res, t / "sparsity.png"),
+                plots.roofline(res, rb, t / "roofline.png"),
             ]
         return render_html(md, pngs, project / "report.html", f"sparsehls report: {project.name}")

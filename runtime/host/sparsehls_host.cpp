@@ -2,6 +2,9 @@
 //
 //   sparsehls_host <sparsehls.xclbin> <project/hls> [--device N] [--repeat R]
 //
+// Build (runtime/host/Makefile; Debian's libxrt-dev or /opt/xilinx/xrt):
+//   g++ -std=c++17 -I/usr/include/xrt sparsehls_host.cpp -o sparsehls_host -lxrt_coreutil -pthread
+//
 // Reads the argument list from <hls>/interface.txt, copies <hls>/weights.bin to
 // the card once, runs the batch in <hls>/tb_data (meta.txt, <input>.bin; written
 // by `sparsehls csim`), reads the outputs back and, where
@@ -9,17 +12,20 @@
 #include <stdint.h>
 
 #include <chrono>
+#include <exception>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "xrt/xrt_bo.h"
 #include "xrt/xrt_device.h"
 #include "xrt/xrt_kernel.h"
+#include "xrt/experimental/xrt_xclbin.h"
 
 namespace {
 
@@ -68,9 +74,34 @@ std::vector<Arg> read_interface(const std::string& path, std::string& top) {
 
 size_t elem_bytes(const std::string& ctype) { return ctype == "int8_t" ? 1 : 4; }
 
-}  // namespace
+// The xclbin must hold this project's kernel with this project's argument list: an xclbin
+// built for another design would otherwise be driven with the wrong registers.  Parsing the
+// file needs no card, so this answers before xrt::device is opened.
+xrt::xclbin check_xclbin(const std::string& path, const std::string& top, const std::vector<Arg>& args) {
+    const xrt::xclbin xclbin(path);
+    std::string names;
+    bool found = false;
+    for (const xrt::xclbin::kernel& k : xclbin.get_kernels()) {
+        names += (names.empty() ? "" : ", ") + k.get_name();
+        found = found || k.get_name() == top;
+    }
+    if (!found)
+        throw std::runtime_error(path + " holds kernel(s) [" + names + "], not " + top +
+                                 ": it was built for another design");
+    const xrt::xclbin::kernel k = xclbin.get_kernel(top);
+    if (k.get_num_args() != args.size())
+        throw std::runtime_error(path + ": kernel " + top + " has " + std::to_string(k.get_num_args()) +
+                                 " arguments, this project's has " + std::to_string(args.size()) +
+                                 ": it was built for another design");
+    for (const xrt::xclbin::arg& a : k.get_args())
+        if (a.get_index() < args.size() && a.get_name() != args[a.get_index()].name)
+            throw std::runtime_error(path + ": argument " + std::to_string(a.get_index()) + " of " + top + " is " +
+                                     a.get_name() + ", this project's is " + args[a.get_index()].name +
+                                     ": it was built for another design");
+    return xclbin;
+}
 
-int main(int argc, char** argv) {
+int run_host(int argc, char** argv) {
     if (argc < 3) {
         std::fprintf(stderr, "usage: sparsehls_host <xclbin> <project/hls> [--device N] [--repeat R]\n");
         return 2;
@@ -93,8 +124,9 @@ int main(int argc, char** argv) {
         }
     }
 
+    const xrt::xclbin xclbin = check_xclbin(xclbin_path, top, args);
     xrt::device device(device_index);
-    const xrt::uuid uuid = device.load_xclbin(xclbin_path);
+    const xrt::uuid uuid = device.load_xclbin(xclbin);
     xrt::kernel kernel(device, uuid, top, xrt::kernel::cu_access_mode::shared);
 
     // Weights: once, shared by the w8 and w32 arguments.
@@ -156,4 +188,21 @@ int main(int argc, char** argv) {
     }
     std::printf("sparsehls_host: %ld mismatches\n", bad);
     return bad == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+// Every XRT failure (no card, "XILINX_XRT not set", an xclbin for another design or
+// platform, a kernel name the xclbin lacks) is an exception: one line on stderr, exit 2.
+int main(int argc, char** argv) {
+    try {
+        return run_host(argc, argv);
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        for (char& c : msg)
+            if (c == '\n' || c == '\r') c = ' ';
+        while (!msg.empty() && msg.back() == ' ') msg.pop_back();
+        std::fprintf(stderr, "sparsehls_host: XRT: %s\n", msg.c_str());
+        return 2;
+    }
 }
