@@ -38,7 +38,7 @@ import jinja2
 import numpy as np
 
 from compiler.backends.rtl import nonlinear, rtlsim
-from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files
+from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files, plan_from_node
 from compiler.errors import UserError
 from compiler.hw import timing
 from compiler.ir.graph import Graph, Node
@@ -259,8 +259,6 @@ def plan_layer(graph: Graph, layer: int, max_tokens: int | None = None, tt: int 
     ``max_tokens``: the most tokens per call (buffer depth; default the compiled
     sequence length, ``graph.meta["seq_len"]``).
     """
-    from compiler.backends.rtl.command import plan_from_node
-
     _check(graph.quantized, "the RTL encoder layer needs a quantized graph (run the quantize pass first)")
     nd = _layer_nodes(graph, layer)
     _check_dataflow(nd, layer, graph)

@@ -22,6 +22,7 @@ import numpy as np
 from compiler.errors import UserError
 from compiler.golden import intops
 from compiler.hw import timing
+from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ SUPPORTED_BLOCKS = frozenset(
 SUPPORTED_TILES = (2, 4, 8, 16, 32, 64)
 SUPPORTED_PACK = (1, 2)  # int8 MACs per multiplier (2: WP486 packing, needs bm even)
 SUPPORTED_XW = timing.XW_CHOICES  # bn-words per x_in beat (engine parameter XW)
+DEFAULT_BLOCK = (4, 4)  # block of a linear node whose graph records none
 MAX_TOKENS = 65535  # the engine's token counter is 16 bits
 RTL_DIR = Path(__file__).resolve().parents[3] / "hls_templates" / "rtl"
 CORE_SV = RTL_DIR / "sparse_linear.sv"
@@ -287,6 +289,28 @@ def with_engine(
         req_lanes=req_lanes,
         xw=xw,
         rq_fabric=rq_fabric,
+    )
+
+
+def block_of(node: Node, graph: Graph) -> tuple[int, int]:
+    block = node.attrs.get("block", graph.meta.get("block"))
+    if block is None:
+        log.info("%s: no block size recorded, using %s", node.name, DEFAULT_BLOCK)
+        return DEFAULT_BLOCK
+    return int(block[0]), int(block[1])
+
+
+def plan_from_node(graph: Graph, node: Node, tt: int = 4) -> LinearPlan:
+    """The engine plan of a quantized ``linear`` node (block from attrs/meta, default 4x4)."""
+    return plan_linear(
+        node.name,
+        graph.param(node, "weight_q"),
+        graph.param(node, "bias_q"),
+        graph.param(node, "mult"),
+        graph.param(node, "shift"),
+        block_of(node, graph),
+        tt=tt,
+        out_bits=int(node.attrs.get("out_bits", 8)),
     )
 
 
