@@ -8,7 +8,7 @@ import pytest
 from cases import random_layer
 from conftest import needs_sim
 
-from compiler.backends.rtl import linear, rtlsim
+from compiler.backends.rtl import linear, verilate
 from compiler.hw.costs import REQUANT_DSP_PER_LANE
 
 pytestmark = [pytest.mark.sim, needs_sim]
@@ -35,7 +35,7 @@ PARAMS = [
 
 
 def _lint(args: list[str], cwd) -> str:
-    rtlsim.setup_verilator()
+    verilate.setup_verilator()
     proc = subprocess.run(
         ["verilator", "--lint-only", "-Wall", *args], cwd=cwd, capture_output=True, text=True
     )

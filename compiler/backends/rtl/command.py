@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from compiler.backends.rtl import layer as rtl_layer
-from compiler.backends.rtl import nonlinear, rtlsim
+from compiler.backends.rtl import nonlinear, rtlsim, verilate
 from compiler.backends.rtl.linear import plan_from_node
 from compiler.errors import UserError
 from compiler.golden import interpreter
@@ -100,7 +100,7 @@ def run_rtlsim_layer(
     plan = rtl_layer.plan_layer(
         graph, layer, max_tokens=max(tokens, int(graph.meta.get("seq_len", 0))), tt=tt
     )
-    rtlsim.setup_verilator()
+    verilate.setup_verilator()
     trace = interpreter.run(graph, feeds, mode="int", trace=True)
     runs = rtl_layer.runs_from_trace(plan, feeds, trace)
     if pause_seed is not None:
@@ -185,7 +185,7 @@ def run_rtlsim_graph(
     if not ops:
         where = "the graph" if layer is None else f"layer {layer}"
         raise UserError(f"no linear op in {where} to simulate (nor gelu, add, layernorm or attention)")
-    rtlsim.setup_verilator()
+    verilate.setup_verilator()
     trace = interpreter.run(graph, feeds or default_feeds(graph), mode="int", trace=True)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-rtlsim-"))
     builds = Path(build_root) if build_root is not None else root / "build"

@@ -16,14 +16,13 @@ set per run, each with its pause seed (-1 = full rate).
 
 from __future__ import annotations
 
-import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from compiler.backends.rtl import rtlsim
+from compiler.backends.rtl import verilate
 from compiler.backends.rtl.linear import RTL_DIR
 from compiler.errors import UserError
 from compiler.hw import timing
@@ -62,27 +61,9 @@ UNITS: dict[str, Unit] = {
 
 
 def build_unit(unit: str, build_root: Path, parameters: dict[str, int] | None = None) -> Path:
-    """One Verilator build per unit and parameter set (incremental; xdist workers share it under a lock)."""
-    rtlsim.setup_verilator()
-    from cocotb_tools.runner import get_runner
-
+    """One Verilator build per unit and parameter set (incremental; xdist workers share it)."""
     spec = UNITS[unit]
-    params = {**spec.parameters, **(parameters or {})}
-    tag = f"unit_{unit}" + "".join(f"_{k}{v}" for k, v in params.items() if spec.parameters.get(k) != v)
-    build_dir = Path(build_root) / tag
-    build_dir.mkdir(parents=True, exist_ok=True)
-    with open(build_dir.parent / f".{tag}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        get_runner("verilator").build(
-            sources=spec.paths(),
-            hdl_toplevel=spec.top,
-            parameters=params,
-            build_dir=build_dir,
-            build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
-            always=False,
-            log_file=build_dir / "build.log",
-        )
-    return build_dir
+    return verilate.build(spec.paths(), spec.top, build_root, {**spec.parameters, **(parameters or {})})
 
 
 # --------------------------------------------------------------------------
@@ -194,7 +175,7 @@ def run_unit(
     for i, run in enumerate(runs):
         for k, v in run.items():
             arrays[f"run{i}.{k}"] = np.asarray(v)
-    result, seconds = rtlsim.run_cocotb(
+    result, seconds = verilate.run_cocotb(
         case_dir, arrays, "compiler.backends.rtl.nonlinear_tb", UNITS[unit].top, build_dir, unit
     )
     result["seconds"] = seconds
