@@ -51,7 +51,8 @@ def _params_id(p: dict) -> str:
 @pytest.mark.parametrize("params", PARAMS, ids=_params_id)
 def test_engine_lint_clean(params, tmp_path):
     _lint(
-        [f"-G{k}={v}" for k, v in params.items()] + [str(linear.CORE_SV), "--top-module", "sparse_linear"],
+        [f"-G{k}={v}" for k, v in params.items()]
+        + [str(linear.PKG_SV), str(linear.CORE_SV), "--top-module", "sparse_linear"],
         tmp_path,
     )
 
@@ -60,7 +61,7 @@ def test_engine_lint_clean(params, tmp_path):
 def test_generated_top_lint_clean(pack, req_lanes, tmp_path):
     plan = random_layer(seed=1, n=30, k=40, block=(4, 8), sparsity=0.6, name="l0_q")
     top = linear.write_layer(linear.with_engine(plan, pack, req_lanes), tmp_path)
-    _lint([str(linear.CORE_SV), str(top), "--top-module", top.stem], tmp_path)
+    _lint([str(linear.PKG_SV), str(linear.CORE_SV), str(top), "--top-module", top.stem], tmp_path)
 
 
 def test_small_synthesis(tmp_path):

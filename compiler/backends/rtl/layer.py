@@ -50,6 +50,7 @@ LIB_SV = RTL_DIR / "encoder_layer_lib.sv"
 SOURCES = tuple(
     RTL_DIR / s
     for s in (
+        "sparsehls_pkg.sv",
         "int_divu.sv",
         "int_isqrt.sv",
         "int_softmax.sv",

@@ -38,6 +38,7 @@ DEFAULT_BLOCK = (4, 4)  # block of a linear node whose graph records none
 MAX_TOKENS = 65535  # the engine's token counter is 16 bits
 RTL_DIR = Path(__file__).resolve().parents[3] / "hls_templates" / "rtl"
 CORE_SV = RTL_DIR / "sparse_linear.sv"
+PKG_SV = RTL_DIR / "sparsehls_pkg.sv"  # shared by every unit: first in every source list
 
 PORTS = (
     "ap_clk",

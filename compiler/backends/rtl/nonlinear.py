@@ -44,17 +44,19 @@ class Unit:
 
 UNITS: dict[str, Unit] = {
     # IN_IDENTITY 1: the input is already FX(F_GELU) (in_mult/in_shift = IDENTITY), no input requant
-    "gelu": Unit("int_gelu", ("int_gelu.sv",), {"IN_IDENTITY": 0}),
-    "add": Unit("int_add", ("int_add.sv",), {"HMAX": HMAX}),
+    "gelu": Unit("int_gelu", ("sparsehls_pkg.sv", "int_gelu.sv"), {"IN_IDENTITY": 0}),
+    "add": Unit("int_add", ("sparsehls_pkg.sv", "int_add.sv"), {"HMAX": HMAX}),
     # W: elements per beat (a power of two dividing HMAX; a build per W)
     "layernorm": Unit(
-        "int_layernorm", ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"), {"HMAX": HMAX, "W": 1}
+        "int_layernorm",
+        ("sparsehls_pkg.sv", "int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"),
+        {"HMAX": HMAX, "W": 1},
     ),
-    "softmax": Unit("int_softmax", ("int_divu.sv", "int_softmax.sv"), {"LMAX": LMAX}),
+    "softmax": Unit("int_softmax", ("sparsehls_pkg.sv", "int_divu.sv", "int_softmax.sv"), {"LMAX": LMAX}),
     # one attention head: QK^T, int_softmax, PV; D = head_dim (a build per head_dim)
     "attention": Unit(
         "int_attention_head",
-        ("int_divu.sv", "int_softmax.sv", "int_attention_head.sv"),
+        ("sparsehls_pkg.sv", "int_divu.sv", "int_softmax.sv", "int_attention_head.sv"),
         {"D": 8, "SMAX": 128},
     ),
 }

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from compiler.backends.rtl import verilate
-from compiler.backends.rtl.linear import CORE_SV, LinearPlan, mem_files
+from compiler.backends.rtl.linear import CORE_SV, PKG_SV, LinearPlan, mem_files
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def shape_of(plan: LinearPlan, cap: int | None = None) -> EngineShape:
 
 def build(shape: EngineShape, build_root: Path) -> Path:
     """Verilator build of the engine for one shape (incremental: a second call is cheap)."""
-    return verilate.build([CORE_SV], "sparse_linear", build_root, shape.parameters())
+    return verilate.build([PKG_SV, CORE_SV], "sparse_linear", build_root, shape.parameters())
 
 
 def run_case(
