@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "hw_tests")]
 
 from cases import random_layer, random_tokens  # noqa: E402
 
-from compiler.backends.rtl import rtlsim  # noqa: E402
+from compiler.backends.rtl import rtlsim, verilate  # noqa: E402
 from compiler.backends.rtl.linear import with_engine  # noqa: E402
 from compiler.hw import timing  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
@@ -129,7 +129,7 @@ def main() -> int:
     # sim_build/ is git-ignored: ROM files, logs and Verilator builds stay out of the repo
     ap.add_argument("--work", type=Path, default=ROOT / "hw_tests" / "sim_build" / "bench")
     args = ap.parse_args()
-    rtlsim.setup_verilator()
+    verilate.setup_verilator()
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     if args.dsp:  # "cases" (default engines, what compiler/perf models) stay as measured
         dsp_rows = run(DSP, args.work / "build", args.work / "dsp", [_seed_index(c[0]) for c in DSP])

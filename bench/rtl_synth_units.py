@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from compiler.backends.rtl import nonlinear  # noqa: E402
-from compiler.backends.rtl.linear import RTL_DIR  # noqa: E402
+from compiler.backends.rtl.linear import PKG_SV, RTL_DIR  # noqa: E402
 from compiler.backends.rtl.synth import count_resources, yosys_exe  # noqa: E402
 from compiler.golden import intops  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
@@ -160,6 +160,7 @@ def synth_unit(name: str, timeout_s: int = 3600) -> dict[str, Any]:
     fabric = name.endswith(FABRIC_SUFFIX)
     base = name.removesuffix(FABRIC_SUFFIX) if fabric else name
     top, sources, params, mems = UNITS[base]
+    sources = (PKG_SV.name, *sources)  # the shared package first, as in every source list
     if fabric:
         params = {**params, **FABRIC_PARAMS.get(base, {})}
     nodsp = " -nodsp" if fabric else ""

@@ -183,7 +183,7 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
     update_report(Path(a.project), {"rtlsim": res})
     _console().print(" ".join(f"{k}={v}" for k, v in res.items() if not isinstance(v, dict | list)))
     if a.synth:
-        from compiler.backends.rtl.command import plan_from_node
+        from compiler.backends.rtl.linear import plan_from_node
         from compiler.backends.rtl.synth import synth_resources
         from compiler.ir.io import load_graph
 

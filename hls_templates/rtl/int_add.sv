@@ -53,17 +53,18 @@ module int_add #(
   logic [PW-1:0] rom[HMAX];
   initial $readmemh({MEM_PREFIX, "add_params.mem"}, rom);
 
-  logic running, done_r, start_fire, in_fire, out_fire, adv, want, both;
+  logic running, start_fire, finish, in_fire, out_fire, adv, want, both;
   logic use_b_r;
   logic [31:0] n_r, in_cnt, out_cnt;
   logic [AW-1:0] ch;
   logic [31:0] nch_r;
   logic [PIPE-1:0] v;
 
-  assign start_fire = ap_start && !running && !done_r;
-  assign ap_idle = !running;
-  assign ap_done = done_r;
-  assign ap_ready = done_r;
+  sparsehls_ap_ctrl u_ctrl (
+      .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
+      .ap_ready(ap_ready), .empty(n_elems == 0), .finish(finish), .start_fire(start_fire), .running(running)
+  );
+  assign finish = out_fire && out_cnt + 1 == n_r;
   assign adv = !v[PIPE-1] || r_out_TREADY;
   assign want = running && (in_cnt != n_r) && adv;
   assign both = a_in_TVALID && (b_in_TVALID || !use_b_r);
@@ -75,8 +76,6 @@ module int_add #(
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      running <= 1'b0;
-      done_r <= 1'b0;
       n_r <= '0;
       in_cnt <= '0;
       out_cnt <= '0;
@@ -84,7 +83,6 @@ module int_add #(
       nch_r <= 32'd1;
       use_b_r <= 1'b0;
     end else begin
-      done_r <= 1'b0;
       if (start_fire) begin
         n_r <= n_elems;
         in_cnt <= '0;
@@ -92,20 +90,12 @@ module int_add #(
         ch <= '0;
         nch_r <= n_ch;
         use_b_r <= use_b;
-        if (n_elems == 0) done_r <= 1'b1;
-        else running <= 1'b1;
       end
       if (in_fire) begin
         in_cnt <= in_cnt + 1;
         ch <= (32'(ch) + 32'd1 == nch_r) ? '0 : ch + AW'(1);
       end
-      if (out_fire) begin
-        out_cnt <= out_cnt + 1;
-        if (out_cnt + 1 == n_r) begin
-          running <= 1'b0;
-          done_r <= 1'b1;
-        end
-      end
+      if (out_fire) out_cnt <= out_cnt + 1;
     end
   end
 
@@ -115,10 +105,7 @@ module int_add #(
   logic [PW-1:0] s0_p;
   logic [31:0] s4_out;
 
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) v <= '0;
-    else if (adv) v <= {v[PIPE-2:0], in_fire};
-  end
+  sparsehls_valid_pipe #(.N(PIPE)) u_valid (.clk(ap_clk), .rst_n(ap_rst_n), .en(adv), .in(in_fire), .v(v));
 
   always_ff @(posedge ap_clk) begin
     if (adv) begin
@@ -128,12 +115,11 @@ module int_add #(
       s1_sa <= s0_p[37:32];
       s1_sb <= s0_p[75:70];
       s1_c <= $signed(s0_p[139:76]);
-      s2_ra <= (s1_pa + (64'sd1 <<< (s1_sa - 6'd1))) >>> s1_sa;
-      s2_rb <= use_b_r ? (s1_pb + (64'sd1 <<< (s1_sb - 6'd1))) >>> s1_sb : 64'sd0;
+      s2_ra <= sparsehls_pkg::rshift_round(s1_pa, s1_sa);
+      s2_rb <= use_b_r ? sparsehls_pkg::rshift_round(s1_pb, s1_sb) : 64'sd0;
       s2_c <= s1_c;
       s3_r <= s2_ra + s2_rb + s2_c;
-      s4_out <= s3_r > 64'sd2147483647 ? 32'h7fffffff :
-                (s3_r < -64'sd2147483648 ? 32'h80000000 : s3_r[31:0]);
+      s4_out <= sparsehls_pkg::sat32(s3_r);
     end
   end
   assign r_out_TDATA = s4_out;

@@ -65,17 +65,18 @@ module int_attention_head #(
   logic unused_pad;  // k_in byte padding; the inner softmax's handshake (it ends with o_out)
   assign unused_pad = ^{k_in_TDATA[D*8+7:D*8+1], sm_done, sm_idle, sm_ready};
 
-  logic running, done_r, start_fire, sm_start, sm_done, sm_idle, sm_ready;
+  logic running, start_fire, finish, sm_start, sm_done, sm_idle, sm_ready;
   logic [31:0] len_r, kcnt, vcnt, qrows, orows;
   logic [31:0] om_r;
   logic [5:0] os_r;
   logic k_in_all;
   assign k_in_all = kcnt == len_r;
 
-  assign start_fire = ap_start && !running && !done_r;
-  assign ap_idle = !running;
-  assign ap_done = done_r;
-  assign ap_ready = done_r;
+  sparsehls_ap_ctrl u_ctrl (
+      .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
+      .ap_ready(ap_ready), .empty(seq_len == 0), .finish(finish), .start_fire(start_fire), .running(running)
+  );
+  assign finish = o_out_TVALID && o_out_TREADY && orows + 32'd1 == len_r;  // the last output row
   assign k_in_TREADY = running && kcnt != len_r;
   assign v_in_TREADY = running && vcnt != len_r;
 
@@ -284,13 +285,13 @@ module int_attention_head #(
   assign o_out_TDATA = out_reg;
   always_comb
     for (int k = 0; k < OUT_LANES; k++)
-      rq_sat[k*8+:8] = rq_sh[k] > 64'sd127 ? 8'h7f : (rq_sh[k] < -64'sd128 ? 8'h80 : rq_sh[k][7:0]);
+      rq_sat[k*8+:8] = sparsehls_pkg::sat8(rq_sh[k]);
   always_ff @(posedge ap_clk) begin
     if (adv) begin
       for (int k = 0; k < OUT_LANES; k++) begin
         rq_lo[k] <= RLW'(hold[k]) * RLW'($signed({1'b0, om_r[16:0]}));  // 1
         rq_hi[k] <= RHW'(hold[k]) * RHW'($signed({1'b0, om_r[31:17]}));
-        rq_sum[k] <= 64'(rq_lo[k]) + (64'(rq_hi[k]) <<< 17) + (64'sd1 <<< (os_r - 6'd1));  // 2
+        rq_sum[k] <= 64'(rq_lo[k]) + (64'(rq_hi[k]) <<< 17) + sparsehls_pkg::round_half(os_r);  // 2
         rq_sh[k] <= rq_sum[k] >>> os_r;  // 3
       end
     end
@@ -310,8 +311,6 @@ module int_attention_head #(
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      running <= 1'b0;
-      done_r <= 1'b0;
       sm_start <= 1'b0;
       len_r <= 32'd1;
       kcnt <= '0;
@@ -332,7 +331,6 @@ module int_attention_head #(
       sm_shift_r <= 6'd1;
       for (int l = 0; l < D; l++) acc[l] <= '0;
     end else begin
-      done_r <= 1'b0;
       sm_start <= 1'b0;
       if (start_fire) begin
         len_r <= seq_len;
@@ -346,11 +344,7 @@ module int_attention_head #(
         sm_mult_r <= sm_mult;
         sm_shift_r <= sm_shift;
         for (int l = 0; l < D; l++) acc[l] <= '0;
-        if (seq_len == 0) done_r <= 1'b1;
-        else begin
-          running <= 1'b1;
-          sm_start <= 1'b1;
-        end
+        if (seq_len != 0) sm_start <= 1'b1;
       end
       if (k_in_TVALID && k_in_TREADY) kcnt <= kcnt + 32'd1;
       if (v_in_TVALID && v_in_TREADY) vcnt <= vcnt + 32'd1;
@@ -379,10 +373,6 @@ module int_attention_head #(
       if (o_out_TVALID && o_out_TREADY) begin
         out_valid <= 1'b0;
         orows <= orows + 32'd1;
-        if (orows + 32'd1 == len_r) begin
-          running <= 1'b0;
-          done_r <= 1'b1;
-        end
       end
       if (adv && v3) begin
         land_cnt <= land_cnt + 1'b1;

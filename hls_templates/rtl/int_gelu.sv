@@ -59,16 +59,17 @@ module int_gelu #(
   // ONE = 2^F_GELU = 4096 (the literals 14'd4096 / 13'd4096 below)
 
   // ---------------- control (ap_ctrl_hs) ----------------
-  logic running, done_r, start_fire, in_fire, out_fire, adv;
+  logic running, start_fire, finish, in_fire, out_fire, adv;
   logic [31:0] n_r, in_cnt, out_cnt;
   logic [31:0] im_r, om_r;  // the ports' full range (the products wrap like int64: no check needed)
   logic signed [31:0] off_r, zero_r;
   logic [5:0] is_r, os_r;
 
-  assign start_fire = ap_start && !running && !done_r;
-  assign ap_idle = !running;
-  assign ap_done = done_r;
-  assign ap_ready = done_r;
+  sparsehls_ap_ctrl u_ctrl (
+      .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
+      .ap_ready(ap_ready), .empty(n_elems == 0), .finish(finish), .start_fire(start_fire), .running(running)
+  );
+  assign finish = out_fire && out_cnt + 1 == n_r;
 
   logic [PIPE-1:0] v;  // stage valid bits
   assign adv = !v[PIPE-1] || y_out_TREADY;
@@ -79,8 +80,6 @@ module int_gelu #(
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      running <= 1'b0;
-      done_r <= 1'b0;
       n_r <= '0;
       in_cnt <= '0;
       out_cnt <= '0;
@@ -91,7 +90,6 @@ module int_gelu #(
       is_r <= 6'd1;
       os_r <= 6'd1;
     end else begin
-      done_r <= 1'b0;
       if (start_fire) begin
         n_r <= n_elems;
         in_cnt <= '0;
@@ -102,17 +100,9 @@ module int_gelu #(
         os_r <= out_shift;
         off_r <= out_offset;
         zero_r <= out_zero;
-        if (n_elems == 0) done_r <= 1'b1;
-        else running <= 1'b1;
       end
       if (in_fire) in_cnt <= in_cnt + 1;
-      if (out_fire) begin
-        out_cnt <= out_cnt + 1;
-        if (out_cnt + 1 == n_r) begin
-          running <= 1'b0;
-          done_r <= 1'b1;
-        end
-      end
+      if (out_fire) out_cnt <= out_cnt + 1;
     end
   end
 
@@ -131,7 +121,7 @@ module int_gelu #(
   logic signed [63:0] s9_p, s10_r;  // (y+off)*out_mult mod 2^64, its rounded shift: any int64
   logic [1:0] s4_sg, s5_sg;  // sign of xs: 01 positive, 11 negative, 00 zero
   logic [7:0] s11_out;
-  logic signed [63:0] rin_w, rout_w, fin_w;
+  logic signed [63:0] fin_w;
   // the three wide products, from the build's branch below (general xf, or IN_IDENTITY's int32)
   logic signed [48:0] xs_w;  // stage 3: xs (or, IN_IDENTITY, a value with the same t and sign)
   logic signed [50:0] y_w;  // stage 7: y = (xf*g mod 2^64) >> 13
@@ -143,18 +133,13 @@ module int_gelu #(
   logic [12:0] ell_w;  // in [393, 4096]
 
   always_comb begin
-    rin_w = 64'sd1 <<< (is_r - 6'd1);
-    rout_w = 64'sd1 <<< (os_r - 6'd1);
     abs_w = s3_xs[48] ? 49'(-s3_xs) : 49'(s3_xs);
     qt_w = 41'(QA) * 41'(s5_tt);
     ell_w = 13'(qt_w >>> 24) + 13'd4096;
     fin_w = s10_r + 64'(zero_r);
   end
 
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) v <= '0;
-    else if (adv) v <= {v[PIPE-2:0], in_fire};
-  end
+  sparsehls_valid_pipe #(.N(PIPE)) u_valid (.clk(ap_clk), .rst_n(ap_rst_n), .en(adv), .in(in_fire), .v(v));
 
   always_ff @(posedge ap_clk) begin
     if (adv) begin
@@ -172,8 +157,8 @@ module int_gelu #(
       s7_y <= y_w;
       s8_y <= 52'(s7_y) + 52'(off_r);
       s9_p <= p9_w;
-      s10_r <= (s9_p + rout_w) >>> os_r;
-      s11_out <= fin_w > 64'sd127 ? 8'h7f : (fin_w < -64'sd128 ? 8'h80 : fin_w[7:0]);
+      s10_r <= sparsehls_pkg::rshift_round(s9_p, os_r);
+      s11_out <= sparsehls_pkg::sat8(fin_w);
     end
   end
   // stages 1-2: xf = requant(x, in_mult, in_shift), or x itself when IN_IDENTITY
@@ -187,7 +172,7 @@ module int_gelu #(
     //       sparse_linear_rq_mul's split build, two 18 x 27-bit DSPs take out_mult's low 26 bits
     //       and six shifted adds in LUTs its top 6 (mod 2^64 like the general build).
     logic unused_in_w;  // the input requant's scalars, and bits no narrowed product reads
-    assign unused_in_w = ^{im_r, is_r, rin_w, s6_xf[63:32], s8_y[51:33]};
+    assign unused_in_w = ^{im_r, is_r, s6_xf[63:32], s8_y[51:33]};
     logic signed [15:0] xc_w;  // x clamped to [-2^15, 2^15)
     logic signed [31:0] xsp_w;  // xc*INV_SQRT2: |.| <= 2^15 * 23170 < 2^30
     logic signed [29:0] xg_w;  // x[14:0]*g: |.| < 2^14 * 2^13 = 2^27
@@ -255,7 +240,7 @@ module int_gelu #(
     always_ff @(posedge ap_clk) begin
       if (adv) begin
         s1_p <= 64'(s0_x) * 64'($signed({1'b0, im_r}));  // 32x33 bits: 4 DSPs
-        s2_xf <= (s1_p + rin_w) >>> is_r;
+        s2_xf <= sparsehls_pkg::rshift_round(s1_p, is_r);
       end
     end
   end

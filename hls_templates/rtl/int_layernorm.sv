@@ -84,7 +84,7 @@ module int_layernorm #(
   initial $readmemh({MEM_PREFIX, "ln_params.mem"}, rom);
   logic [W*32-1:0] buf_r[2**(AW+1)];  // two row buffers: address {buffer, beat}
 
-  logic busy, done_r, start_fire, in_fire, out_fire, adv, issue;
+  logic unused_running, start_fire, finish, in_fire, out_fire, adv, issue;  // the phases (la, sa, oa) run the unit
   logic [31:0] rows_r, orow, nb_r;  // nb_r: beats per row
   logic [31:0] k;  // phase
   logic la, sa, oa;  // stages active in this phase: LOAD row k, STATS row k-1, OUT row k-2
@@ -104,10 +104,12 @@ module int_layernorm #(
   assign in_lanes = 32'(widx) + 32'd1 == nb_r ? last_mask_r : '1;
   assign out_lanes = 32'(issued) + 32'd1 == nb_r ? last_mask_r : '1;
 
-  assign start_fire = ap_start && !busy && !done_r;
-  assign ap_idle = !busy;
-  assign ap_done = done_r;
-  assign ap_ready = done_r;
+  sparsehls_ap_ctrl u_ctrl (
+      .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
+      .ap_ready(ap_ready), .empty(n_rows == 0), .finish(finish), .start_fire(start_fire), .running(unused_running)
+  );
+  // the last beat of the last row
+  assign finish = out_fire && 32'(outs) + 32'd1 == nb_r && orow + 32'd1 == rows_r;
   // LOAD writes beat widx of buffer k % 2 once OUT (row k-2, same buffer) has read it
   assign x_in_TREADY = la && 32'(widx) != nb_r && (!oa || issued > widx);
   assign in_fire = x_in_TVALID && x_in_TREADY;
@@ -206,8 +208,6 @@ module int_layernorm #(
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      busy <= 1'b0;
-      done_r <= 1'b0;
       rows_r <= '0;
       orow <= '0;
       nb_r <= 32'd1;
@@ -224,7 +224,6 @@ module int_layernorm #(
       mean_o <= '0;
       inv_o <= '0;
     end else begin
-      done_r <= 1'b0;
       if (start_fire) begin
         rows_r <= n_rows;
         h_r <= RB'(h);
@@ -239,8 +238,6 @@ module int_layernorm #(
         la <= n_rows != 0;
         sa <= 1'b0;
         oa <= 1'b0;
-        if (n_rows == 0) done_r <= 1'b1;
-        else busy <= 1'b1;
       end else if (phase_end) begin  // next phase k + 1
         k <= k + 32'd1;
         la <= k + 32'd1 < rows_r;
@@ -258,10 +255,6 @@ module int_layernorm #(
         if (32'(outs) + 32'd1 == nb_r) begin
           outs <= '0;
           orow <= orow + 32'd1;
-          if (orow + 32'd1 == rows_r) begin
-            busy <= 1'b0;
-            done_r <= 1'b1;
-          end
         end else outs <= outs + 1'b1;
       end
     end
@@ -360,10 +353,7 @@ module int_layernorm #(
   logic [OP-2:0][W-1:0] om;  // lane masks of OUT stages 1..OP-1
   logic signed [32:0] rd_mean;
   logic [31:0] rd_inv, o_inv;
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) ov <= '0;
-    else if (adv) ov <= {ov[OP-2:0], issue};
-  end
+  sparsehls_valid_pipe #(.N(OP)) u_valid (.clk(ap_clk), .rst_n(ap_rst_n), .en(adv), .in(issue), .v(ov));
   always_ff @(posedge ap_clk) begin
     if (adv) begin
       rd_x <= buf_r[{k[0], issued[AW-1:0]}];
@@ -414,17 +404,17 @@ module int_layernorm #(
         o_w1 <= o_w0[PW*l+:PW];
         o_p <= 64'(o_d * inv_s);
         o_w2 <= o_w1;
-        o_y <= 45'((o_p + 64'sd262144) >>> 19);
+        o_y <= 45'(sparsehls_pkg::rshift_round(o_p, 6'd19));
         o_w3 <= o_w2;
         o_yg <= 64'(o_y * o_gamma);
         o_w4 <= o_w3[PW-1:32];
-        o_z <= 52'((o_yg + o_beta + 64'sd2048) >>> 12);
+        o_z <= 52'(sparsehls_pkg::rshift_round(o_yg + o_beta, 6'd12));
         o_w5 <= o_w4[69:32];
         o_zm <= 64'(o_z * o_mult);
         o_s6 <= o_w5[69:64];
-        o_q <= (o_zm + (64'sd1 <<< (o_s6 - 6'd1))) >>> o_s6;
+        o_q <= sparsehls_pkg::rshift_round(o_zm, o_s6);
         if (!om[OP-2][l]) o_out <= '0;  // pad lane
-        else o_out <= o_q > 64'sd127 ? 8'h7f : (o_q < -64'sd128 ? 8'h80 : o_q[7:0]);
+        else o_out <= sparsehls_pkg::sat8(o_q);
       end
     end
     assign y_out_TDATA[8*l+:8] = o_out;

@@ -72,7 +72,7 @@ module int_softmax #(
   logic [SW-1:0] sum_q[NBUF];  // an exp-passed row's sum
   logic [17:0] recip_q[NBUF];  // 2^32 / sum <= 262069 < 2^18: sum >= iexp(0) = 16389 (the max key has d = 0)
 
-  logic running, done_r, start_fire, in_fire, out_fire, adv, issue, ex_go;
+  logic running, start_fire, finish, in_fire, out_fire, adv, issue, ex_go;
   logic [31:0] rows_r, len_r;
   logic [31:0] mult_r;  // the port's full range: the product below wraps like int64
   logic [5:0] shift_r;
@@ -98,10 +98,12 @@ module int_softmax #(
   logic [31:0] in_rows;  // rows in the unit (loaded or loading, not yet out)
   assign in_s = 33'($signed(x_in_TDATA[31:0]));
   assign in_rows = ld_row - out_row;
-  assign start_fire = ap_start && !running && !done_r;
-  assign ap_idle = !running;
-  assign ap_done = done_r;
-  assign ap_ready = done_r;
+  sparsehls_ap_ctrl u_ctrl (
+      .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
+      .ap_ready(ap_ready), .empty(n_rows == 0), .finish(finish), .start_fire(start_fire), .running(running)
+  );
+  // the last output of the last row
+  assign finish = out_fire && 32'(outs) + 32'd1 == len_r && out_row + 32'd1 == rows_r;
   assign x_in_TREADY = running && ld_row != rows_r && in_rows < 32'(NBUF);
   assign in_fire = x_in_TVALID && x_in_TREADY;
   assign ex_go = running && ex_row != ld_row;  // the row is loaded
@@ -148,8 +150,6 @@ module int_softmax #(
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      running <= 1'b0;
-      done_r <= 1'b0;
       rows_r <= '0;
       len_r <= 32'd1;
       mult_r <= '0;
@@ -169,7 +169,6 @@ module int_softmax #(
       div_start <= 1'b0;
       div_busy <= 1'b0;
     end else begin
-      done_r <= 1'b0;
       div_start <= 1'b0;
       if (start_fire) begin
         rows_r <= n_rows;
@@ -187,8 +186,6 @@ module int_softmax #(
         issued <= '0;
         outs <= '0;
         cur_max <= NEG;
-        if (n_rows == 0) done_r <= 1'b1;
-        else running <= 1'b1;
       end
       // LOAD: a row's scores into its buffer, its max into smax_q at its last key
       if (in_fire) begin
@@ -240,10 +237,6 @@ module int_softmax #(
         if (32'(outs) + 32'd1 == len_r) begin
           outs <= '0;
           out_row <= out_row + 32'd1;
-          if (out_row + 32'd1 == rows_r) begin
-            running <= 1'b0;
-            done_r <= 1'b1;
-          end
         end
       end
     end
@@ -257,9 +250,8 @@ module int_softmax #(
     if (ev[EP-1]) e_buf[e_i[EP-1]] <= e_out;
   end
 
+  sparsehls_valid_pipe #(.N(EP)) u_ev (.clk(ap_clk), .rst_n(ap_rst_n), .en(1'b1), .in(ex_go), .v(ev));
   always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) ev <= '0;
-    else ev <= {ev[EP-2:0], ex_go};
     e_i[0] <= {ex_row[BW-1:0], ex_idx[AW-1:0]};
     for (int k = 1; k < EP; k++) e_i[k] <= e_i[k-1];
     e_first <= {e_first[EP-2:0], ex_idx == '0};
@@ -269,7 +261,7 @@ module int_softmax #(
     e_m <= smax_q[ex_row[BW-1:0]];
     e_diff <= 33'(e_s) - e_m;                                        // 2
     e_p <= 64'(e_diff) * 64'($signed({1'b0, mult_r}));              // 3
-    e_d <= (e_p + (64'sd1 <<< (shift_r - 6'd1))) >>> shift_r;        // 4
+    e_d <= sparsehls_pkg::rshift_round(e_p, shift_r);                // 4
     e_dd <= e_d < 64'(CLAMP) || e_d > 64'sd0 ? CLAMP : 19'(e_d);     // 5
     e_q <= q_w;                                                      // 6
     e_r <= e_dd;
@@ -288,16 +280,13 @@ module int_softmax #(
   logic [32:0] o_p;  // e * recip <= sum * (2^32 / sum) <= 2^32
   logic [8:0] o_r;  // (o_p + 2^23) >> 24 <= 256
   logic [7:0] o_out;
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) ov <= '0;
-    else if (adv) ov <= {ov[OP-2:0], issue};
-  end
+  sparsehls_valid_pipe #(.N(OP)) u_ov (.clk(ap_clk), .rst_n(ap_rst_n), .en(adv), .in(issue), .v(ov));
   always_ff @(posedge ap_clk) begin
     if (adv) begin
       o_e <= e_buf[{oi_row[BW-1:0], issued[AW-1:0]}];
       o_rc <= recip_q[oi_row[BW-1:0]];
       o_p <= 33'(o_e) * 33'(o_rc);
-      o_r <= 9'((34'(o_p) + 34'd8388608) >> 24);
+      o_r <= 9'(sparsehls_pkg::rshift_round(64'(o_p), 6'd24));
       o_out <= o_r > 9'd255 ? 8'hff : o_r[7:0];
     end
   end

@@ -140,7 +140,7 @@ module sparse_linear #(
   logic [BM*32-1:0] acc_mem[0:TT-1];
 
   // ---------------------------------------------------------------- control
-  logic running, done_r;
+  logic running;
   logic [NTW-1:0] ntiles;
   logic [TW:0] tail_tt;  // tokens in the last tile, 1..TT
   logic [31:0] out_left;
@@ -148,32 +148,25 @@ module sparse_linear #(
   logic y_fire, last_beat;
   logic start_fire;
 
-  assign start_fire = ap_start && !running && !done_r;
+  sparsehls_ap_ctrl u_ctrl (
+      .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
+      .ap_ready(ap_ready), .empty(n_tokens[NTW-1:0] == '0), .finish(last_beat), .start_fire(start_fire),
+      .running(running)
+  );
   assign nnz = indptr_rom[IW'(NB)];
-  assign ap_idle = !running;
-  assign ap_done = done_r;
-  assign ap_ready = done_r;
   assign y_fire = y_out_TVALID && y_out_TREADY;
   assign last_beat = running && y_fire && (out_left == 32'd1);
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      running <= 1'b0;
-      done_r <= 1'b0;
       ntiles <= '0;
       tail_tt <= '0;
       out_left <= '0;
     end else begin
-      done_r <= 1'b0;
       if (start_fire) begin
         ntiles <= NTW'((n_tokens[NTW-1:0] + NTW'(TT - 1)) >> TW);
         tail_tt <= (n_tokens[TW-1:0] == '0) ? (TW + 1)'(TT) : {1'b0, n_tokens[TW-1:0]};
         out_left <= 32'(n_tokens[NTW-1:0]) * 32'(NB);
-        if (n_tokens[NTW-1:0] == '0) done_r <= 1'b1;
-        else running <= 1'b1;
-      end else if (last_beat) begin
-        running <= 1'b0;
-        done_r  <= 1'b1;
       end
       if (running && y_fire) out_left <= out_left - 32'd1;
     end
@@ -473,7 +466,7 @@ module sparse_linear #(
   // ---- requant: S4 multiply, S5 round + shift + saturate, S6 write Y
   function automatic logic [OB-1:0] requant_sat(input logic signed [63:0] prod, input logic [5:0] sh);
     logic signed [63:0] shifted;
-    shifted = (prod + (64'sd1 <<< (sh - 6'd1))) >>> sh;
+    shifted = sparsehls_pkg::rshift_round(prod, sh);
     requant_sat = (shifted > YMAX) ? YMAX[OB-1:0] : (shifted < YMIN) ? YMIN[OB-1:0] : shifted[OB-1:0];
   endfunction
 

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from compiler.backends.rtl import nonlinear, rtlsim
-from compiler.backends.rtl.linear import LinearPlan, plan_linear
+from compiler.backends.rtl import layer as rtl_layer
+from compiler.backends.rtl import nonlinear, rtlsim, verilate
+from compiler.backends.rtl.linear import plan_from_node
 from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.hw import timing
@@ -44,7 +45,6 @@ CHAINED_NOTE = (
     "gelu, fc2, res2, ln2; one ap_start per sequence, input = the golden layer input); not in RTL: embed "
     "and the pooler / tanh (golden trace only)"
 )
-DEFAULT_BLOCK = (4, 4)
 
 
 def run_rtlsim(
@@ -98,8 +98,6 @@ def run_rtlsim_layer(
     cycles and output backpressure (correctness only; its cycles are not
     modelled).  ``cycles`` / ``model_cycles`` are summed over the full-rate calls.
     """
-    from compiler.backends.rtl import layer as rtl_layer
-
     if not graph.quantized:
         raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
     feeds = dict(feeds) if feeds is not None else default_feeds(graph)
@@ -107,7 +105,7 @@ def run_rtlsim_layer(
     plan = rtl_layer.plan_layer(
         graph, layer, max_tokens=max(tokens, int(graph.meta.get("seq_len", 0))), tt=tt
     )
-    rtlsim.setup_verilator()
+    verilate.setup_verilator()
     trace = interpreter.run(graph, feeds, mode="int", trace=True)
     runs = rtl_layer.runs_from_trace(plan, feeds, trace)
     if pause_seed is not None:
@@ -167,28 +165,6 @@ def default_feeds(graph: Graph, seq: int | None = None, seed: int = 0) -> dict[s
     return feeds
 
 
-def _block_of(node: Node, graph: Graph) -> tuple[int, int]:
-    block = node.attrs.get("block", graph.meta.get("block"))
-    if block is None:
-        log.info("%s: no block size recorded, using %s", node.name, DEFAULT_BLOCK)
-        return DEFAULT_BLOCK
-    return int(block[0]), int(block[1])
-
-
-def plan_from_node(graph: Graph, node: Node, tt: int = 4) -> LinearPlan:
-    """The engine plan of a quantized ``linear`` node (block from attrs/meta, default 4x4)."""
-    return plan_linear(
-        node.name,
-        graph.param(node, "weight_q"),
-        graph.param(node, "bias_q"),
-        graph.param(node, "mult"),
-        graph.param(node, "shift"),
-        _block_of(node, graph),
-        tt=tt,
-        out_bits=int(node.attrs.get("out_bits", 8)),
-    )
-
-
 def run_rtlsim_graph(
     graph: Graph,
     feeds: Mapping[str, np.ndarray] | None = None,
@@ -214,7 +190,7 @@ def run_rtlsim_graph(
     if not ops:
         where = "the graph" if layer is None else f"layer {layer}"
         raise UserError(f"no linear op in {where} to simulate (nor gelu, add, layernorm or attention)")
-    rtlsim.setup_verilator()
+    verilate.setup_verilator()
     trace = interpreter.run(graph, feeds or default_feeds(graph), mode="int", trace=True)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-rtlsim-"))
     builds = Path(build_root) if build_root is not None else root / "build"

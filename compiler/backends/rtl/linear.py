@@ -19,9 +19,11 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from compiler.backends.rtl.lanes import beats_to_rows, pack_lanes, rows_to_beats
 from compiler.errors import UserError
 from compiler.golden import intops
 from compiler.hw import timing
+from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +34,11 @@ SUPPORTED_BLOCKS = frozenset(
 SUPPORTED_TILES = (2, 4, 8, 16, 32, 64)
 SUPPORTED_PACK = (1, 2)  # int8 MACs per multiplier (2: WP486 packing, needs bm even)
 SUPPORTED_XW = timing.XW_CHOICES  # bn-words per x_in beat (engine parameter XW)
+DEFAULT_BLOCK = (4, 4)  # block of a linear node whose graph records none
 MAX_TOKENS = 65535  # the engine's token counter is 16 bits
 RTL_DIR = Path(__file__).resolve().parents[3] / "hls_templates" / "rtl"
 CORE_SV = RTL_DIR / "sparse_linear.sv"
+PKG_SV = RTL_DIR / "sparsehls_pkg.sv"  # shared by every unit: first in every source list
 
 PORTS = (
     "ap_clk",
@@ -290,14 +294,29 @@ def with_engine(
     )
 
 
+def block_of(node: Node, graph: Graph) -> tuple[int, int]:
+    block = node.attrs.get("block", graph.meta.get("block"))
+    if block is None:
+        log.info("%s: no block size recorded, using %s", node.name, DEFAULT_BLOCK)
+        return DEFAULT_BLOCK
+    return int(block[0]), int(block[1])
+
+
+def plan_from_node(graph: Graph, node: Node, tt: int = 4) -> LinearPlan:
+    """The engine plan of a quantized ``linear`` node (block from attrs/meta, default 4x4)."""
+    return plan_linear(
+        node.name,
+        graph.param(node, "weight_q"),
+        graph.param(node, "bias_q"),
+        graph.param(node, "mult"),
+        graph.param(node, "shift"),
+        block_of(node, graph),
+        tt=tt,
+        out_bits=int(node.attrs.get("out_bits", 8)),
+    )
+
+
 # ------------------------------------------------------------------ ROM files
-def _pack(values: np.ndarray, width: int) -> int:
-    word = 0
-    for lane, v in enumerate(np.asarray(values, dtype=np.int64).reshape(-1).tolist()):
-        word |= (int(v) & ((1 << width) - 1)) << (lane * width)
-    return word
-
-
 def _mem_text(words: list[int], bits: int) -> str:
     digits = max(1, -(-bits // 4))
     return "".join(f"{w:0{digits}x}\n" for w in words)
@@ -330,15 +349,17 @@ def mem_files(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, str]:
     nbp = max(nb, 2)
 
     def per_row(a: np.ndarray, width: int) -> list[int]:
-        words = [_pack(a[i * bm : (i + 1) * bm], width) for i in range(nb)]
+        words = [pack_lanes(a[i * bm : (i + 1) * bm], width) for i in range(nb)]
         return words + [0] * (nbp - nb)
 
     empty = plan.row_nnz == 0
     ob = plan.out_bits
-    yc = [_pack(plan.yconst[i * bm : (i + 1) * bm], ob) | (int(empty[i]) << (ob * bm)) for i in range(nb)]
+    yc = [
+        pack_lanes(plan.yconst[i * bm : (i + 1) * bm], ob) | (int(empty[i]) << (ob * bm)) for i in range(nb)
+    ]
     idx = plan.indices.tolist() + [0] * (cap - plan.nnzb)
     wbits = bm * bn * 8 if plan.pack == 1 else bm // 2 * bn * 17
-    wts = [_pack(blk, 8) if plan.pack == 1 else _pack(packed_pairs(blk), 17) for blk in plan.blocks]
+    wts = [pack_lanes(blk, 8) if plan.pack == 1 else pack_lanes(packed_pairs(blk), 17) for blk in plan.blocks]
     wts += [0] * (cap - plan.nnzb)
     return {
         "indptr": _mem_text([int(v) for v in plan.indptr], pw),
@@ -463,20 +484,9 @@ def pack_input(plan: LinearPlan, x: np.ndarray) -> list[int]:
     group w, lane 0 lowest); columns past K and the padded words of a token's
     last beat (xw not dividing kb) are zeros.
     """
-    t = x.shape[0]
-    per = plan.xw * plan.bn  # int8 lanes per beat
-    xp = np.zeros((t, plan.x_beats * per), dtype=np.int64)
-    xp[:, : plan.k] = x
-    return [_pack(xp[i, j * per : (j + 1) * per], 8) for i in range(t) for j in range(plan.x_beats)]
+    return rows_to_beats(x, plan.xw * plan.bn, plan.x_beats)
 
 
 def unpack_output(plan: LinearPlan, beats: list[int], tokens: int) -> np.ndarray:
     """y_out beats -> int8 / int32 [T, nb*bm] (padding columns included)."""
-    ob = plan.out_bits
-    out = np.zeros((tokens, plan.nb * plan.bm), dtype=np.int64)
-    for idx, word in enumerate(beats):
-        t, i = divmod(idx, plan.nb)
-        for r in range(plan.bm):
-            v = (word >> (ob * r)) & ((1 << ob) - 1)
-            out[t, i * plan.bm + r] = v - (1 << ob) if v >> (ob - 1) else v
-    return out
+    return beats_to_rows(beats, tokens, plan.bm, plan.nb, plan.out_bits)

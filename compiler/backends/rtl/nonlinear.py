@@ -16,14 +16,13 @@ set per run, each with its pause seed (-1 = full rate).
 
 from __future__ import annotations
 
-import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from compiler.backends.rtl import rtlsim
+from compiler.backends.rtl import verilate
 from compiler.backends.rtl.linear import RTL_DIR
 from compiler.errors import UserError
 from compiler.golden.intops import IDENTITY
@@ -45,44 +44,28 @@ class Unit:
 
 UNITS: dict[str, Unit] = {
     # IN_IDENTITY 1: the input is already FX(F_GELU) (in_mult/in_shift = IDENTITY), no input requant
-    "gelu": Unit("int_gelu", ("int_gelu.sv",), {"IN_IDENTITY": 0}),
-    "add": Unit("int_add", ("int_add.sv",), {"HMAX": HMAX}),
+    "gelu": Unit("int_gelu", ("sparsehls_pkg.sv", "int_gelu.sv"), {"IN_IDENTITY": 0}),
+    "add": Unit("int_add", ("sparsehls_pkg.sv", "int_add.sv"), {"HMAX": HMAX}),
     # W: elements per beat (a power of two dividing HMAX; a build per W)
     "layernorm": Unit(
-        "int_layernorm", ("int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"), {"HMAX": HMAX, "W": 1}
+        "int_layernorm",
+        ("sparsehls_pkg.sv", "int_divu.sv", "int_isqrt.sv", "int_layernorm.sv"),
+        {"HMAX": HMAX, "W": 1},
     ),
-    "softmax": Unit("int_softmax", ("int_divu.sv", "int_softmax.sv"), {"LMAX": LMAX}),
+    "softmax": Unit("int_softmax", ("sparsehls_pkg.sv", "int_divu.sv", "int_softmax.sv"), {"LMAX": LMAX}),
     # one attention head: QK^T, int_softmax, PV; D = head_dim (a build per head_dim)
     "attention": Unit(
         "int_attention_head",
-        ("int_divu.sv", "int_softmax.sv", "int_attention_head.sv"),
+        ("sparsehls_pkg.sv", "int_divu.sv", "int_softmax.sv", "int_attention_head.sv"),
         {"D": 8, "SMAX": 128},
     ),
 }
 
 
 def build_unit(unit: str, build_root: Path, parameters: dict[str, int] | None = None) -> Path:
-    """One Verilator build per unit and parameter set (incremental; xdist workers share it under a lock)."""
-    rtlsim.setup_verilator()
-    from cocotb_tools.runner import get_runner
-
+    """One Verilator build per unit and parameter set (incremental; xdist workers share it)."""
     spec = UNITS[unit]
-    params = {**spec.parameters, **(parameters or {})}
-    tag = f"unit_{unit}" + "".join(f"_{k}{v}" for k, v in params.items() if spec.parameters.get(k) != v)
-    build_dir = Path(build_root) / tag
-    build_dir.mkdir(parents=True, exist_ok=True)
-    with open(build_dir.parent / f".{tag}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        get_runner("verilator").build(
-            sources=spec.paths(),
-            hdl_toplevel=spec.top,
-            parameters=params,
-            build_dir=build_dir,
-            build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
-            always=False,
-            log_file=build_dir / "build.log",
-        )
-    return build_dir
+    return verilate.build(spec.paths(), spec.top, build_root, {**spec.parameters, **(parameters or {})})
 
 
 # --------------------------------------------------------------------------
@@ -194,7 +177,7 @@ def run_unit(
     for i, run in enumerate(runs):
         for k, v in run.items():
             arrays[f"run{i}.{k}"] = np.asarray(v)
-    result, seconds = rtlsim.run_cocotb(
+    result, seconds = verilate.run_cocotb(
         case_dir, arrays, "compiler.backends.rtl.nonlinear_tb", UNITS[unit].top, build_dir, unit
     )
     result["seconds"] = seconds

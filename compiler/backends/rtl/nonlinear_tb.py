@@ -1,6 +1,6 @@
 """cocotb testbench of the non-linear RTL units (int_gelu, int_add, int_layernorm, int_softmax).
 
-Same shape as ``linear_tb`` (and it reuses its pieces): Drivers (cocotbext-axi
+Same shape as ``linear_tb``, with the pieces of ``tb_lib``: Drivers (cocotbext-axi
 AXI-Stream sources, random idle cycles), a Monitor (sink, random
 backpressure), the Model (the golden ``run_int`` of the op, or
 ``intops.softmax_rows``) and the Scoreboard that compares every output element.
@@ -14,20 +14,18 @@ every output word is compared (the lane count is read off the DUT's port width).
 from __future__ import annotations
 
 import json
-import logging
 import os
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
-from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
+from cocotb.triggers import RisingEdge
 
-from compiler.backends.rtl.linear_tb import CLK_NS, TIMEOUT_CYCLES, Driver, Monitor, Scoreboard, pauses
+from compiler.backends.rtl import tb_lib
+from compiler.backends.rtl.lanes import rows_to_beats, unpack_lanes
+from compiler.backends.rtl.tb_lib import MOST_BEATS, TIMEOUT_CYCLES, Driver, Monitor, Scoreboard
 from compiler.golden import intops
 from compiler.golden.ops import add as golden_add
 from compiler.golden.ops import attention as golden_attention
@@ -36,23 +34,8 @@ from compiler.golden.ops import layernorm as golden_layernorm
 from compiler.ir.graph import Graph, Node, frozen
 
 
-class StreamDriver(Driver):
-    def __init__(self, dut, prefix: str, width: int) -> None:  # noqa: D107
-        self.src = AxiStreamSource(AxiStreamBus.from_prefix(dut, prefix), dut.ap_clk, byte_size=width)
-
-
-class StreamMonitor(Monitor):
-    def __init__(self, dut, prefix: str, width: int) -> None:  # noqa: D107
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), dut.ap_clk, byte_size=width)
-
-
 def _words(x: np.ndarray, bits: int) -> list[int]:
     return [int(v) & ((1 << bits) - 1) for v in np.asarray(x, dtype=np.int64).ravel()]
-
-
-def _signed(words: list[int], bits: int) -> np.ndarray:
-    w = np.array(words, dtype=np.int64)
-    return np.where(w >= 1 << (bits - 1), w - (1 << bits), w)
 
 
 def _graph(op: str, params: dict[str, np.ndarray], attrs: dict[str, Any], n_in: int) -> tuple[Node, Graph]:
@@ -170,11 +153,6 @@ def softmax_model(case, run) -> np.ndarray:
     return intops.softmax_rows(run["s"], run["valid"].astype(bool), int(case["mult"]), int(case["shift"]))
 
 
-def _lanes(x: np.ndarray) -> list[int]:
-    """Rows of int8 lanes -> one word per row, lane 0 in the low byte."""
-    return [sum((int(v) & 0xFF) << (8 * i) for i, v in enumerate(row)) for row in np.asarray(x)]
-
-
 def attention_ports(case, run) -> dict[str, int]:
     keys = ("sm_mult", "sm_shift", "out_mult", "out_shift")
     return {"seq_len": run["q"].shape[0], **{k: int(case[k]) for k in keys}}
@@ -182,8 +160,10 @@ def attention_ports(case, run) -> dict[str, int]:
 
 def attention_beats(case, run) -> dict[str, list[int]]:
     d = run["q"].shape[1]
-    k = [w | (int(m != 0) << (8 * d)) for w, m in zip(_lanes(run["k"]), run["mask"], strict=True)]
-    return {"k_in": k, "v_in": _lanes(run["v"]), "q_in": _lanes(run["q"])}
+    k = [
+        w | (int(m != 0) << (8 * d)) for w, m in zip(rows_to_beats(run["k"], d, 1), run["mask"], strict=True)
+    ]
+    return {"k_in": k, "v_in": rows_to_beats(run["v"], d, 1), "q_in": rows_to_beats(run["q"], d, 1)}
 
 
 def attention_model(case, run) -> np.ndarray:
@@ -248,47 +228,12 @@ class Testbench:
         self.case = case
         self.unit = str(case["unit"])
         self.spec = SPECS[self.unit]
-        self.drivers = {p: StreamDriver(dut, p, len(getattr(dut, f"{p}_TDATA"))) for p in self.spec.sources}
+        self.drivers = {p: Driver(dut, p, len(getattr(dut, f"{p}_TDATA"))) for p in self.spec.sources}
         prefix, bits, _ = self.spec.sink
         self.width = len(getattr(dut, f"{prefix}_TDATA"))
-        self.monitor = StreamMonitor(dut, prefix, self.width)
+        self.monitor = Monitor(dut, prefix, self.width)
         self.scoreboard = Scoreboard(dut._log)
         self.beats: dict[str, list[int]] = {}  # the last run's beat cycles (handshakes)
-
-    async def reset(self) -> None:
-        for p in (*self.spec.sources, self.spec.sink[0]):
-            logging.getLogger(f"cocotb.{self.dut._name}.{p}").setLevel(logging.WARNING)
-        Clock(self.dut.ap_clk, CLK_NS, unit="ns").start()
-        self.dut.ap_start.value = 0
-        self.dut.ap_rst_n.value = 0
-        for _ in range(3):
-            await RisingEdge(self.dut.ap_clk)
-        self.dut.ap_rst_n.value = 1
-        await RisingEdge(self.dut.ap_clk)
-
-    def set_pauses(self, seed: int | None) -> None:
-        ends = [d.src for d in self.drivers.values()] + [self.monitor.sink]
-        for i, end in enumerate(ends):
-            if seed is None:
-                end.set_pause_generator(None)
-                end.pause = False  # removing a generator leaves the last pause value in place
-            else:
-                end.set_pause_generator(pauses(random.Random(seed + i), 0.3))
-
-    async def handshakes(self, beats: dict[str, list[int]], sink_beats: int) -> None:
-        """Record the cycle (from ap_start) of every input and output beat: a beat moves at the rising
-        edge after a falling edge that sees TVALID and TREADY (the streams' timing, for the fills)."""
-        dut, t0 = self.dut, cocotb.utils.get_sim_time("ns")
-        ends = [*self.spec.sources, self.spec.sink[0]]
-        want = {p: len(beats.get(p, ())) for p in self.spec.sources} | {self.spec.sink[0]: sink_beats}
-        got: dict[str, list[int]] = {p: [] for p in ends}
-        self.beats = got
-        while any(len(got[p]) < want[p] for p in ends):
-            await FallingEdge(dut.ap_clk)
-            cyc = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS + 0.5)
-            for p in ends:
-                if int(getattr(dut, f"{p}_TVALID").value) and int(getattr(dut, f"{p}_TREADY").value):
-                    got[p].append(cyc)
 
     async def send_later(self, prefix: str, beats: list[int], cycles: int) -> None:
         for _ in range(cycles):
@@ -297,7 +242,7 @@ class Testbench:
 
     async def run(self, run: dict[str, np.ndarray], pause_seed: int | None, label: str) -> int:
         dut = self.dut
-        self.set_pauses(pause_seed)
+        tb_lib.set_pauses([*(d.src for d in self.drivers.values()), self.monitor.sink], pause_seed)
         _, bits, signed = self.spec.sink
         lanes = self.width // bits
         case = {**self.case, **run, "lanes": lanes}  # a run's scalars override the case's
@@ -307,35 +252,23 @@ class Testbench:
         for prefix, beats in in_beats.items():
             if prefix not in delays:
                 await self.drivers[prefix].send(beats)
-        await RisingEdge(dut.ap_clk)
         # the golden's own output when the caller has it (run_rtlsim: the trace), else the Model
         want = np.asarray(run["want"] if "want" in run else self.spec.model(case, run)).ravel()
         if self.spec.row_beats:  # every output word, pad lanes (0) included
             main = np.asarray(run[RUN_KEYS[self.unit]])
             want = _row_beats(want.reshape(main.shape), lanes).ravel()
-        for port, value in self.spec.ports(case, run).items():
-            getattr(dut, port).value = value & ((1 << len(getattr(dut, port))) - 1)
-        dut.ap_start.value = 1
-        t0 = cocotb.utils.get_sim_time("ns")
-        self.beats = {}
-        watch = cocotb.start_soon(self.handshakes(in_beats, want.size // lanes))
+        t0 = await tb_lib.start(dut, self.spec.ports(case, run))
+        most = {p: len(in_beats.get(p, ())) for p in self.spec.sources} | {
+            self.spec.sink[0]: want.size // lanes
+        }
+        watch, self.beats = tb_lib.watch_beats(dut, t0, most)
         for prefix, cyc in delays.items():
             cocotb.start_soon(self.send_later(prefix, in_beats[prefix], cyc))
-        budget = TIMEOUT_CYCLES + 20 * want.size
-        await with_timeout(RisingEdge(dut.ap_done), budget * CLK_NS, "ns")
-        cycles = round((cocotb.utils.get_sim_time("ns") - t0) / CLK_NS)
-        await ReadOnly()
-        assert int(dut.ap_ready.value) == 1, "ap_ready must pulse with ap_done"
-        if not watch.done():
-            watch.cancel()
-        await RisingEdge(dut.ap_clk)
-        dut.ap_start.value = 0
-        words = [
-            (w >> (bits * lane)) & ((1 << bits) - 1) for w in self.monitor.collect() for lane in range(lanes)
-        ]
-        got = _signed(words, bits) if signed else np.array(words, dtype=np.int64)
+        cycles = await tb_lib.finish(dut, t0, TIMEOUT_CYCLES + 20 * want.size, watch)
+        got = np.array(
+            [v for w in self.monitor.collect() for v in unpack_lanes(w, lanes, bits, signed)], dtype=np.int64
+        )
         self.scoreboard.compare(got.reshape(1, -1), want.reshape(1, -1), label)
-        assert int(dut.ap_idle.value) == 1
         for d in self.drivers.values():
             assert d.src.empty(), f"{label}: the unit left input beats unread"
         return cycles
@@ -347,14 +280,14 @@ async def unit_runs(dut) -> None:
     case = dict(np.load(os.environ["SPARSEHLS_CASE"]))
     unit = str(case["unit"])
     tb = Testbench(dut, case)
-    await tb.reset()
+    await tb_lib.reset(dut, (*tb.spec.sources, tb.spec.sink[0]))
     results = []
     for r in range(int(case["runs"])):
         run = {k.split(".", 1)[1]: v for k, v in case.items() if k.startswith(f"run{r}.")}
         seed = int(run["pause"])
         cycles = await tb.run(run, None if seed < 0 else seed, f"run{r}")
         first = run[RUN_KEYS[unit]]
-        beats = {p: b[:4096] for p, b in tb.beats.items()}
+        beats = {p: b[:MOST_BEATS] for p, b in tb.beats.items()}
         results.append(
             {
                 "elems": int(first.size),
@@ -365,7 +298,5 @@ async def unit_runs(dut) -> None:
             }
         )
     with open(os.environ["SPARSEHLS_RESULT"], "w") as f:
-        json.dump(
-            {"runs": results, "mismatches": tb.scoreboard.mismatches, "compared": tb.scoreboard.compared}, f
-        )
+        json.dump(tb.scoreboard.result(results), f)
     assert tb.scoreboard.mismatches == 0, f"{tb.scoreboard.mismatches} output elements differ from the golden"

