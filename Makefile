@@ -34,7 +34,7 @@ demo: setup
 	$(BIN)/sparsehls run $(DEMO)/project --text "FPGAs run sparse transformers fast." --backend csim
 
 test: setup
-	$(PY) -m pytest -n $(JOBS) -q
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --durations=25
 
 test-fast: setup
 	$(PY) -m pytest -n $(JOBS) -q -m "not slow and not sim"

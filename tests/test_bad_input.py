@@ -17,6 +17,9 @@ import pytest
 from compiler.outputs import MARKER, write_manifest
 from tests.clihelp import assert_user_error, run_cli
 
+# its module fixtures are built once: the module runs on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_bad_input")
+
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + [f"w{i}" for i in range(100)] + ["the", "a", "cat", "sat"]
 
 

@@ -14,6 +14,9 @@ from compiler.bench.command import run_bench
 from compiler.bench.report import render_report
 from compiler.errors import UserError
 
+# its module fixtures are built once: the module runs on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_bench")
+
 
 @pytest.fixture(scope="module")
 def bench_out(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -31,6 +31,7 @@ from compiler.ir.bsr import BSR
 from compiler.ir.graph import Graph, Node, frozen
 
 pytestmark = [
+    pytest.mark.xdist_group("test_hls_kernels"),  # the kernel driver is built once
     pytest.mark.csim,
     pytest.mark.skipif(not have_toolchain(), reason="needs g++ and the hls4ml ap_types headers"),
 ]

@@ -22,6 +22,9 @@ from compiler.passes.quantize import quantize
 from compiler.perf.schedule_design import ScheduleDesign
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
 
+# its module fixtures are built once: the module runs on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_hls_project")
+
 needs_gxx = pytest.mark.skipif(
     not toolchain.have_toolchain(), reason="needs g++ and the hls4ml ap_types headers"
 )

@@ -10,7 +10,7 @@ import pytest
 
 from compiler.cli import main
 
-pytestmark = [pytest.mark.slow, pytest.mark.csim]
+pytestmark = [pytest.mark.xdist_group("test_minilm"), pytest.mark.slow, pytest.mark.csim]
 
 REQUIRED = [
     ("model", "arch"),

@@ -22,6 +22,9 @@ from runtime.accelerator import open_accelerator
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
 from tests.xclbins import make_xclbin
 
+# its module fixtures are built once: the module runs on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_runtime")
+
 
 @pytest.fixture(scope="module")
 def graph():  # type: ignore[no-untyped-def]

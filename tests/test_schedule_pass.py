@@ -16,6 +16,9 @@ from compiler.passes.quantize import quantize
 from compiler.perf.schedule import schedule
 from compiler.perf.schedule_design import ScheduleDesign, schedule_project
 
+# its module fixtures are built once: the module runs on one xdist worker
+pytestmark = pytest.mark.xdist_group("test_schedule_pass")
+
 
 @pytest.fixture(scope="module")
 def tiny_quantized() -> tuple[Graph, dict[str, np.ndarray]]:
