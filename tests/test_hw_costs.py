@@ -113,3 +113,18 @@ def test_schedule_reads_the_builds_it_is_given() -> None:
     assert s.to_meta()["builds"]["engine"]["pack"] == 1
     with pytest.raises(TypeError):
         Builds.from_meta({"engine": {"unknown_knob": 1}})
+
+
+def test_rtl_engine_is_the_sv_module_defaults() -> None:
+    """The RTL planner's default engine build is what sparse_linear.sv declares (TT aside: the planner
+    always sets it)."""
+    import re
+    from pathlib import Path
+
+    from compiler.hw.builds import RTL_ENGINE
+
+    sv = (Path(__file__).resolve().parents[1] / "hls_templates" / "rtl" / "sparse_linear.sv").read_text()
+    default = dict(re.findall(r"parameter int (\w+) = (\w+)", sv))
+    assert default["PACK"] == str(RTL_ENGINE.pack) and default["XW"] == str(RTL_ENGINE.xw)
+    assert default["RQ_FABRIC"] == str(RTL_ENGINE.rq_fabric)
+    assert default["REQ_LANES"] == "BM" and RTL_ENGINE.requant_lanes is None  # one per output row

@@ -100,6 +100,11 @@ class Builds:
 
 DEFAULT_BUILDS = Builds()
 
+#: The engine build of an RTL plan that names no other, such as the chained RTL encoder layer of
+#: ``sparsehls rtlsim``: sparse_linear.sv's own parameter defaults, with a token tile of 4 (the
+#: planner always sets TT)
+RTL_ENGINE = EngineBuild(pack=1, requant_lanes=None, xw=1, rq_fabric=0, token_tile=4)
+
 #: Unit designs the bench reports side by side (every one is built in RTL).
 VARIANTS: dict[str, Builds] = {
     "unpacked (PACK=1, a requant lane per row, LayerNorm W=1)": Builds(

@@ -32,6 +32,7 @@ from compiler.backends.rtl.linear import plan_from_node
 from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.hw import timing
+from compiler.hw.builds import RTL_ENGINE
 from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def run_rtlsim_layer(
     feeds: Mapping[str, np.ndarray] | None = None,
     workdir: Path | None = None,
     build_root: Path | None = None,
-    tt: int = 4,
+    tt: int = RTL_ENGINE.token_tile,
     pause_seed: int | None = None,
     opt: str = "-O1",
 ) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def run_rtlsim_graph(
     feeds: Mapping[str, np.ndarray] | None = None,
     layer: int | None = None,
     workdir: Path | None = None,
-    tt: int = 4,
+    tt: int = RTL_ENGINE.token_tile,
     kinds: Collection[str] | None = None,
     build_root: Path | None = None,
 ) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_fil
 from compiler.errors import UserError
 from compiler.golden.intops import IDENTITY as GELU_IDENTITY
 from compiler.hw import timing
+from compiler.hw.builds import RTL_ENGINE
 from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
@@ -252,7 +253,9 @@ def _scalar(name: str, v: Any, lo: int, hi: int) -> int:
     return iv
 
 
-def plan_layer(graph: Graph, layer: int, max_tokens: int | None = None, tt: int = 4) -> LayerPlan:
+def plan_layer(
+    graph: Graph, layer: int, max_tokens: int | None = None, tt: int = RTL_ENGINE.token_tile
+) -> LayerPlan:
     """Check encoder ``layer`` of a quantized graph against what the RTL layer takes and plan it.
 
     ``max_tokens``: the most tokens per call (buffer depth; default the compiled

@@ -23,6 +23,7 @@ from compiler.backends.rtl.lanes import beats_to_rows, pack_lanes, rows_to_beats
 from compiler.errors import UserError
 from compiler.golden import intops
 from compiler.hw import timing
+from compiler.hw.builds import RTL_ENGINE
 from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,14 @@ class LinearPlan:
     shift: np.ndarray  # [nb * bm] 1..62
     yconst: np.ndarray  # [nb * bm] output of rows with no block (bias only)
     out_bits: int = 8  # 8: sat8 output; 32: sat32 (linear attrs out_bits, wide output)
-    pack: int = 1  # int8 MACs per multiplier (engine parameter PACK)
-    req_lanes: int | None = None  # shared requant lanes (REQ_LANES); None = bm, one per output lane
-    xw: int = 1  # bn-words per x_in beat (engine parameter XW): 1, 2 or 4
-    rq_fabric: int = 0  # requant products (RQ_FABRIC): 0 on DSPs, 1 in LUTs, 2 split (2 DSPs + LUT adds)
+    pack: int = RTL_ENGINE.pack  # int8 MACs per multiplier (engine parameter PACK)
+    req_lanes: int | None = (
+        RTL_ENGINE.requant_lanes
+    )  # shared requant lanes (REQ_LANES); None = bm, one per output lane
+    xw: int = RTL_ENGINE.xw  # bn-words per x_in beat (engine parameter XW): 1, 2 or 4
+    rq_fabric: int = (
+        RTL_ENGINE.rq_fabric
+    )  # requant products (RQ_FABRIC): 0 on DSPs, 1 in LUTs, 2 split (2 DSPs + LUT adds)
 
     def __post_init__(self) -> None:
         _check_xw(self.name, self.xw)
@@ -170,12 +175,12 @@ def plan_linear(
     mult: np.ndarray,
     shift: np.ndarray,
     block: tuple[int, int],
-    tt: int = 4,
+    tt: int = RTL_ENGINE.token_tile,
     out_bits: int = 8,
-    pack: int = 1,
-    req_lanes: int | None = None,
-    xw: int = 1,
-    rq_fabric: int = 0,
+    pack: int = RTL_ENGINE.pack,
+    req_lanes: int | None = RTL_ENGINE.requant_lanes,
+    xw: int = RTL_ENGINE.xw,
+    rq_fabric: int = RTL_ENGINE.rq_fabric,
 ) -> LinearPlan:
     """Check the layer against what the engine supports and convert it to BSR.
 
@@ -273,7 +278,11 @@ def plan_linear(
 
 
 def with_engine(
-    plan: LinearPlan, pack: int = 1, req_lanes: int | None = None, xw: int = 1, rq_fabric: int = 0
+    plan: LinearPlan,
+    pack: int = RTL_ENGINE.pack,
+    req_lanes: int | None = RTL_ENGINE.requant_lanes,
+    xw: int = RTL_ENGINE.xw,
+    rq_fabric: int = RTL_ENGINE.rq_fabric,
 ) -> LinearPlan:
     """The same layer planned for an engine with other PACK / REQ_LANES / XW / RQ_FABRIC (checked like
     :func:`plan_linear`)."""
@@ -302,7 +311,7 @@ def block_of(node: Node, graph: Graph) -> tuple[int, int]:
     return int(block[0]), int(block[1])
 
 
-def plan_from_node(graph: Graph, node: Node, tt: int = 4) -> LinearPlan:
+def plan_from_node(graph: Graph, node: Node, tt: int = RTL_ENGINE.token_tile) -> LinearPlan:
     """The engine plan of a quantized ``linear`` node (block from attrs/meta, default 4x4)."""
     return plan_linear(
         node.name,

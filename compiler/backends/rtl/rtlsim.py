@@ -18,6 +18,7 @@ import numpy as np
 
 from compiler.backends.rtl import verilate
 from compiler.backends.rtl.linear import CORE_SV, PKG_SV, LinearPlan, mem_files
+from compiler.hw.builds import RTL_ENGINE
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,10 @@ class EngineShape:
     cap: int
     tt: int
     ob: int = 8
-    pack: int = 1  # PACK
-    req_lanes: int | None = None  # REQ_LANES; None = bm (the RTL default)
-    xw: int = 1  # XW: bn-words per x_in beat
-    rq_fabric: int = 0  # RQ_FABRIC: requant products on DSPs (0), in LUTs (1), split (2)
+    pack: int = RTL_ENGINE.pack  # PACK
+    req_lanes: int | None = RTL_ENGINE.requant_lanes  # REQ_LANES; None = bm (the RTL default)
+    xw: int = RTL_ENGINE.xw  # XW: bn-words per x_in beat
+    rq_fabric: int = RTL_ENGINE.rq_fabric  # RQ_FABRIC: requant products on DSPs (0), in LUTs (1), split (2)
 
     @property
     def tag(self) -> str:
