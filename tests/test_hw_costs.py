@@ -97,9 +97,8 @@ def test_costs_without_yosys_numbers_are_labelled_formulas() -> None:
     assert DATA.parent.name == "hw" and (DATA / "rtl_synth.json").is_file()  # shipped with the package
     c = unit_costs(DEFAULT_BUILDS, (16, 16), use_synth=False)
     assert "formulas (no rtl_synth.json)" in c.source and "engine 16x16-p2-rq4-xw2: formula" in c.source
-    assert (
-        c.engine(16, 16, 48, 48, 2).dsp == 16 * 16 / 2 + 4 * 4
-    )  # MACs packed two a DSP, 4 DSPs a requant lane
+    # 256 MACs packed two a DSP; 4 requant lanes of the split build (RQ_FABRIC = 2): 2 DSPs each
+    assert c.engine(16, 16, 48, 48, 2).dsp == 16 * 16 / 2 + 4 * 2
     assert (
         replace(c, builds=replace(DEFAULT_BUILDS, engine=replace(DEFAULT_BUILDS.engine, pack=1))).mac_per_dsp
         == 1
