@@ -119,6 +119,8 @@ def test_generate_layout(small: tuple[Graph, Path]) -> None:
         assert step in tcl
     mk = (hls / "Makefile").read_text()
     assert "v++ -c" in mk and "v++ -l" in mk and "xilinx_u280_gen3x16_xdma_1_202211_1" in mk
+    # v++ --hls.clock takes Hz: "$(FREQ_MHZ)000000" must read 300000000
+    assert "\nFREQ_MHZ ?= 300\n" in mk and "--hls.clock $(FREQ_MHZ)000000:" in mk
 
 
 def test_connectivity_snapshots(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ class Board:
     memory_kind: str  # "DDR4" or "HBM2" (data sheet)
     channels: int  # DDR banks or HBM pseudo-channels usable by kernels
     bandwidth_gbs: float  # peak off-chip bandwidth, GB/s (1e9 bytes/s)
-    clock_mhz: float = 300.0
+    clock_mhz: int = 300  # default kernel clock (v++ --hls.clock takes whole MHz)
 
     def bank(self, i: int) -> str:
         """Connectivity name of memory channel i (wraps around)."""
