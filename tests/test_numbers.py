@@ -17,8 +17,7 @@ NUMBERS_MD = ROOT / "docs" / "numbers.md"
 
 @pytest.fixture(scope="module")
 def numbers() -> ModuleType:
-    # Loaded from its path under another name: ``bench/numbers.py`` would shadow the stdlib ``numbers``.
-    spec = importlib.util.spec_from_file_location("bench_numbers", ROOT / "bench" / "numbers.py")
+    spec = importlib.util.spec_from_file_location("bench_numbers", ROOT / "bench" / "numbers_table.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -50,7 +49,7 @@ def _quoted_numbers(text: str) -> set[str]:
 
 
 def test_numbers_md_is_current(numbers: ModuleType) -> None:
-    assert NUMBERS_MD.read_text() == numbers.render(ROOT), "run `python bench/numbers.py`"
+    assert NUMBERS_MD.read_text() == numbers.render(ROOT), "run `python bench/numbers_table.py`"
 
 
 def test_check_flag_reports_a_stale_table(numbers: ModuleType, tmp_path: Path, monkeypatch, capsys) -> None:
