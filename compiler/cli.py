@@ -230,6 +230,13 @@ def _print_summary(project: Path, report: dict[str, Any]) -> None:
         "dropped heads / neurons / layers",
         f"{sp['dropped_heads']} / {sp['dropped_neurons']} / {sp['dropped_layers']}",
     )
+    hls = report.get("hls", {})
+    if "expected_cycles" in hls:
+        t.add_row(
+            "HLS C++ expected (not synthesized)",
+            f"{hls['expected_cycles']['total']:,} cycles = {hls['expected_latency_ms']:.3f} ms at "
+            f"{hls['clock_mhz']} MHz per sequence (its loop structure; not the RTL's number)",
+        )
     if "csim" in report:
         cs = report["csim"]
         t.add_row(

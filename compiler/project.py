@@ -19,6 +19,7 @@ from compiler.outputs import read_json, verify_manifest
 _M_AXI_KEYS: dict[str, type | tuple[type, ...]] = {"name": str, "tensor": str, "dir": str, "ctype": str}
 _PORT_KEYS: dict[str, type | tuple[type, ...]] = {"rows": (str, int), "cols": int}
 _CTYPES = ("int8_t", "int32_t")
+_WEIGHT_PORT = ("w", "ap_uint<512>")  # plan.WEIGHT_PORT, plan.BEAT_CTYPE: weights.bin as 512-bit beats
 
 
 def check_project(project: Path, hls: bool = False) -> None:
@@ -70,13 +71,15 @@ def check_interface(doc: dict[str, Any], path: Path) -> None:
         for key, typ in _M_AXI_KEYS.items():
             if not isinstance(a.get(key), typ):
                 raise bad(f"argument without a '{key}'")
+        if a["name"] == _WEIGHT_PORT[0]:
+            if a["ctype"] != _WEIGHT_PORT[1] or a["dir"] != "in":
+                raise bad(f"weight port {a['name']}: ctype {a['ctype']!r}, dir {a['dir']!r}")
+            continue
         if a["ctype"] not in _CTYPES or a["dir"] not in ("in", "out"):
             raise bad(f"argument {a['name']}: ctype {a['ctype']!r}, dir {a['dir']!r}")
-        if a["name"] in ("w8", "w32"):
-            continue
         for key, typs in _PORT_KEYS.items():
             if not isinstance(a.get(key), typs):
                 raise bad(f"argument {a['name']} without '{key}'")
     names = [a.get("name") for a in args]
-    if "w8" not in names or "w32" not in names:
-        raise bad("no weight ports w8 / w32")
+    if _WEIGHT_PORT[0] not in names:
+        raise bad(f"no weight port {_WEIGHT_PORT[0]} ({_WEIGHT_PORT[1]})")

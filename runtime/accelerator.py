@@ -117,8 +117,8 @@ class XrtAccelerator(Accelerator):
         uuid = self.dev.load_xclbin(pyxrt.xclbin(str(xclbin)))
         self.kernel = pyxrt.kernel(self.dev, uuid, self.interface["top"], pyxrt.kernel.cu_access_mode.shared)
         raw = np.fromfile(hls / "weights.bin", dtype=np.uint8)
-        w8_index = [a["name"] for a in self.interface["args"]].index("w8")
-        self.wbo = pyxrt.bo(self.dev, raw.size, pyxrt.bo.normal, self.kernel.group_id(w8_index))
+        w_index = [a["name"] for a in self.interface["args"]].index("w")  # the 512-bit weight port
+        self.wbo = pyxrt.bo(self.dev, raw.size, pyxrt.bo.normal, self.kernel.group_id(w_index))
         self.wbo.write(raw, 0)
         self.wbo.sync(pyxrt.xclBOSyncDirection.XCL_BO_SYNC_BO_TO_DEVICE, raw.size, 0)
 
@@ -128,7 +128,7 @@ class XrtAccelerator(Accelerator):
         outs: dict[str, tuple[Any, np.ndarray]] = {}
         shape = None
         for i, a in enumerate(self.interface["args"]):
-            if a["name"] in ("w8", "w32"):
+            if a["name"] == "w":
                 args.append(self.wbo)
             elif a["kind"] == "m_axi" and a["dir"] == "in":
                 x = np.ascontiguousarray(feeds[a["tensor"]], dtype=np.int32)

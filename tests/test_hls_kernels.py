@@ -239,7 +239,18 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "sparsehls_consts.h").write_text(consts_header())
     (d / "kernel_cases.h").write_text(_cases_header())
     exe = d / "kernel_tb"
-    cmd = [gxx(), *CXXFLAGS, "-O2", f"-I{d}", f"-I{KERNELS}", f"-I{ap_types_dir()}", str(TB), "-o", str(exe)]
+    cmd = [
+        gxx(),
+        *CXXFLAGS,
+        "-O2",
+        f"-I{d}",
+        f"-I{KERNELS}",
+        "-isystem",
+        str(ap_types_dir()),
+        str(TB),
+        "-o",
+        str(exe),
+    ]
     subprocess.run(cmd, check=True, capture_output=False)
     return exe
 

@@ -135,11 +135,10 @@ def test_connectivity_snapshots(tmp_path: Path) -> None:
         "sp=sparsehls_top_1.attention_mask:DDR[1]\n"
         "sp=sparsehls_top_1.token_type_ids:DDR[1]\n"
         "sp=sparsehls_top_1.last_hidden_state:DDR[1]\n"
-        "sp=sparsehls_top_1.w8:DDR[0]\n"
-        "sp=sparsehls_top_1.w32:DDR[0]\n"
+        "sp=sparsehls_top_1.w:DDR[0]\n"
     )
     hbm = (tmp_path / "hbm/hls/connectivity.cfg").read_text()
-    assert "xilinx_u55c_gen3x16_xdma_3_202210_1" in hbm and "sp=sparsehls_top_1.w8:HBM[0]" in hbm
+    assert "xilinx_u55c_gen3x16_xdma_3_202210_1" in hbm and "sp=sparsehls_top_1.w:HBM[0]" in hbm
     assert "slr=sparsehls_top_1:SLR0" in hbm
 
 
@@ -150,7 +149,7 @@ def test_config_header_snapshot(small: tuple[Graph, Path]) -> None:
     nnzb = int(np.count_nonzero(np.any(g.param(node, "weight_q").reshape(8, 4, 8, 4) != 0, axis=(1, 3))))
     assert (
         "// op 2: linear l0.q (role q)\n// schedule: 1 engines, 1 instantiated; weights unscheduled"
-        " (the kernel reads them through w8/w32 on every call)\n"
+        " (burst-read through the 512-bit port w on every call)\n"
         "struct cfg_2_l0_q {\n    typedef int8_t out_t;\n    static const int N = 32;\n    static const int K = 32;\n"
         "    static const int BM = 4;\n    static const int BN = 4;\n    static const int OUT_BITS = 8;\n"
         f"    static const int MAX_ROWS = 16;\n    static const int NNZB = {nnzb};\n" in text
@@ -340,7 +339,8 @@ def test_vitis_testbench_compiles_and_passes(small: tuple[Graph, Path], tmp_path
         *toolchain.CXXFLAGS,
         "-O1",
         f"-I{hls / 'src'}",
-        f"-I{toolchain.ap_types_dir()}",
+        "-isystem",
+        str(toolchain.ap_types_dir()),
         str(hls / "src/sparsehls_top.cpp"),
         str(hls / "tb/sparsehls_tb.cpp"),
         "-o",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from runtime.xclbin import (
     EMBEDDED_METADATA,
@@ -42,7 +43,7 @@ def metadata_xml(kernel: str, args: list[dict[str, Any]]) -> bytes:
         ctype = f"{a.get('ctype', 'int')}*" if ptr else a.get("ctype", "int")
         rows.append(
             f'<arg name="{a["name"]}" addressQualifier="{int(ptr)}" id="{i}" port="{port}" size="{size}" '
-            f'offset="0x{off:x}" hostOffset="0x0" hostSize="{size}" type="{ctype}"/>'
+            f'offset="0x{off:x}" hostOffset="0x0" hostSize="{size}" type="{escape(ctype)}"/>'
         )
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<project name="sparsehls"><platform vendor="xilinx" '

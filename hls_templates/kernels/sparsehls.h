@@ -9,5 +9,6 @@
 #include "sparsehls_layernorm.h"
 #include "sparsehls_linear.h"
 #include "sparsehls_prims.h"
+#include "sparsehls_weights.h"
 
 #endif

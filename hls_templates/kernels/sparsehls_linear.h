@@ -2,8 +2,9 @@
 // The output is int8 (C::OUT_BITS == 8) or wide FX int32 (C::OUT_BITS == 32,
 // feeding GELU or a residual add); C::out_t is its C type.
 //
-// W [N, K] is stored as BSR with C::BM x C::BN blocks in the packed weight
-// memory (see compiler/backends/hls/pack.py):
+// W [N, K] is stored as BSR with C::BM x C::BN blocks in the op's weight image, which
+// the top has burst-read into on-chip memory (sparsehls_weights.h: w8 / w32 are the int8
+// and int32 views of it; offsets are relative to the image, see compiler/backends/hls/pack.py):
 //   w32[C::IDX_INDPTR .. +NRB]   int32 row-block pointers (NRB = N / BM)
 //   w32[C::IDX_INDICES .. +NNZB] int32 block-column index of each block
 //   w8 [C::OFF_BLOCKS .. ]       int8 blocks, row-major BM x BN each
@@ -13,8 +14,8 @@
 //   C::ROW_GROUPS = R engine groups take block rows rb = rr * R + g in rounds rr;
 //   C::TOKEN_GROUPS = TG engines per group split the tokens (token t -> engine t % TG,
 //   slot t / TG). That is R * TG BM x BN MAC arrays (<= C::ENGINES, the scheduled count).
-// Weight-stationary over the tokens: each kept block is read from DDR/HBM once
-// per call and applied to every token by the TG engines of its group at once.
+// Weight-stationary over the tokens: each kept block is read from the on-chip image once
+// per call (64 bytes per cycle) and applied to every token by the TG engines of its group at once.
 // Three processes run as a DATAFLOW pipeline: load blocks (one bundle of up to R
 // blocks per step) -> MAC (R x TG x BM x BN unrolled, II=1 per token slot) ->
 // requantize + store (R x BM outputs per token).
@@ -96,10 +97,14 @@ LIN_LOAD_ROUND:
                     const int32_t bi = first[g] + b;
                     blk.col[g] = w32[C::IDX_INDICES + bi];
                     const int base = C::OFF_BLOCKS + bi * (C::BM * C::BN);
-                LIN_LOAD_W:
-                    for (int e = 0; e < C::BM * C::BN; ++e) {
+                LIN_LOAD_W:  // 64 bytes per cycle: w8 is the on-chip image, partitioned by 64
+                    for (int e0 = 0; e0 < C::BM * C::BN; e0 += 64) {
 #pragma HLS PIPELINE II = 1
-                        blk.w[g][e / C::BN][e % C::BN] = w8[base + e];
+                        for (int l = 0; l < 64; ++l) {
+#pragma HLS UNROLL
+                            const int e = e0 + l;
+                            if (e < C::BM * C::BN) blk.w[g][e / C::BN][e % C::BN] = w8[base + e];
+                        }
                     }
                 }
             }

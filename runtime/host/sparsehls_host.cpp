@@ -129,12 +129,13 @@ int run_host(int argc, char** argv) {
     const xrt::uuid uuid = device.load_xclbin(xclbin);
     xrt::kernel kernel(device, uuid, top, xrt::kernel::cu_access_mode::shared);
 
-    // Weights: once, shared by the w8 and w32 arguments.
+    // Weights: weights.bin once, in one buffer behind the 512-bit port w (the same bytes).
     std::vector<char> weights = read_file(hls + "/weights.bin", true);
-    int w8_index = -1;
+    int w_index = -1;
     for (size_t i = 0; i < args.size(); ++i)
-        if (args[i].name == "w8") w8_index = (int)i;
-    xrt::bo wbo(device, weights.size(), xrt::bo::flags::normal, kernel.group_id(w8_index));
+        if (args[i].name == "w") w_index = (int)i;
+    if (w_index < 0) throw std::runtime_error(hls + "/interface.txt has no weight port w: recompile the project");
+    xrt::bo wbo(device, weights.size(), xrt::bo::flags::normal, kernel.group_id(w_index));
     wbo.write(weights.data());
     wbo.sync(XCL_BO_SYNC_BO_TO_DEVICE);
 
@@ -143,7 +144,7 @@ int run_host(int argc, char** argv) {
     xrt::run run(kernel);
     for (size_t i = 0; i < args.size(); ++i) {
         const Arg& a = args[i];
-        if (a.name == "w8" || a.name == "w32") {
+        if ((int)i == w_index) {
             run.set_arg((int)i, wbo);
         } else if (a.kind == "m_axi" && a.dir == "in") {
             std::vector<char> data = read_file(hls + "/tb_data/" + a.name + ".bin", true);

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from compiler.backends.hls.csim import CsimDesign
+from compiler.backends.hls.cycles import expected_cycles, expected_latency_ms
 from compiler.backends.hls.emit import write_project
-from compiler.backends.hls.plan import plan_design
+from compiler.backends.hls.plan import BEAT_BYTES, MAX_BURST_BEATS, plan_design
 from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.hw.boards import get_board
@@ -30,6 +31,7 @@ def generate_hls(graph: Graph, project: Path, board: str) -> dict[str, Any]:
     with atomic_dir(project / "hls", force=True) as tmp:
         files = write_project(plan, tmp)
     linears = [op for op in plan.ops if op.op == "linear"]
+    cycles = expected_cycles(plan)  # its own structure's number, not the RTL's (see cycles.BASIS)
     return {
         "hls": {
             "board": b.name,
@@ -43,6 +45,9 @@ def generate_hls(graph: Graph, project: Path, board: str) -> dict[str, Any]:
             "linear_blocks": sum(op.nnzb for op in linears),
             "weights_bytes": len(plan.image.tobytes()),
             "onchip_buffer_bytes": plan.onchip_bytes,
+            "weight_port": {"bits": 8 * BEAT_BYTES, "max_read_burst_beats": MAX_BURST_BEATS},
+            "expected_cycles": cycles,
+            "expected_latency_ms": expected_latency_ms(cycles["total"], b.clock_mhz),
             "files": files["files"],
             "sha256": files["sha256"],
         }

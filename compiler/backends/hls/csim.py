@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from compiler.backends.hls.plan import BEAT_BYTES, WEIGHT_PORT
 from compiler.backends.hls.toolchain import CXXFLAGS, ap_types_dir, gxx
 from compiler.errors import UserError
 from compiler.project import check_hls
@@ -56,7 +57,8 @@ def build_library(hls_dir: Path, opt: str = "-O2") -> Path:
         "-fPIC",
         "-DSPARSEHLS_TRACE",
         f"-I{src}",
-        f"-I{ap_types_dir()}",
+        "-isystem",  # the ap_types headers do not build warning-free with -Wextra (512-bit ap_uint)
+        str(ap_types_dir()),
         str(src / "sparsehls_top.cpp"),
         "-o",
         str(tmp),
@@ -88,7 +90,10 @@ class CsimDesign:
         interface = check_hls(hls_dir)
         path = build_library(hls_dir)
         raw = np.fromfile(hls_dir / "weights.bin", dtype=np.uint8)
-        weights = np.zeros(raw.size + 64, dtype=np.uint8)  # 4-byte aligned, int32 view in bounds
+        # the port is ap_uint<512>: whole 64-byte beats, at a 64-byte-aligned address
+        store = np.zeros(raw.size + 2 * BEAT_BYTES, dtype=np.uint8)
+        skip = -store.ctypes.data % BEAT_BYTES
+        weights = store[skip : skip + raw.size + BEAT_BYTES]
         weights[: raw.size] = raw
         lib = ctypes.CDLL(str(path))
         return cls(hls_dir, lib, interface, weights)
@@ -98,7 +103,7 @@ class CsimDesign:
         return [
             a
             for a in self.interface["args"]
-            if a["kind"] == "m_axi" and a["dir"] == "in" and a["name"] not in ("w8", "w32")
+            if a["kind"] == "m_axi" and a["dir"] == "in" and a["name"] != WEIGHT_PORT
         ]
 
     @property
@@ -196,7 +201,7 @@ class CsimDesign:
         ptr = self.weights.ctypes.data_as(ctypes.c_void_p)
         args: list[Any] = [x.ctypes.data_as(ctypes.c_void_p) for x in arrays]
         args += [outs[a["tensor"]].ctypes.data_as(ctypes.c_void_p) for a in self.outputs]
-        args += [ptr, ptr, ctypes.c_int(n_batch), ctypes.c_int(n_seq)]
+        args += [ptr, ctypes.c_int(n_batch), ctypes.c_int(n_seq)]
         self.lib.sparsehls_top.restype = None
         self.lib.sparsehls_top(*args)
         self.lib.sparsehls_set_trace(TRACE_FN())

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from compiler.backends.hls.consts import consts_header
-from compiler.backends.hls.plan import MAX_BATCH_DEPTH, DesignPlan
+from compiler.backends.hls.plan import (
+    BEAT_BYTES,
+    MAX_BATCH_DEPTH,
+    MAX_BURST_BEATS,
+    READ_OUTSTANDING,
+    WEIGHT_PORT,
+    DesignPlan,
+)
 from compiler.backends.hls.render import kernel_headers, render_template
 from compiler.outputs import write_json
 
@@ -26,7 +33,10 @@ def render_top_cpp(plan: DesignPlan) -> str:
         "sparsehls_top.cpp.j2",
         plan=plan,
         depth=depth,
-        weight_bytes=len(plan.image.tobytes()),
+        weight_beats=len(plan.image.tobytes()) // BEAT_BYTES,
+        wbuf_beats=plan.wbuf_beats,
+        burst=MAX_BURST_BEATS,
+        outstanding=READ_OUTSTANDING,
         max_batch=MAX_BATCH_DEPTH,
         onchip_kib=round(plan.onchip_bytes / 1024),
     )
@@ -61,9 +71,9 @@ def render_makefile(plan: DesignPlan) -> str:
 
 
 def connectivity_banks(plan: DesignPlan) -> list[tuple[str, str]]:
-    """Weights on channel 0 (both views), activations I/O on channel 1."""
+    """Weights on channel 0, activations I/O on channel 1."""
     banks = [(p.name, p.bank) for p in plan.inputs + plan.outputs]
-    banks += [("w8", plan.board.bank(0)), ("w32", plan.board.bank(0))]
+    banks += [(WEIGHT_PORT, plan.board.bank(0))]
     return banks
 
 

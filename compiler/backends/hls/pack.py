@@ -1,8 +1,9 @@
 """Packing every constant array of the design into one binary weight image.
 
-Sections are 64-byte aligned (one AXI beat of a 512-bit port) and little
-endian.  The kernels see the image through two views of the same buffer:
-``w8`` (int8) and ``w32`` (int32); a section's int32 index is offset / 4.
+Sections are 64-byte aligned (one AXI beat of the 512-bit weight port) and
+little endian.  The top reads the image as beats and copies each op's run of
+sections into two on-chip views of the same bytes, ``wb8`` (int8) and ``wb32``
+(int32); a section's int32 index is its byte offset / 4.
 int64 arrays (LayerNorm beta) are stored as (low, high) int32 word pairs.
 """
 

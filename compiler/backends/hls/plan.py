@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 TOP = "sparsehls_top"
 MAX_BATCH_DEPTH = 8  # m_axi depth hint for co-simulation only
 I8, I32 = "int8_t", "int32_t"
+WEIGHT_PORT = "w"  # the one weight argument: weights.bin as 512-bit beats
+BEAT_CTYPE = "ap_uint<512>"
+BEAT_BYTES = 64
+MAX_BURST_BEATS = 64  # max_read_burst_length of the weight port (4 KiB, the AXI burst limit)
+READ_OUTSTANDING = 16  # num_read_outstanding of the weight port (Vitis HLS default)
 _BYTES = {I8: 1, I32: 4}
 
 
@@ -108,7 +113,7 @@ class Parallelism:
         kind = "engines" if self.weights else "lanes"
         s = f"schedule: {self.scheduled} {kind}, {self.units} instantiated"
         if self.weights:
-            s += f"; weights {self.weights} (the kernel reads them through w8/w32 on every call)"
+            s += f"; weights {self.weights} (burst-read through the 512-bit port w on every call)"
         return s
 
 
@@ -129,6 +134,34 @@ class OpPlan:
     nnzb: int = 0
     par: Parallelism = field(default_factory=Parallelism)
     note: str = ""  # a comment line for the config header (the schedule's choices)
+    image: WeightSpan = field(default_factory=lambda: WeightSpan(0, 0, False))
+    row_blocks: tuple[int, ...] = ()  # linear: kept blocks per block row (the BSR row pointers' steps)
+
+    @property
+    def const(self) -> dict[str, int]:
+        """The config constants by name."""
+        return {c.name: c.value for c in self.consts}
+
+
+@dataclass(frozen=True)
+class WeightSpan:
+    """An op's run of sections in weights.bin, and whether the top copies it on chip first.
+
+    ``onchip``: the top burst-reads beats ``[beat0, beat0 + beats)`` into ``wb8``/``wb32``
+    before the kernel runs (linear, add, LayerNorm); embed reads its tables itself.
+    """
+
+    offset: int  # bytes, 64-aligned
+    nbytes: int
+    onchip: bool
+
+    @property
+    def beat0(self) -> int:
+        return self.offset // BEAT_BYTES
+
+    @property
+    def beats(self) -> int:
+        return -(-self.nbytes // BEAT_BYTES)
 
 
 @dataclass
@@ -144,8 +177,14 @@ class DesignPlan:
     headers: list[str] = field(default_factory=list)
 
     @property
+    def wbuf_beats(self) -> int:
+        """Beats of the on-chip weight image buffer: the largest image any op copies on chip."""
+        return max([op.image.beats for op in self.ops if op.image.onchip] + [1])
+
+    @property
     def onchip_bytes(self) -> int:
-        return sum(b.nbytes for b in self.buffers) + sum(4 * self.max_seq for _ in self.inputs)
+        wbuf = 2 * BEAT_BYTES * self.wbuf_beats  # wb8 and wb32 hold the same bytes
+        return sum(b.nbytes for b in self.buffers) + sum(4 * self.max_seq for _ in self.inputs) + wbuf
 
     def interface(self) -> dict[str, Any]:
         """The top function's argument list, in order (read by run_csim and runtime/)."""
@@ -164,18 +203,17 @@ class DesignPlan:
                     "bank": p.bank,
                 }
             )
-        for name, ctype in (("w8", I8), ("w32", I32)):
-            args.append(
-                {
-                    "name": name,
-                    "kind": "m_axi",
-                    "dir": "in",
-                    "ctype": ctype,
-                    "bundle": f"gmem_{name}",
-                    "bank": self.board.bank(0),
-                    "tensor": "weights.bin",
-                }
-            )
+        args.append(
+            {
+                "name": WEIGHT_PORT,
+                "kind": "m_axi",
+                "dir": "in",
+                "ctype": BEAT_CTYPE,
+                "bundle": "gmem_w",
+                "bank": self.board.bank(0),
+                "tensor": "weights.bin",
+            }
+        )
         args += [
             {"name": "n_batch", "kind": "scalar", "ctype": "int"},
             {"name": "n_seq", "kind": "scalar", "ctype": "int"},
@@ -230,6 +268,7 @@ class _Planner:
         self.tensors: dict[str, TensorPlan] = {}
         self.buffers: list[Buffer] = []
         self.free: dict[str, list[Buffer]] = {I8: [], I32: []}
+        self._base: int | None = None  # offset of the current op's first section
         self.max_seq = int(graph.meta.get("seq_len", 0) or 0)
         if self.max_seq <= 0:
             raise UserError("graph has no seq_len in its metadata: cannot size the on-chip buffers")
@@ -284,7 +323,9 @@ class _Planner:
             for k, (t, ct) in enumerate(zip(node.inputs, in_types, strict=True)):
                 if k < len(_ACCEPTS[node.op]) and ct not in _ACCEPTS[node.op][k]:
                     raise UserError(f"node {node.name}: {node.op} input {t} of type {ct} is not supported")
-            ops.append(getattr(self, f"_op_{node.op}")(i, node, in_types))
+            first, self._base = len(self.image.sections), None
+            op = getattr(self, f"_op_{node.op}")(i, node, in_types)
+            ops.append(replace(op, image=self._span(first, onchip=node.op != "embed")))
             for t in dict.fromkeys(node.inputs):
                 if last_use.get(t) == i and t not in outputs:
                     self._release(t)
@@ -358,7 +399,17 @@ class _Planner:
         return self.tensors[t].buffer
 
     def _sec(self, node: Node, role: str, array: np.ndarray, dtype: str) -> int:
-        return self.image.add(f"{node.name}.{role}", array, dtype).offset
+        """Add a section; its byte offset relative to the op's image (the on-chip copy's address)."""
+        off = self.image.add(f"{node.name}.{role}", array, dtype).offset
+        if self._base is None:
+            self._base = off
+        return off - self._base
+
+    def _span(self, first: int, onchip: bool) -> WeightSpan:
+        secs = self.image.sections[first:]
+        if not secs:
+            return WeightSpan(0, 0, False)
+        return WeightSpan(secs[0].offset, secs[-1].offset + secs[-1].nbytes - secs[0].offset, onchip)
 
     # ---- one method per op --------------------------------------------------------------------
     def _op_linear(self, i: int, node: Node, in_types: list[str]) -> OpPlan:
@@ -413,9 +464,9 @@ class _Planner:
         c.update(ENGINES=engines, ROW_GROUPS=rg, TOKEN_GROUPS=tg)
         self._need_partition(x, bn)
         out = self._alloc(node.outputs[0], I32 if bits == 32 else I8, rows, n, bm * rg)
-        args = [self._buf(x), out.buffer, rexpr, "w8", "w32"]
+        args = [self._buf(x), out.buffer, rexpr, "wb8", "wb32"]
         par = Parallelism(rg * tg, engines, str(node.attrs.get("weights", "unscheduled")))
-        return self._op(
+        op = self._op(
             i,
             node,
             "bsr_linear",
@@ -427,6 +478,7 @@ class _Planner:
             bsr.nnz_blocks,
             par,
         )
+        return replace(op, row_blocks=tuple(int(v) for v in np.diff(bsr.indptr)))
 
     def _op_attention(self, i: int, node: Node, in_types: list[str]) -> OpPlan:
         a = node.attrs
@@ -531,7 +583,7 @@ class _Planner:
         # the schedule's adders in LUTs (ScheduleDesign impl="fabric"): the fabric-bound kernel
         kernel = "add_fabric" if node.attrs.get("impl") == "fabric" else "add"
         return self._op(
-            i, node, kernel, [self._buf(a), b, out.buffer, rexpr, "w32"], c, out, "1 per element", types
+            i, node, kernel, [self._buf(a), b, out.buffer, rexpr, "wb32"], c, out, "1 per element", types
         )
 
     def _op_layernorm(self, i: int, node: Node, in_types: list[str]) -> OpPlan:
@@ -560,7 +612,7 @@ class _Planner:
             i,
             node,
             "layernorm",
-            [self._buf(x), out.buffer, rexpr, "w32"],
+            [self._buf(x), out.buffer, rexpr, "wb32"],
             c,
             out,
             f"1 per element, 3 passes per row, {c['LANES']} rows at a time",
@@ -583,16 +635,19 @@ class _Planner:
             POSITION_OFFSET=int(a.get("position_offset", 0)),
             HAS_TYPE=int(has_type),
         )
-        c["OFF_WORD"] = self._sec(node, "word_q", word, "int8")
-        c["OFF_POS"] = self._sec(node, "pos_q", pos, "int8")
-        c["OFF_TYPE"] = self._sec(node, "type_q", typ, "int8") if has_type else 0
+        # absolute offsets: the kernel gathers rows straight from the weight port
+        c["OFF_WORD"] = self.image.add(f"{node.name}.word_q", word, "int8").offset
+        c["OFF_POS"] = self.image.add(f"{node.name}.pos_q", pos, "int8").offset
+        c["OFF_TYPE"] = self.image.add(f"{node.name}.type_q", typ, "int8").offset if has_type else 0
         for role in ("word", "pos", "type"):
             c[f"{role.upper()}_MULT"] = int(a.get(f"{role}_mult", 0))
             c[f"{role.upper()}_SHIFT"] = int(a.get(f"{role}_shift", 1))
         ids = self._buf(node.inputs[0])
         types = self._buf(node.inputs[1]) if len(node.inputs) > 1 else ids  # golden: ins[1] are the type ids
         out = self._alloc(node.outputs[0], I32, "seq", h, 1)
-        return self._op(i, node, "embed", [ids, types, out.buffer, "n_seq", "w8"], c, out, "1 per element")
+        return self._op(
+            i, node, "embed", [ids, types, out.buffer, "n_seq", WEIGHT_PORT], c, out, "1 per element"
+        )
 
     def _op_take_first(self, i: int, node: Node, in_types: list[str]) -> OpPlan:
         x = self.tensors[node.inputs[0]]

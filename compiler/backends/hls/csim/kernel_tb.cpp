@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -186,9 +187,11 @@ void run_embed(Reader& in, Out& out) {
     static int32_t ids[C::MAX_ROWS], types[C::MAX_ROWS], y[C::MAX_ROWS * C::H];
     in.fill(ids, (size_t)rows);
     in.fill(types, (size_t)rows);
-    std::vector<int8_t> w8((size_t)in.next() + 1);
-    in.fill(&w8[0], w8.size() - 1);
-    sparsehls::embed<C>(ids, types, y, rows, &w8[0]);
+    std::vector<int8_t> w8((size_t)in.next());
+    in.fill(&w8[0], w8.size());
+    std::vector<uint64_t> words(w8.size() / 8 + 8, 0);  // whole beats: the 512-bit port's view
+    std::memcpy(&words[0], &w8[0], w8.size());
+    sparsehls::embed<C>(ids, types, y, rows, reinterpret_cast<const sparsehls::beat_t*>(&words[0]));
     for (int i = 0; i < rows * C::H; ++i) out.push_back(y[i]);
 }
 
