@@ -64,11 +64,13 @@ LINEAR_SHAPES = [  # (N, K, BM, BN, OUT_BITS, ROW_GROUPS, TOKEN_GROUPS): R x TG 
     (16, 8, 8, 2, 8, 1, 1),
     (16, 24, 4, 4, 32, 1, 1),
     (8, 16, 8, 16, 32, 1, 1),
+    (12, 24, 6, 12, 8, 1, 1),  # 72-byte blocks: the 64-byte-per-cycle load takes 2 beats, the 2nd partial
     # several engines: token groups, row groups (NRB not a multiple of R: a short last round), both
     (7, 5, 1, 1, 8, 3, 2),
     (16, 24, 4, 4, 8, 1, 3),
     (32, 48, 16, 16, 8, 2, 1),
     (12, 16, 4, 8, 32, 2, 5),
+    (18, 36, 6, 12, 32, 2, 2),  # 72-byte blocks in R = 2 groups, NRB = 3: a short last round
     (16, 8, 8, 2, 8, 1, 16),
 ]
 

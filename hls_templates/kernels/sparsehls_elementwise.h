@@ -60,6 +60,8 @@ TANH_LOOP:
 
 // Residual add into FX(F_RES): y = sat32(requant(a) [+ requant(b)] [+ const_q[col]]).
 // a, b are int8 or FX int32 (C::a_t, C::b_t). b is read only when C::HAS_B;
+// w32 is the op's on-chip weight image (the int32 view the top burst-read from the
+// 512-bit port, sparsehls_weights.h; offsets relative to it).
 // const_q (int32 [COLS] at w32[C::IDX_CONST]) only when C::HAS_CONST. The
 // multipliers are per channel (int32 [COLS] at w32[C::IDX_A_MULT] ...) when
 // C::A_PER_CH / C::B_PER_CH, else the scalars C::A_MULT ...

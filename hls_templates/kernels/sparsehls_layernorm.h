@@ -1,4 +1,6 @@
 // LayerNorm over rows of an FX(F_RES) int32 tensor -> int8 (golden ops/layernorm.py).
+// Its parameters, in the op's on-chip weight image (w32: the int32 view the top
+// burst-read from the 512-bit port, sparsehls_weights.h; offsets relative to it):
 //   w32[C::IDX_GAMMA .. +H]   gamma_q int32
 //   w32[C::IDX_BETA .. +2H]   beta_q int64 as (low, high) int32 word pairs
 //   w32[C::IDX_MULT/IDX_SHIFT .. +H] per-channel output requantization when
