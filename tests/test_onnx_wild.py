@@ -70,6 +70,9 @@ class _Tail:
                     return (h * kw["attention_mask"].unsqueeze(-1).float()).sum(1)
                 if pooling.startswith("cls"):
                     e = h[:, 0]
+                elif pooling == "max":
+                    me = kw["attention_mask"].unsqueeze(-1).expand(h.size())
+                    e = torch.where(me > 0, h, torch.full_like(h, -1e9)).max(1).values
                 else:
                     me = kw["attention_mask"].unsqueeze(-1).expand(h.size()).float()
                     e = torch.sum(h * me, 1) / torch.clamp(me.sum(1), min=1e-9)
@@ -193,6 +196,7 @@ def test_torchscript_dynamic_axes_mean_l2_compiles_and_simulates(files: Path) ->
         ("bert", "mean", True, {"sentence_embedding": "mean"}),
         ("distilbert", "cls+l2", False, {"sentence_embedding": "cls+l2"}),
         ("roberta", "mean+l2", False, {"sentence_embedding": "mean+l2"}),
+        ("bert", "max", False, {"sentence_embedding": "max"}),
     ],
 )
 def test_exports_in_the_wild_compile(files: Path, family: str, pooling: str, dynamo: bool, host: Any) -> None:
@@ -244,3 +248,11 @@ def test_unsupported_op_in_the_middle_is_refused(
         capsys, "compile", str(bad), "-o", str(tmp_path / "p"), "--seq-len", str(SEQ), "--no-hls", "-q"
     )
     assert_user_error(code, err, "Abs", "odd_abs")
+
+
+def test_seq_len_above_the_position_table_is_refused(
+    files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _export(files / "long.onnx", "bert", "mean")
+    code, err = run_cli(capsys, "compile", str(src), "-o", str(tmp_path / "p"), "--seq-len", "100", "-q")
+    assert_user_error(code, err, "sequence length 100", "--seq-len")

@@ -57,6 +57,8 @@ def prepare(model: Any, seq_len: int) -> PreparedOnnx:
     )
     if folded:
         model = _fold(model)
+    if dynamic:
+        _check_shapes(model, seq)
     tail = _cut_tail(model, seq)
     if tail is None:
         return PreparedOnnx(model, seq, {}, folded)
@@ -105,6 +107,20 @@ def _fold(model: Any) -> Any:
     except Exception as e:  # the optimizer's own error, on a graph it cannot fold
         raise UserError(
             f"cannot fold the ONNX file's shape arithmetic at batch 1: {str(e).splitlines()[0][:160]}"
+        ) from None
+
+
+def _check_shapes(model: Any, seq: int) -> None:
+    """Strict shape inference at the fixed dims: a sequence longer than the position table shows here."""
+    import onnx
+
+    try:
+        onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    except Exception as e:
+        detail = str(e).strip().splitlines()[-1][:160] if str(e).strip() else type(e).__name__
+        raise UserError(
+            f"the ONNX file does not run at batch 1, sequence length {seq} ({detail}); "
+            "is --seq-len above the model's position embeddings?"
         ) from None
 
 
