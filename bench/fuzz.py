@@ -19,6 +19,8 @@ outcome); a rerun skips the seeds already there.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import platform
@@ -95,11 +97,18 @@ def draw(seed: int) -> Config:
 
 
 def expected_refusal(c: Config) -> str | None:
-    """Why the tool must refuse ``c`` (a block larger than a matrix), or None."""
-    rows, cols = min(c.hidden, c.ffn), min(c.hidden, c.ffn)
-    if c.block[0] > rows or c.block[1] > cols:
+    """Why the tool must refuse ``c``, or None: ``head`` (DistilBERT's classification head has a
+    ReLU the IR lacks) or ``block`` (a block larger than a matrix)."""
+    if c.family == "distilbert" and c.classifier:
+        return "head"
+    side = min(c.hidden, c.ffn)  # the smallest rows and columns among q/k/v/o, fc1, fc2
+    if c.block[0] > side or c.block[1] > side:
         return "block"
     return None
+
+
+#: A refusal is right when the tool says this (one line, exit 2).
+REFUSAL_WORDS = {"head": ("head", "not supported"), "block": ("block", "larger")}
 
 
 def _prune(w: np.ndarray, c: Config, rng: np.random.Generator) -> np.ndarray:
@@ -149,32 +158,34 @@ def make_model(c: Config, folder: Path, seed: int) -> Path:
 
 
 def run_config(c: Config, seed: int, work: Path, csim: bool = True) -> dict[str, Any]:
-    """Compile ``c`` and judge it: outcome pass | refused | fail, with the checks and the reason."""
-    from compiler.errors import UserError
-    from compiler.pipeline import CompileOptions, compile_model
+    """``sparsehls compile`` on ``c`` as a user runs it; outcome pass | refused | fail, with the
+    checks and the reason."""
+    from compiler.cli import main as cli
 
     t0 = time.perf_counter()
     row: dict[str, Any] = {"seed": seed, "config": asdict(c), "expected_refusal": expected_refusal(c)}
     ckpt, proj = work / f"ckpt-{seed}", work / f"proj-{seed}"
+    args = [
+        "compile",
+        str(ckpt),
+        "-o",
+        str(proj),
+        "--seq-len",
+        str(c.seq),
+        "--block",
+        "x".join(map(str, c.block)),
+    ]
+    args += ["--calib", "4", "--force", "-q"] + ([] if csim else ["--no-csim"])
+    err = io.StringIO()
     try:
         make_model(c, ckpt, seed)
-        opts = CompileOptions(seq_len=c.seq, block=c.block, calib=4, csim=csim, force=True)
-        report = compile_model(str(ckpt), proj, opts)
-        row["checks"] = _checks(report, csim)
-        bad = [k for k, ok in row["checks"]["ok"].items() if not ok]
-        row["outcome"] = "fail" if bad or row["expected_refusal"] else "pass"
-        if bad:
-            row["reason"] = "check failed: " + ", ".join(bad)
-        elif row["expected_refusal"]:
-            row["reason"] = f"compiled, but a {row['expected_refusal']} refusal was expected"
-    except UserError as e:
-        msg = str(e)
-        row["error"] = msg
-        one_line = "\n" not in msg and bool(msg.strip())
-        expected = row["expected_refusal"] == "block" and "block" in msg and "larger" in msg
-        row["outcome"] = "refused" if one_line and expected else "fail"
-        if row["outcome"] == "fail":
-            row["reason"] = "unexpected refusal" if one_line else "refusal is not one line"
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = cli(args)
+        row["exit"] = rc
+        if rc == 0:
+            _judge_compiled(row, json.loads((proj / "report.json").read_text()), csim)
+        else:
+            _judge_refused(row, rc, err.getvalue())
     except Exception as e:  # a crash: the campaign's main catch
         row["outcome"] = "fail"
         row["reason"] = f"crash: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
@@ -184,6 +195,29 @@ def run_config(c: Config, seed: int, work: Path, csim: bool = True) -> dict[str,
         shutil.rmtree(proj, ignore_errors=True)
     row["seconds"] = round(time.perf_counter() - t0, 2)
     return row
+
+
+def _judge_compiled(row: dict[str, Any], report: dict[str, Any], csim: bool) -> None:
+    row["checks"] = _checks(report, csim)
+    bad = [k for k, ok in row["checks"]["ok"].items() if not ok]
+    row["outcome"] = "fail" if bad or row["expected_refusal"] else "pass"
+    if bad:
+        row["reason"] = "check failed: " + ", ".join(bad)
+    elif row["expected_refusal"]:
+        row["reason"] = f"compiled, but a {row['expected_refusal']} refusal was expected"
+
+
+def _judge_refused(row: dict[str, Any], rc: int, stderr: str) -> None:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    row["error"] = lines[-1] if lines else ""
+    one_line = rc == 2 and len(lines) == 1 and lines[0].startswith("sparsehls: error:")
+    why = row["expected_refusal"]
+    expected = why is not None and all(w in row["error"] for w in REFUSAL_WORDS[why])
+    row["outcome"] = "refused" if one_line and expected else "fail"
+    if not one_line:
+        row["reason"] = f"refusal is not one line with exit 2 (exit {rc}, {len(lines)} lines)"
+    elif not expected:
+        row["reason"] = "unexpected refusal"
 
 
 def _checks(report: dict[str, Any], csim: bool) -> dict[str, Any]:

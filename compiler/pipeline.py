@@ -178,6 +178,7 @@ def export_model(c: Compilation) -> None:
         c.meta = {"arch": "onnx", "model_type": "unknown"}
         return
     cfg = checkpoint.read_config(c.ref.path)
+    checkpoint.check_head(cfg)
     dims = checkpoint.model_dims(cfg)
     if c.opts.seq_len > dims["max_pos"]:
         raise UserError(

