@@ -33,7 +33,7 @@ from compiler.ir.pooling import POOLINGS, host_pool
 
 log = logging.getLogger(__name__)
 
-SHAPE_OPS = {"Shape", "Size", "ConstantOfShape", "Range", "Expand", "Where", "Equal", "NonZero"}
+SHAPE_OPS = ("Shape", "Size", "ConstantOfShape", "Range")  # shape arithmetic left to fold
 HEAD_OPS = {"MatMul", "Gemm", "Tanh", "Softmax", "LayerNormalization", "Erf", "Gelu"}
 RECOGNISE_TOL = 1e-4  # relative to the output's largest magnitude
 N_PROBE = 6
@@ -52,9 +52,7 @@ class PreparedOnnx:
 def prepare(model: Any, seq_len: int) -> PreparedOnnx:
     """Fix the input dims, fold the shape arithmetic, cut a pooling tail (see the module doc)."""
     seq, dynamic = _fix_input_dims(model, seq_len)
-    folded = dynamic or any(
-        n.op_type in ("Shape", "Size", "ConstantOfShape", "Range") for n in model.graph.node
-    )
+    folded = dynamic or any(n.op_type in SHAPE_OPS for n in model.graph.node)
     if folded:
         model = _fold(model)
     if dynamic:
