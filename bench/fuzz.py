@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -157,28 +158,54 @@ def make_model(c: Config, folder: Path, seed: int) -> Path:
     return folder
 
 
-def run_config(c: Config, seed: int, work: Path, csim: bool = True) -> dict[str, Any]:
+def export_torchscript(ckpt: Path, path: Path) -> Path:
+    """The checkpoint as the TorchScript exporter writes it (opset 17, dynamic batch and sequence)."""
+    import torch
+
+    from compiler.checkpoint import load_hf_model
+    from compiler.frontend.export import _Wrapper, model_input_names, output_name
+
+    model = load_hf_model(ckpt)
+    names = model_input_names(model)
+    args = tuple(torch.ones((1, 4), dtype=torch.long) for _ in names)
+    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+    with warnings.catch_warnings(), quiet[0], quiet[1]:
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Wrapper.make(model, names, output_name(model)),
+            args,
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=list(names),
+            output_names=[output_name(model)],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in names},
+        )
+    return path
+
+
+def run_config(
+    c: Config, seed: int, work: Path, csim: bool = True, exporter: str = "dynamo"
+) -> dict[str, Any]:
     """``sparsehls compile`` on ``c`` as a user runs it; outcome pass | refused | fail, with the
-    checks and the reason."""
+    checks and the reason.  ``exporter="torchscript"`` compiles the TorchScript exporter's
+    ``.onnx`` of the checkpoint (dynamic axes) instead of the checkpoint."""
     from compiler.cli import main as cli
 
     t0 = time.perf_counter()
     row: dict[str, Any] = {"seed": seed, "config": asdict(c), "expected_refusal": expected_refusal(c)}
+    if exporter != "dynamo":
+        row["exporter"] = exporter
     ckpt, proj = work / f"ckpt-{seed}", work / f"proj-{seed}"
-    args = [
-        "compile",
-        str(ckpt),
-        "-o",
-        str(proj),
-        "--seq-len",
-        str(c.seq),
-        "--block",
-        "x".join(map(str, c.block)),
-    ]
-    args += ["--calib", "4", "--force", "-q"] + ([] if csim else ["--no-csim"])
+    src = ckpt / "model.onnx" if exporter == "torchscript" else ckpt
+    args = ["compile", str(src), "-o", str(proj), "--seq-len", str(c.seq)]
+    args += ["--block", "x".join(map(str, c.block)), "--calib", "4", "--force", "-q"]
+    args += [] if csim else ["--no-csim"]
     err = io.StringIO()
     try:
         make_model(c, ckpt, seed)
+        if exporter == "torchscript":
+            export_torchscript(ckpt, src)
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             rc = cli(args)
         row["exit"] = rc
@@ -267,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench/results/fuzz.json"))
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--no-csim", action="store_true")
+    ap.add_argument(
+        "--exporter",
+        choices=("dynamo", "torchscript"),
+        default="dynamo",
+        help="compile the checkpoint (dynamo: our exporter) or its TorchScript .onnx with dynamic axes",
+    )
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from compiler.checkpoint import quiet_transformers
@@ -274,14 +307,19 @@ def main(argv: list[str] | None = None) -> int:
     quiet_transformers()
     out = Path(a.out)
     doc = _load(out)
-    doc["meta"] = {"python": platform.python_version(), "machine": platform.machine(), "csim": not a.no_csim}
+    doc["meta"] = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "csim": not a.no_csim,
+        "exporter": a.exporter,
+    }
     done = {r["seed"] for r in doc["results"]}
     work = Path(a.work or tempfile.mkdtemp(prefix="sparsehls-fuzz-"))
     work.mkdir(parents=True, exist_ok=True)
     for seed in range(a.seed, a.seed + a.n):
         if seed in done:
             continue
-        row = run_config(draw(seed), seed, work, csim=not a.no_csim)
+        row = run_config(draw(seed), seed, work, csim=not a.no_csim, exporter=a.exporter)
         doc["results"].append(row)
         _save(out, doc)
         print(f"seed {seed}: {row['outcome']} ({row['seconds']} s) {row.get('reason', '')}", flush=True)
