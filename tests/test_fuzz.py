@@ -76,3 +76,10 @@ def test_distilbert_classifier_is_refused_before_loading(tmp_path: Path) -> None
     row = fuzz.run_config(c, 14, tmp_path, csim=False)
     assert row["outcome"] == "refused", row
     assert "DistilBertForSequenceClassification" in row["error"] and row["seconds"] < 30
+
+
+def test_torchscript_export_of_odd_config(tmp_path: Path) -> None:
+    """The same checks on the TorchScript exporter's .onnx (dynamic axes) of a RoBERTa classifier."""
+    c = Config("roberta", True, 1, 3, 5, 37, (5, 4), 0.4, "block", 6)
+    row = fuzz.run_config(c, 15, tmp_path, csim=False, exporter="torchscript")
+    assert row["outcome"] == "pass", row
