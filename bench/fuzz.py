@@ -109,7 +109,11 @@ def expected_refusal(c: Config) -> str | None:
 
 
 #: A refusal is right when the tool says this (one line, exit 2).
-REFUSAL_WORDS = {"head": ("head", "not supported"), "block": ("block", "larger")}
+#: (From an .onnx file there is no config.json: the head is refused at the node no pattern covers.)
+REFUSAL_WORDS = {
+    "head": (("head", "not supported"), ("unsupported op Relu at node",)),
+    "block": (("block", "larger"),),
+}
 
 
 def _prune(w: np.ndarray, c: Config, rng: np.random.Generator) -> np.ndarray:
@@ -239,7 +243,7 @@ def _judge_refused(row: dict[str, Any], rc: int, stderr: str) -> None:
     row["error"] = lines[-1] if lines else ""
     one_line = rc == 2 and len(lines) == 1 and lines[0].startswith("sparsehls: error:")
     why = row["expected_refusal"]
-    expected = why is not None and all(w in row["error"] for w in REFUSAL_WORDS[why])
+    expected = why is not None and any(all(w in row["error"] for w in words) for words in REFUSAL_WORDS[why])
     row["outcome"] = "refused" if one_line and expected else "fail"
     if not one_line:
         row["reason"] = f"refusal is not one line with exit 2 (exit {rc}, {len(lines)} lines)"
