@@ -212,6 +212,8 @@ def run_config(
             export_torchscript(ckpt, src)
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             rc = cli(args)
+        if rc in (130, 143):  # the CLI turned Ctrl-C / SIGTERM into an exit code: stop the campaign
+            raise KeyboardInterrupt
         row["exit"] = rc
         if rc == 0:
             _judge_compiled(row, json.loads((proj / "report.json").read_text()), csim)
