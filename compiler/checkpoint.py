@@ -91,6 +91,21 @@ def read_config(folder: Path) -> dict[str, Any]:
     return cfg
 
 
+#: Heads whose ops the IR lacks (DistilBERT's pre_classifier is followed by a ReLU).
+UNSUPPORTED_HEADS = {"DistilBertForSequenceClassification": "pre_classifier + ReLU"}
+
+
+def check_head(cfg: dict[str, Any]) -> None:
+    """Refuse, from config.json alone, a classification head that compile cannot build."""
+    arch = arch_of(cfg)
+    if arch in UNSUPPORTED_HEADS:
+        base = _default_arch(cfg["model_type"])
+        raise UserError(
+            f"{arch}'s head ({UNSUPPORTED_HEADS[arch]}) is not supported by compile; "
+            f"compile its encoder as {base} (the head can run on the host)"
+        )
+
+
 def _default_arch(mtype: str) -> str:
     return {"bert": "BertModel", "distilbert": "DistilBertModel", "roberta": "RobertaModel"}[mtype]
 

@@ -105,13 +105,20 @@ def cmd_prune(a: argparse.Namespace) -> int:
 
 
 def cmd_compile(a: argparse.Namespace) -> int:
-    from compiler.checkpoint import check_block_against_config, parse_block, resolve_model
+    from compiler.checkpoint import (
+        check_block_against_config,
+        check_head,
+        parse_block,
+        read_config,
+        resolve_model,
+    )
     from compiler.outputs import check_output_dir
 
     block = parse_block(a.block)
     ref = resolve_model(a.model)  # cheap checks first: no torch, no weights loaded yet
     check_output_dir(a.output, a.force, source=ref.path)
     if ref.kind == "hf":
+        check_head(read_config(ref.path))
         check_block_against_config(ref.path, block)
     from compiler.pipeline import CompileOptions, compile_model
 

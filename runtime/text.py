@@ -11,7 +11,9 @@ import numpy as np
 
 from compiler.errors import UserError
 from compiler.frontend.inputs import encode, load_tokenizer
+from compiler.ir.graph import Graph
 from compiler.ir.io import load_graph
+from compiler.ir.pooling import host_outputs
 from compiler.project import check_project
 from runtime.accelerator import BACKENDS, open_accelerator
 
@@ -66,6 +68,15 @@ def run_text_outputs(
     return feeds, out
 
 
+def file_outputs(graph: Graph, out: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    """What the compiled file computes: the dequantized output, pooled on the host where the
+    file carried a pooling tail (``meta["host_outputs"]``: file output -> pooling)."""
+    name = graph.outputs[0]
+    real = np.asarray(out[name]).astype(np.float64) * np.asarray(graph.meta["tensor_scales"][name])
+    kinds = graph.meta.get("host_outputs") or {name: "none"}
+    return host_outputs(kinds, real, mask)
+
+
 def run_text(project: Path, text: str, backend: str = "golden", **xrt: Any) -> str:
     """Human-readable summary: integer output digest and values, plus the dequantized result."""
     feeds, out = run_text_outputs(project, text, backend, **xrt)
@@ -87,4 +98,9 @@ def run_text(project: Path, text: str, backend: str = "golden", **xrt: Any) -> s
     else:
         lines.append("logits (int8): " + " ".join(str(v) for v in y[0]))
         lines.append("logits (dequantized): " + " ".join(f"{v:+.4f}" for v in real[0]))
+    for o, kind in (graph.meta.get("host_outputs") or {}).items():
+        v = file_outputs(graph, out, feeds["attention_mask"])[o]
+        lines.append(
+            f"{o} (host pooling {kind}), first 8: " + " ".join(f"{x:+.4f}" for x in v.reshape(-1)[:8])
+        )
     return "\n".join(lines)

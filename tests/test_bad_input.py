@@ -92,6 +92,12 @@ def _foreign_folder(project: Path, tmp: Path) -> None:
     (tmp / "mine" / "thesis.tex").write_text("years of work")
 
 
+def _distilbert_classifier(project: Path, tmp: Path) -> None:
+    (tmp / "dcls").mkdir()
+    cfg = {"model_type": "distilbert", "architectures": ["DistilBertForSequenceClassification"]}
+    (tmp / "dcls" / "config.json").write_text(json.dumps(cfg))
+
+
 def _nothing(project: Path, tmp: Path) -> None:
     pass
 
@@ -169,6 +175,7 @@ CASES = [
     Case("xclbin-with-csim", _xclbin(), (*RUN_CSIM, "--xclbin", "{tmp}/x.xclbin"), "apply to --backend xrt only"),
     Case("run-unknown-backend", _nothing, ("run", "{project}", "--text", "cat", "--backend", "gpu"), "unknown backend"),
     Case("onnx-unreadable", _write("../mine.onnx", b"\x00garbage"), ("compile", "{tmp}/mine.onnx", "-o", "{tmp}/out", "-q"), "mine.onnx is not a readable onnx"),
+    Case("compile-distilbert-classifier", _distilbert_classifier, ("compile", "{tmp}/dcls", "-o", "{tmp}/out", "-q"), "head (pre_classifier + relu) is not supported"),  # fuzz seed 8
     Case("compile-block-too-large", _nothing, (*COMPILE, "-o", "{tmp}/out", "--block", "64x64"), "larger than the model's attention"),
     Case("prune-unknown-method", _nothing, (*PRUNE, "--method", "random"), "unknown pruning method 'random'"),
     Case("prune-sparsity-above-1", _nothing, (*PRUNE, "--sparsity", "1.5"), "sparsity 1.5 is outside"),

@@ -133,6 +133,17 @@ def ort_forward(sess: Any, feeds: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(outs)
 
 
+def ort_forward_all(sess: Any, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every output of a batch-1 graph, run row by row."""
+    names = [i.name for i in sess.get_inputs()]
+    outs = [o.name for o in sess.get_outputs()]
+    rows = [
+        sess.run(None, {k: feeds[k][i : i + 1].astype(np.int64) for k in names})
+        for i in range(feeds["input_ids"].shape[0])
+    ]
+    return {o: np.concatenate([r[j] for r in rows]) for j, o in enumerate(outs)}
+
+
 def export_and_check(
     model: Any, path: Path, seq_len: int, feeds: dict[str, np.ndarray], tol: float = EXPORT_TOL
 ) -> ExportResult:

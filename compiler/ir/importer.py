@@ -282,8 +282,20 @@ class _Importer:
             return None
         return a + b
 
+    def _uniform_index(self, idx: str) -> int | None:
+        """The one value of an index tensor gathered from a constant that holds a single value
+        (RoBERTa's buffered token-type ids, gathered by position in the TorchScript export)."""
+        p = self.o.prod(idx)
+        if p is None or p.op_type not in ("Gather", "GatherElements", "Expand"):
+            return None
+        data = self.o.const(p.input[0])
+        if data is None or data.size == 0 or not np.all(data == data.reshape(-1)[0]):
+            return None
+        return int(data.reshape(-1)[0])
+
     def _embed(self, n: Any, terms: list[Any]) -> None:
         params, attrs, inputs = {}, {"position_mode": "arange", "position_offset": 0}, ["input_ids"]
+        const_rows: list[np.ndarray] = []  # embedding rows every token gets: folded into pos
         for g in terms:
             if isinstance(g, str):  # folded position rows [.., S, H]: positions 0..S-1
                 rows = self.o.consts[g]
@@ -297,6 +309,8 @@ class _Importer:
             elif idx == "token_type_ids":
                 params["type"] = self.add_param("embeddings.type", table)
                 inputs.append("token_type_ids")
+            elif (v := self._uniform_index(idx)) is not None and 0 <= v < table.shape[0]:
+                const_rows.append(table[v].astype(np.float32))
             else:
                 params["pos"] = self.add_param("embeddings.pos", table)
                 pos = self.o.const(idx)
@@ -312,6 +326,8 @@ class _Importer:
                     raise UserError(f"unsupported position-id computation feeding node '{g.name}'")
         if "word" not in params or "pos" not in params:
             raise UserError(f"embedding sum at node '{n.name}' lacks word or position embeddings")
+        for row in const_rows:
+            params["pos"] = self.add_param("embeddings.pos", self.params[params["pos"]] + row)
         self.emit("embed", n.output[0], inputs, attrs, params)
 
     def on_Add(self, n: Any) -> None:
