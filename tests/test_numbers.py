@@ -76,7 +76,7 @@ def test_bert_base_u250_estimate_in_its_row() -> None:
     assert cells[3] == f"{u250['latency_over_limit']:.2f}×"
     assert cells[-1] == "model (estimate, not a simulated or built design)"
     cpu = _row(_section(section, "### CPU baselines"), "onnxruntime fp32")
-    assert cpu[1] == f"{bench['cpu']['onnxruntime fp32']['median_ms']:.1f}" == "223.9"
+    assert cpu[1] == f"{bench['cpu']['onnxruntime fp32']['median_ms']:.1f}" == "146.9"
     assert cpu[-1] == "measured"
 
 
