@@ -39,6 +39,10 @@ def test_wheel_contains_package_data(tmp_path: Path) -> None:
         "hls_templates/kernels/sparsehls_linear.h",
         "hls_templates/rtl/sparse_linear.sv",
         "compiler/data/corpus.txt",
+        "compiler/hw/data/rtl_synth.json",  # the cost model's Yosys numbers ship with the package
+        "compiler/hw/data/rtl_synth_units.json",
+        "hls_templates/rtl/sparsehls_pkg.sv",
+        "hls_templates/kernels/sparsehls_weights.h",
         "compiler/cli.py",
         "runtime/accelerator.py",
     ):
