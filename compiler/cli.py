@@ -187,6 +187,12 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
     check_project(Path(a.project))
     require_writable(Path(a.project), "rtlsim writes its build and report.json there")
     res = run_rtlsim(Path(a.project), a.layer, chained=not a.per_op, sequences=a.sequences)
+    if res.get("scope") == "accelerator":
+        _console().print(
+            f"accelerator: {res['mismatches']} mismatches over {res['sequences']} sequence(s); "
+            f"{res['cycles']} cycles = {res['latency_ms']} ms at {res['clock_mhz']:g} MHz (simulated), "
+            f"model {res['model_cycles']} ({res['model_error']:+.2%}); weight load {res['load_cycles']} cycles"
+        )
     update_report(Path(a.project), {"rtlsim": res})
     _console().print(" ".join(f"{k}={v}" for k, v in res.items() if not isinstance(v, dict | list)))
     if a.synth:
@@ -317,13 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", type=int, default=None, help="xrt: device index (default 0)")
     s.set_defaults(fn=cmd_run)
 
-    s = sub.add_parser("rtlsim", help="RTL simulation (Verilator) of a compiled project's encoder layer")
+    s = sub.add_parser(
+        "rtlsim",
+        help="RTL simulation (Verilator + cocotb) of a compiled project: the whole accelerator (default), "
+        "one layer (--layer) or op by op (--per-op)",
+    )
     s.add_argument("project")
     s.add_argument(
         "--layer",
         type=int,
         default=None,
-        help="simulate this encoder layer as one chained RTL module (default: every op of every layer, per op)",
+        help="simulate only this encoder layer, as one chained RTL module (default: the whole accelerator)",
     )
     s.add_argument(
         "--per-op",
@@ -334,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sequences",
         type=int,
         default=1,
-        help="chained mode: how many sequences of golden_inputs.npz to run (one ap_start each; default 1)",
+        help="how many sequences of golden_inputs.npz to run (one ap_start each; default 1)",
     )
     s.add_argument(
         "--synth",

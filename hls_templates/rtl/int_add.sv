@@ -13,6 +13,8 @@
 //   per-channel parameters: ROM of HMAX words read by $readmemh from
 //   {MEM_PREFIX, "add_params.mem"}: word = {const_q[63:0], b_shift[5:0], b_mult[31:0],
 //   a_shift[5:0], a_mult[31:0]} (140 bits, channel 0 first).
+//   LOADABLE = 1: a RAM written through tbl_we/tbl_addr/tbl_wdata instead (no file);
+//   LAYERS > 1: HMAX words per layer, layer l at l*HMAX, chosen by `layer` at ap_start.
 // Pipeline of 5 stages, one global stall, II = 1: cycles = n_elems + 6 at full rate.
 //
 // FABRIC = 1 builds the two requant multipliers (stage 1) in LUTs: their product
@@ -25,7 +27,9 @@
 module int_add #(
     parameter int    HMAX       = 1024,  // most channels (n_ch <= HMAX)
     parameter int    FABRIC     = 0,     // 1: requant multipliers in LUTs (USE_DSP = "no")
-    parameter        MEM_PREFIX = ""  // a string (untyped: Yosys reads no `string` parameters)
+    parameter        MEM_PREFIX = "",  // a string (untyped: Yosys reads no `string` parameters)
+    parameter int    LAYERS     = 1,   // parameter sets held (one per encoder layer)
+    parameter int    LOADABLE   = 0    // 1: parameters written through tbl_* (no $readmemh)
 ) (
     input  wire         ap_clk,
     input  wire         ap_rst_n,
@@ -36,6 +40,12 @@ module int_add #(
     input  wire  [31:0] n_elems,
     input  wire  [31:0] n_ch,
     input  wire         use_b,
+    /* verilator lint_off UNUSEDSIGNAL */  // unused when LAYERS = 1 / LOADABLE = 0
+    input  wire  [ 7:0] layer,  // 0..LAYERS-1, sampled at ap_start
+    input  wire         tbl_we,
+    input  wire  [31:0] tbl_addr,
+    input  wire [139:0] tbl_wdata,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire  [31:0] a_in_TDATA,
     input  wire         a_in_TVALID,
     output logic        a_in_TREADY,
@@ -50,8 +60,13 @@ module int_add #(
   localparam int PW = 140;
   localparam int AW = $clog2(HMAX);
 
-  logic [PW-1:0] rom[HMAX];
-  initial $readmemh({MEM_PREFIX, "add_params.mem"}, rom);
+  localparam int LAW = $clog2(LAYERS * HMAX);
+  logic [PW-1:0] rom[LAYERS*HMAX];
+  if (LOADABLE == 0) begin : g_rom
+    initial $readmemh({MEM_PREFIX, "add_params.mem"}, rom);
+  end else begin : g_ram
+    always_ff @(posedge ap_clk) if (tbl_we) rom[LAW'(tbl_addr)] <= tbl_wdata;
+  end
 
   logic running, start_fire, finish, in_fire, out_fire, adv, want, both;
   logic use_b_r;
@@ -64,6 +79,12 @@ module int_add #(
       .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
       .ap_ready(ap_ready), .empty(n_elems == 0), .finish(finish), .start_fire(start_fire), .running(running)
   );
+  logic [LAW-1:0] base;  // the layer's first word
+  if (LAYERS == 1) begin : g_one_layer
+    assign base = '0;
+  end else begin : g_layers
+    always_ff @(posedge ap_clk) if (start_fire) base <= LAW'(layer) * LAW'(HMAX);
+  end
   assign finish = out_fire && out_cnt + 1 == n_r;
   assign adv = !v[PIPE-1] || r_out_TREADY;
   assign want = running && (in_cnt != n_r) && adv;
@@ -111,7 +132,7 @@ module int_add #(
     if (adv) begin
       s0_a <= 64'($signed(a_in_TDATA));
       s0_b <= use_b_r ? 64'($signed(b_in_TDATA)) : 64'sd0;
-      s0_p <= rom[ch];
+      s0_p <= rom[base+LAW'(ch)];
       s1_sa <= s0_p[37:32];
       s1_sb <= s0_p[75:70];
       s1_c <= $signed(s0_p[139:76]);

@@ -28,6 +28,8 @@
 //   per-channel ROM {MEM_PREFIX, "ln_params.mem"} of HMAX / W words, one per beat,
 //   lane l in bits [134*l +: 134] = {beta_q[63:0], shift[5:0], mult[31:0], gamma_q[31:0]}
 //   of channel j*W + l (W = 1: one 134-bit word per channel).
+//   LOADABLE = 1: a RAM written through tbl_we/tbl_addr/tbl_wdata instead (no file);
+//   LAYERS > 1: HMAX / W words per layer, layer l at l*HMAX/W, chosen by `layer` at ap_start.
 // Structure: three stages in lock-step phases, two row buffers (row j in buffer j % 2).
 // In phase k, LOAD takes row k, STATS computes row k-1's mean and 2^31/std, OUT writes
 // row k-2; the phase ends one cycle after the last active stage is done.
@@ -49,7 +51,9 @@
 module int_layernorm #(
     parameter int    HMAX       = 1024,
     parameter        MEM_PREFIX = "",  // a string (untyped: Yosys reads no `string` parameters)
-    parameter int    W          = 1    // elements per beat: a power of two, HMAX / W >= 2
+    parameter int    W          = 1,   // elements per beat: a power of two, HMAX / W >= 2
+    parameter int    LAYERS     = 1,   // parameter sets held (one per encoder layer)
+    parameter int    LOADABLE   = 0    // 1: parameters written through tbl_* (no $readmemh)
 ) (
     input  wire             ap_clk,
     input  wire             ap_rst_n,
@@ -60,6 +64,12 @@ module int_layernorm #(
     input  wire  [    31:0] n_rows,
     input  wire  [    31:0] h,            // 1..HMAX
     input  wire  [    31:0] eps_q,
+    /* verilator lint_off UNUSEDSIGNAL */  // unused when LAYERS = 1 / LOADABLE = 0
+    input  wire  [     7:0] layer,  // 0..LAYERS-1, sampled at ap_start
+    input  wire             tbl_we,
+    input  wire  [    31:0] tbl_addr,
+    input  wire [W*134-1:0] tbl_wdata,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire  [W*32-1:0] x_in_TDATA,
     input  wire             x_in_TVALID,
     output logic            x_in_TREADY,
@@ -80,8 +90,13 @@ module int_layernorm #(
     $error("int_layernorm: W must be a power of two that divides HMAX, with HMAX / W >= 2");
   end
 
-  logic [W*PW-1:0] rom[DEPTH];
-  initial $readmemh({MEM_PREFIX, "ln_params.mem"}, rom);
+  localparam int LAW = $clog2(LAYERS * DEPTH);
+  logic [W*PW-1:0] rom[LAYERS*DEPTH];
+  if (LOADABLE == 0) begin : g_rom
+    initial $readmemh({MEM_PREFIX, "ln_params.mem"}, rom);
+  end else begin : g_ram
+    always_ff @(posedge ap_clk) if (tbl_we) rom[LAW'(tbl_addr)] <= tbl_wdata;
+  end
   logic [W*32-1:0] buf_r[2**(AW+1)];  // two row buffers: address {buffer, beat}
 
   logic unused_running, start_fire, finish, in_fire, out_fire, adv, issue;  // the phases (la, sa, oa) run the unit
@@ -108,6 +123,12 @@ module int_layernorm #(
       .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
       .ap_ready(ap_ready), .empty(n_rows == 0), .finish(finish), .start_fire(start_fire), .running(unused_running)
   );
+  logic [LAW-1:0] base;  // the layer's first word
+  if (LAYERS == 1) begin : g_one_layer
+    assign base = '0;
+  end else begin : g_layers
+    always_ff @(posedge ap_clk) if (start_fire) base <= LAW'(layer) * LAW'(DEPTH);
+  end
   // the last beat of the last row
   assign finish = out_fire && 32'(outs) + 32'd1 == nb_r && orow + 32'd1 == rows_r;
   // LOAD writes beat widx of buffer k % 2 once OUT (row k-2, same buffer) has read it
@@ -357,7 +378,7 @@ module int_layernorm #(
   always_ff @(posedge ap_clk) begin
     if (adv) begin
       rd_x <= buf_r[{k[0], issued[AW-1:0]}];
-      o_w0 <= rom[issued[AW-1:0]];
+      o_w0 <= rom[base+LAW'(issued[AW-1:0])];
       om <= {om[OP-3:0], out_lanes};
       rd_mean <= 33'(mean_o);
       rd_inv <= inv_o;

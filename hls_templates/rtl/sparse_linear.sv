@@ -18,8 +18,17 @@
 //           compiler/backends/rtl/linear.py pack_input, sends zeros);
 //   y_out : one beat = BM int8 of one token (lane r = y[t][i*BM+r]), token-major,
 //           NB beats per token.
-// Weights, BSR index, bias, requant parameters live in ROMs ($readmemh files
-// written by compiler/backends/rtl/linear.py).
+// Weights, BSR index, bias, requant parameters live in tables: ROMs read by
+// $readmemh (files written by compiler/backends/rtl/linear.py) when
+// LOADABLE = 0, or RAMs written through the tbl_* port (no file) when
+// LOADABLE = 1, the build of the whole accelerator, which fills them from
+// device memory at start-up.  LAYERS > 1 holds that many matrices of one
+// shape (the same role in every encoder layer), re-targeted by the `layer`
+// port sampled at ap_start: the block tables hold the layers' blocks one
+// after another, indptr holds NB + 1 cumulative pointers per layer (layer l
+// starts at indptr[l*(NB+1)]), the row tables NBP rows per layer.
+//   tbl_we, tbl_sel (0 indptr, 1 indices, 2 weights, 3 bias, 4 mult, 5 shift,
+//   6 yconst), tbl_addr, tbl_wdata (low bits): one table line per write.
 //
 // Micro-architecture (docs/rtl.md has the picture and the cycle model):
 //   LOAD    : x_in beats -> X tile buffer (2 tile banks of TT tokens x KB
@@ -66,6 +75,9 @@ module sparse_linear #(
     parameter int REQ_LANES = BM,  // requant pipelines, a power of two dividing BM
     parameter int XW = 1,  // BN-words per x_in beat: 1, 2 or 4 (X buffer in XW column memories)
     parameter int RQ_FABRIC = 0,  // requant products: 0 on DSPs (4 a lane); 1 in LUTs (USE_DSP = "no"); 2 split (2 DSPs + LUT adds)
+    parameter int LAYERS = 1,  // matrices of this shape held (re-targeted by `layer`)
+    parameter int LOADABLE = 0,  // 0: ROMs from the *_MEM files; 1: RAMs written through tbl_*
+    parameter int TBLW = 64,  // width of tbl_wdata (>= the widest table line when LOADABLE = 1)
     parameter INDPTR_MEM = "indptr.mem",
     parameter INDICES_MEM = "indices.mem",
     parameter WEIGHTS_MEM = "weights.mem",
@@ -82,6 +94,13 @@ module sparse_linear #(
     output logic               ap_ready,
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire  [       31:0] n_tokens,  // bits above 15 are ignored (n_tokens < 65536)
+    /* verilator lint_off UNUSEDSIGNAL */  // unused when LAYERS = 1 / LOADABLE = 0
+    input  wire  [        7:0] layer,  // 0..LAYERS-1, sampled at ap_start
+    input  wire                tbl_we,
+    input  wire  [        2:0] tbl_sel,
+    input  wire  [       31:0] tbl_addr,
+    input  wire  [   TBLW-1:0] tbl_wdata,
+    /* verilator lint_on UNUSEDSIGNAL */
     /* verilator lint_on UNUSEDSIGNAL */
     input  wire  [XW*BN*8-1:0] x_in_TDATA,
     input  wire                x_in_TVALID,
@@ -95,7 +114,9 @@ module sparse_linear #(
   localparam int KW = (KB > 1) ? $clog2(KB) : 1;
   localparam int NBP = (NB > 1) ? NB : 2;  // per-row ROM depth (>= 2 keeps index widths legal)
   localparam int NW = $clog2(NBP);  // block-row index bits
-  localparam int IW = $clog2(NB + 1);  // indptr index bits
+  localparam int IW = $clog2(NB + 1);  // indptr index bits (within a layer)
+  localparam int LIW = $clog2(LAYERS * (NB + 1));  // indptr address bits (all layers)
+  localparam int LRW = $clog2(LAYERS * NBP);  // row-table address bits (all layers)
   localparam int AW = $clog2(NNZB_CAP);  // block ROM address bits (NNZB_CAP >= 2)
   localparam int PW = $clog2(NNZB_CAP + 1);  // block pointer 0..NNZB
   localparam int KBX = (KB + XW - 1) / XW;  // x_in beats per token
@@ -116,22 +137,38 @@ module sparse_linear #(
   localparam logic signed [63:0] YMAX = (64'sd1 <<< (OB - 1)) - 64'sd1;  // saturation bounds
   localparam logic signed [63:0] YMIN = -(64'sd1 <<< (OB - 1));
 
-  // ---------------------------------------------------------------- ROMs
-  logic [PW-1:0] indptr_rom[0:NB];
+  // ---------------------------------------------------------------- tables
+  logic [PW-1:0] indptr_rom[0:LAYERS*(NB+1)-1];
   logic [KW-1:0] indices_rom[0:NNZB_CAP-1];
   logic [WW-1:0] w_rom[0:NNZB_CAP-1];
-  logic [BM*32-1:0] bias_rom[0:NBP-1];
-  logic [BM*31-1:0] mult_rom[0:NBP-1];  // 31-bit unsigned multipliers
-  logic [BM*6-1:0] shift_rom[0:NBP-1];  // shifts 1..62
-  logic [BM*OB:0] yconst_rom[0:NBP-1];  // {row_is_empty, BM x output}
-  initial begin
-    $readmemh(INDPTR_MEM, indptr_rom);
-    $readmemh(INDICES_MEM, indices_rom);
-    $readmemh(WEIGHTS_MEM, w_rom);
-    $readmemh(BIAS_MEM, bias_rom);
-    $readmemh(MULT_MEM, mult_rom);
-    $readmemh(SHIFT_MEM, shift_rom);
-    $readmemh(YCONST_MEM, yconst_rom);
+  logic [BM*32-1:0] bias_rom[0:LAYERS*NBP-1];
+  logic [BM*31-1:0] mult_rom[0:LAYERS*NBP-1];  // 31-bit unsigned multipliers
+  logic [BM*6-1:0] shift_rom[0:LAYERS*NBP-1];  // shifts 1..62
+  logic [BM*OB:0] yconst_rom[0:LAYERS*NBP-1];  // {row_is_empty, BM x output}
+  if (LOADABLE == 0) begin : g_rom
+    initial begin
+      $readmemh(INDPTR_MEM, indptr_rom);
+      $readmemh(INDICES_MEM, indices_rom);
+      $readmemh(WEIGHTS_MEM, w_rom);
+      $readmemh(BIAS_MEM, bias_rom);
+      $readmemh(MULT_MEM, mult_rom);
+      $readmemh(SHIFT_MEM, shift_rom);
+      $readmemh(YCONST_MEM, yconst_rom);
+    end
+  end else begin : g_ram
+    always_ff @(posedge ap_clk) begin
+      if (tbl_we) begin
+        case (tbl_sel)
+          3'd0: indptr_rom[LIW'(tbl_addr)] <= tbl_wdata[PW-1:0];
+          3'd1: indices_rom[AW'(tbl_addr)] <= tbl_wdata[KW-1:0];
+          3'd2: w_rom[AW'(tbl_addr)] <= tbl_wdata[WW-1:0];
+          3'd3: bias_rom[LRW'(tbl_addr)] <= tbl_wdata[BM*32-1:0];
+          3'd4: mult_rom[LRW'(tbl_addr)] <= tbl_wdata[BM*31-1:0];
+          3'd5: shift_rom[LRW'(tbl_addr)] <= tbl_wdata[BM*6-1:0];
+          default: yconst_rom[LRW'(tbl_addr)] <= tbl_wdata[BM*OB:0];
+        endcase
+      end
+    end
   end
 
   // ---------------------------------------------------------------- buffers
@@ -153,7 +190,26 @@ module sparse_linear #(
       .ap_ready(ap_ready), .empty(n_tokens[NTW-1:0] == '0), .finish(last_beat), .start_fire(start_fire),
       .running(running)
   );
-  assign nnz = indptr_rom[IW'(NB)];
+  // the layer's tables: indptr from ibase (its first block p0, one past its last p_end), rows from rbase
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [7:0] lyr;  // unused when LAYERS = 1
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [LIW-1:0] ibase, ibase_in;
+  logic [LRW-1:0] rbase;
+  logic [PW-1:0] p0, p_end;
+  always_ff @(posedge ap_clk) if (start_fire) lyr <= layer;
+  if (LAYERS == 1) begin : g_one_layer
+    assign ibase = '0;
+    assign ibase_in = '0;
+    assign rbase = '0;
+  end else begin : g_layers
+    assign ibase = LIW'(lyr) * LIW'(NB + 1);
+    assign ibase_in = LIW'(layer) * LIW'(NB + 1);
+    assign rbase = LRW'(lyr) * LRW'(NBP);
+  end
+  assign p0 = indptr_rom[ibase];
+  assign p_end = indptr_rom[LIW'(ibase+LIW'(NB))];
+  assign nnz = p_end - p0;
   assign y_fire = y_out_TVALID && y_out_TREADY;
   assign last_beat = running && y_fire && (out_left == 32'd1);
 
@@ -237,16 +293,16 @@ module sparse_linear #(
   logic [FCW-1:0] fcount;
   logic pop;
 
-  assign row_end = indptr_rom[wi];  // wi holds (row + 1): see reset value
+  assign row_end = indptr_rom[LIW'(ibase+LIW'(wi))];  // wi holds (row + 1): see reset value
   assign w_go = running && (nnz != '0) && (32'(fcount) + 32'(d_v) < FD);
   assign w_emit = w_go && (wp < row_end);
   assign w_last = (wp == row_end - 1'b1);
-  assign w_end = (wp == nnz - 1'b1);
+  assign w_end = (wp == p_end - 1'b1);
 
   always_ff @(posedge ap_clk) begin
     if (!ap_rst_n || start_fire) begin
       wi <= IW'(1);
-      wp <= '0;
+      wp <= indptr_rom[ibase_in];
       wfirst <= 1'b1;
       d_v <= 1'b0;
     end else begin
@@ -259,7 +315,7 @@ module sparse_linear #(
         d_end <= w_end;
         wfirst <= w_last;
         if (w_end) begin
-          wp <= '0;
+          wp <= p0;
           wi <= IW'(1);
         end else begin
           wp <= wp + 1'b1;
@@ -451,7 +507,7 @@ module sparse_linear #(
     else v3 <= v2;
     {t3, row3, first3, last3, tend3, bank3, dum3} <= {t2, row2, first2, last2, tend2, bank2, dum2};
     acc_rd3 <= acc_mem[t2];
-    bias3 <= bias_rom[row2];
+    bias3 <= bias_rom[rbase+LRW'(row2)];
   end
 
   // ---- S3 -> accumulate; a row's last block goes on to requant
@@ -493,8 +549,8 @@ module sparse_linear #(
       end
       {t4, row4, tend4, bank4, dum4} <= {t3, row3, tend3, bank3, dum3};
       rq4 <= accsum3;
-      mult4 <= mult_rom[row3];
-      shift4 <= shift_rom[row3];
+      mult4 <= mult_rom[rbase+LRW'(row3)];
+      shift4 <= shift_rom[rbase+LRW'(row3)];
       {t5, row5, tend5, bank5, dum5, shift5} <= {t4, row4, tend4, bank4, dum4, shift4};
       {t6, row6, tend6, bank6, dum6} <= {t5, row5, tend5, bank5, dum5};
     end
@@ -570,8 +626,8 @@ module sparse_linear #(
     logic signed [63:0] prod5[0:RL-1];
     logic [BM*31-1:0] j_mult;
     logic [BM*6-1:0] j_shift;
-    assign j_mult = mult_rom[j_row];
-    assign j_shift = shift_rom[j_row];
+    assign j_mult = mult_rom[rbase+LRW'(j_row)];
+    assign j_shift = shift_rom[rbase+LRW'(j_row)];
     always_ff @(posedge ap_clk) begin
       if (!ap_rst_n || start_fire) begin
         v4 <= 1'b0;
@@ -643,7 +699,7 @@ module sparse_linear #(
   always_ff @(posedge ap_clk) begin
     if (st_rd) begin
       rd_y <= ybuf[YA'(st_bank)*YA'(TT*NB)+YA'(st_t)*YA'(NB)+YA'(st_r)];
-      rd_c <= yconst_rom[st_r];
+      rd_c <= yconst_rom[rbase+LRW'(st_r)];
     end
   end
 

@@ -1,7 +1,12 @@
-"""``run_rtlsim``: simulate a compiled project's encoder layer in RTL against the golden traces.
+"""``run_rtlsim``: simulate a compiled project in RTL against the golden traces.
 
-Two modes:
+Three modes:
 
+* **accelerator** (the default): the whole encoder as one kernel
+  (``compiler.backends.rtl.accel``: AXI4-Lite control, AXI4 memory, the weight
+  image loaded into on-chip tables, embedding LayerNorm and every layer), driven
+  like the XRT host drives it; every output byte is compared with the golden
+  last hidden state, and its cycles give the simulated latency;
 * **chained** (``layer`` given, the default then): the generated top
   ``encoder_layer_L<n>`` (``compiler.backends.rtl.layer``) runs the whole layer
   -- q, k, v, attention (every head), o, res1, ln1, fc1, gelu, fc2, res2, ln2 --
@@ -48,12 +53,25 @@ CHAINED_NOTE = (
 )
 
 
-def run_rtlsim(
-    project: Path, layer: int | None = None, chained: bool = True, sequences: int = 1
-) -> dict[str, Any]:
-    """Simulate encoder ``layer`` of a compiled project in RTL.
+ACCEL_NOTE = (
+    "in RTL: the whole encoder as one kernel (embedding LayerNorm and every layer on one chained layer "
+    "datapath, weights loaded over AXI4 into on-chip tables, AXI4-Lite ap_ctrl_hs control); on the host: the "
+    "token / position / type gather and the pooler / tanh"
+)
 
-    With ``layer`` given and ``chained`` (default): the chained layer module on
+
+def run_rtlsim(
+    project: Path,
+    layer: int | None = None,
+    chained: bool = True,
+    sequences: int = 1,
+    scope: str | None = None,
+) -> dict[str, Any]:
+    """Simulate a compiled project in RTL.
+
+    No ``layer`` and ``chained`` (or ``scope="accelerator"``): the whole
+    accelerator, :func:`run_rtlsim_project`.  With ``layer`` given and
+    ``chained``: the chained layer module on
     the first ``sequences`` sequences of the project's golden inputs
     (``golden_inputs.npz``; random ids with a full mask when absent), see
     :func:`run_rtlsim_layer`.  Otherwise the per-op mode of
@@ -73,6 +91,8 @@ def run_rtlsim(
         raise UserError(
             f"--layer {layer} is outside 0..{n_layers - 1}: this model has {n_layers} encoder layers"
         )
+    if scope == "accelerator" or (scope is None and layer is None and chained):
+        return run_rtlsim_project(project, graph, sequences)
     if layer is not None and chained:
         gi = project / "golden_inputs.npz"
         feeds = None
@@ -81,6 +101,104 @@ def run_rtlsim(
                 feeds = {k: z[k][:sequences] for k in z.files}
         return run_rtlsim_layer(graph, layer, feeds=feeds, workdir=project / "rtlsim")
     return run_rtlsim_graph(graph, layer=layer, workdir=project / "rtlsim")
+
+
+def _project_feeds(project: Path, sequences: int) -> dict[str, np.ndarray] | None:
+    gi = project / "golden_inputs.npz"
+    if not gi.exists():
+        return None
+    with np.load(gi) as z:
+        return {k: z[k][:sequences] for k in z.files}
+
+
+def run_rtlsim_project(project: Path, graph: Graph, sequences: int = 1) -> dict[str, Any]:
+    """The whole accelerator of a compiled project, on the board and clock it was scheduled for."""
+    import json
+
+    sched_path = project / "schedule.json"
+    if not sched_path.exists():
+        raise UserError(f"{project} has no schedule.json: compile it with --board to size the design first")
+    sched = json.loads(sched_path.read_text())
+    board = str(sched.get("board") or "")
+    clock = float(sched.get("clock_mhz") or 300.0)
+    return run_rtlsim_accel(
+        graph,
+        feeds=_project_feeds(project, sequences),
+        workdir=project / "rtlsim",
+        board=board,
+        clock_mhz=clock,
+        schedule=sched,
+    )
+
+
+def run_rtlsim_accel(
+    graph: Graph,
+    feeds: Mapping[str, np.ndarray] | None = None,
+    workdir: Path | None = None,
+    build_root: Path | None = None,
+    board: str = "",
+    clock_mhz: float = 300.0,
+    schedule: Mapping[str, Any] | None = None,
+    opt: str = "-O1",
+) -> dict[str, Any]:
+    """The whole accelerator on every sequence of ``feeds`` (one load call, then one run call each).
+
+    ``cycles`` / ``latency_ms`` are per sequence (the first one; ``runs`` has each), from the
+    ``ap_start`` write to the done interrupt; ``model_cycles`` is :func:`accel.accel_cycles`.
+    """
+    from compiler.backends.rtl import accel
+
+    if not graph.quantized:
+        raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
+    feeds = dict(feeds) if feeds is not None else default_feeds(graph)
+    tokens = int(np.asarray(next(iter(feeds.values()))).shape[-1])
+    plan = accel.plan_accel(graph, max_tokens=max(tokens, int(graph.meta.get("seq_len", 0))))
+    if board:
+        accel.check_fits(plan, board)
+    verilate.setup_verilator()
+    seqs = accel.sequences_from_feeds(plan, graph, feeds)
+    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-rtlsim-"))
+    builds = Path(build_root) if build_root is not None else root / "build"
+    t0 = time.perf_counter()
+    files = accel.write_accel(plan, root / "rtl")
+    res = accel.run_accel(plan, seqs, root / "cases" / "accelerator", builds, opt=opt)
+    first = res["runs"][0]
+    cycles, model = int(first["cycles"]), int(first["model_cycles"])
+    out: dict[str, Any] = {
+        "scope": "accelerator",
+        "passed": res["passed"],
+        "mismatches": res["mismatches"],
+        "bytes": res["compared"],
+        "sequences": len(seqs),
+        "tokens": tokens,
+        "cycles": cycles,
+        "load_cycles": int(res["load_cycles"]),
+        "model_cycles": model,
+        "model_error": round((model - cycles) / cycles, 5),
+        "load_model_cycles": int(res["load_model_cycles"]),
+        "latency_ms": round(cycles / (clock_mhz * 1e3), 5),
+        "clock_mhz": clock_mhz,
+        "board": board or None,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "sim_seconds": res["seconds"],
+        "build_seconds": res["build_seconds"],
+        "runs": res["runs"],
+        "design": accel.design_summary(plan, tokens),
+        "rtl_top": str(files[accel.TOP]),
+        "note": ACCEL_NOTE,
+    }
+    if schedule is not None and isinstance(schedule.get("estimate"), Mapping):
+        est = schedule["estimate"]
+        out["scheduled_design"] = {
+            "latency_ms": est.get("latency_ms"),
+            "engines": schedule.get("engines"),
+            "attn_lanes": schedule.get("attn_lanes"),
+            "built": False,
+            "note": "the performance model's estimate of the pooled design the scheduler sized; "
+            "the generated accelerator is the design above (one engine per matrix role), not this one",
+        }
+    log.info("rtlsim accelerator: %s", {k: v for k, v in out.items() if not isinstance(v, dict | list)})
+    return out
 
 
 def run_rtlsim_layer(

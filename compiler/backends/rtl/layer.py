@@ -36,7 +36,7 @@ import numpy as np
 
 from compiler.backends.rtl import nonlinear, verilate
 from compiler.backends.rtl.lanes import beats_to_rows, rows_to_beats
-from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files, plan_from_node
+from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, LinearPlan, mem_files, plan_from_node, table_bits
 from compiler.errors import UserError
 from compiler.golden.intops import IDENTITY as GELU_IDENTITY
 from compiler.hw import timing
@@ -98,6 +98,10 @@ CFG_NAMES = (
     "ln2.eps_q",
 )
 MAX_TOKENS = 4096
+#: unit numbers of the table write port (``tbl_unit``) of a loadable layer top
+TBL_UNITS = {"q": 0, "k": 1, "v": 2, "o": 3, "fc1": 4, "fc2": 5, "res1": 6, "res2": 7, "ln1": 8, "ln2": 9, "cfg": 10}
+ADD_PARAM_BITS = 140  # int_add's parameter word
+LN_PARAM_BITS = 134  # int_layernorm's parameter word (W = 1)
 
 
 @dataclass(frozen=True)
@@ -449,9 +453,32 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def render_layer(plan: LayerPlan) -> str:
-    """The generated top ``encoder_layer_L<n>`` (deterministic text)."""
+@dataclass(frozen=True)
+class Loadable:
+    """A layer top whose tables are RAMs written through its ``tbl_*`` port, holding ``layers``
+    layers of one shape (the accelerator's build): the engines' block-table depths ``caps``
+    (role -> every layer's blocks), the width of ``tbl_wdata``, and the module name."""
+
+    layers: int
+    caps: dict[str, int]
+    tblw: int
+    top: str
+
+
+def tbl_widths(plan: LayerPlan, caps: dict[str, int]) -> dict[int, int]:
+    """Bits of the widest table word of every unit of the table port (tbl_unit -> bits)."""
+    out = {TBL_UNITS[r]: max(table_bits(p, caps[r]).values()) for r, p in plan.linears.items()}
+    out.update({TBL_UNITS[r]: ADD_PARAM_BITS for r in ("res1", "res2")})
+    out.update({TBL_UNITS[r]: LN_PARAM_BITS for r in ("ln1", "ln2")})
+    out[TBL_UNITS["cfg"]] = 32
+    return out
+
+
+def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
+    """The generated top ``encoder_layer_L<n>`` (deterministic text); with ``loadable``, the
+    accelerator's layer datapath (RAM tables for ``loadable.layers`` layers, no ROM files)."""
     stages = [{"name": s, "done": None if s == "load" else f"{s}_ap_done"} for s in STAGES]
+    caps = loadable.caps if loadable else {r: rom_capacity(p) for r, p in plan.linears.items()}
     linears = [
         {
             "role": r,
@@ -462,18 +489,19 @@ def render_layer(plan: LayerPlan) -> str:
             "nb": p.nb,
             "kb": p.kb,
             "nnzb": p.nnzb,
-            "cap": rom_capacity(p),
+            "cap": caps[r],
             "tt": p.tt,
             "ob": p.out_bits,
         }
         for r, p in plan.linears.items()
     ]
+    layers = loadable.layers if loadable else 1
     return (
         _env()
         .get_template(TEMPLATE.name)
         .render(
             layer=plan.layer,
-            top=plan.top,
+            top=loadable.top if loadable else plan.top,
             prefix=plan.prefix,
             hidden=plan.hidden,
             heads=plan.heads,
@@ -494,6 +522,13 @@ def render_layer(plan: LayerPlan) -> str:
             cfg_names=CFG_NAMES,
             cfg_index={n: i for i, n in enumerate(CFG_NAMES)},
             gelu_identity=plan.gelu_identity,
+            loadable=loadable is not None,
+            layers=layers,
+            tblw=loadable.tblw if loadable else 1,
+            tbl_unit=TBL_UNITS,
+            tbl_width=tbl_widths(plan, caps),
+            cfg_unit=TBL_UNITS["cfg"],
+            cfg_aw=max(1, (layers * len(CFG_NAMES) - 1).bit_length()),
         )
     )
 

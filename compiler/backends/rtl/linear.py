@@ -348,13 +348,12 @@ def nnzb_capacity(plan: LinearPlan) -> int:
     return max(2, plan.nnzb)
 
 
-def mem_files(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, str]:
-    """Contents of the ROM files ($readmemh, one word per line, lane 0 in the low bits)."""
+def table_words(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, tuple[list[int], int]]:
+    """The engine's tables, name -> (words, bits per word): lane 0 in the low bits, block tables
+    padded to ``nnzb_cap`` entries, row tables to max(NB, 2) rows."""
     cap = nnzb_capacity(plan) if nnzb_cap is None else nnzb_cap
-    _check(cap >= max(2, plan.nnzb), f"{plan.name}: ROM capacity {cap} < {plan.nnzb} blocks")
-    bm, bn, nb = plan.bm, plan.bn, plan.nb
-    pw = (cap + 1).bit_length()
-    kw = max(1, (plan.kb - 1).bit_length())
+    _check(cap >= max(1, plan.nnzb), f"{plan.name}: ROM capacity {cap} < {plan.nnzb} blocks")
+    bm, nb = plan.bm, plan.nb
     nbp = max(nb, 2)
 
     def per_row(a: np.ndarray, width: int) -> list[int]:
@@ -367,18 +366,39 @@ def mem_files(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, str]:
         pack_lanes(plan.yconst[i * bm : (i + 1) * bm], ob) | (int(empty[i]) << (ob * bm)) for i in range(nb)
     ]
     idx = plan.indices.tolist() + [0] * (cap - plan.nnzb)
-    wbits = bm * bn * 8 if plan.pack == 1 else bm // 2 * bn * 17
     wts = [pack_lanes(blk, 8) if plan.pack == 1 else pack_lanes(packed_pairs(blk), 17) for blk in plan.blocks]
     wts += [0] * (cap - plan.nnzb)
+    widths = table_bits(plan, cap)
     return {
-        "indptr": _mem_text([int(v) for v in plan.indptr], pw),
-        "indices": _mem_text([int(v) for v in idx], kw),
-        "weights": _mem_text(wts, wbits),
-        "bias": _mem_text(per_row(plan.bias, 32), bm * 32),
-        "mult": _mem_text(per_row(plan.mult, 31), bm * 31),
-        "shift": _mem_text(per_row(plan.shift, 6), bm * 6),
-        "yconst": _mem_text(yc + [0] * (nbp - nb), bm * ob + 1),
+        "indptr": ([int(v) for v in plan.indptr], widths["indptr"]),
+        "indices": ([int(v) for v in idx], widths["indices"]),
+        "weights": (wts, widths["weights"]),
+        "bias": (per_row(plan.bias, 32), widths["bias"]),
+        "mult": (per_row(plan.mult, 31), widths["mult"]),
+        "shift": (per_row(plan.shift, 6), widths["shift"]),
+        "yconst": (yc + [0] * (nbp - nb), widths["yconst"]),
     }
+
+
+def table_bits(plan: LinearPlan, nnzb_cap: int) -> dict[str, int]:
+    """Bits per word of each table of an engine whose block tables hold ``nnzb_cap`` entries."""
+    bm, bn = plan.bm, plan.bn
+    return {
+        "indptr": (nnzb_cap + 1).bit_length(),
+        "indices": max(1, (plan.kb - 1).bit_length()),
+        "weights": bm * bn * 8 if plan.pack == 1 else bm // 2 * bn * 17,
+        "bias": bm * 32,
+        "mult": bm * 31,
+        "shift": bm * 6,
+        "yconst": bm * plan.out_bits + 1,
+    }
+
+
+def mem_files(plan: LinearPlan, nnzb_cap: int | None = None) -> dict[str, str]:
+    """Contents of the ROM files ($readmemh, one word per line, lane 0 in the low bits)."""
+    cap = nnzb_capacity(plan) if nnzb_cap is None else nnzb_cap
+    _check(cap >= max(2, plan.nnzb), f"{plan.name}: ROM capacity {cap} < {plan.nnzb} blocks")
+    return {key: _mem_text(words, bits) for key, (words, bits) in table_words(plan, cap).items()}
 
 
 def write_mems(plan: LinearPlan, folder: Path, nnzb_cap: int | None = None) -> dict[str, Path]:
@@ -441,8 +461,9 @@ module {{ top }} (
 {%- endfor %}
   ) u_engine (
 {%- for port in ports %}
-      .{{ port }}({{ port }}){{ "," if not loop.last }}
+      .{{ port }}({{ port }}),
 {%- endfor %}
+      .layer(8'd0), .tbl_we(1'b0), .tbl_sel(3'd0), .tbl_addr(32'd0), .tbl_wdata('0)  // ROM build: one layer, no table port
   );
 endmodule
 

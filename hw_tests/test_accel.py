@@ -1,0 +1,112 @@
+"""The whole accelerator (compiler/backends/rtl/accel.py) against the golden integer model.
+
+A tiny random BERT (2 layers, hidden 64, 2 heads, FFN 128, 16 tokens, 8x8
+blocks, 70 % of the blocks zero), quantized, driven like the XRT host drives
+the kernel: the weight image loaded once over AXI4, then one call per
+sequence (a full one, a padded one whose masked keys must not count, and a
+short one of 9 tokens on the 16-token build).  Every output byte (pad bytes
+included) must equal the golden last hidden state, and every call's cycles
+(ap_start write -> done interrupt) must be within 2 % of ``accel_cycles``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import needs_sim
+
+from compiler.backends.rtl import accel
+from compiler.backends.rtl.command import run_rtlsim_accel
+from compiler.errors import UserError
+from compiler.passes.pipeline import STRUCTURE_PASSES, run_passes
+from compiler.passes.quantize import quantize
+from tests.irfactory import make_bert_graph, random_feeds, zero_blocks, zero_head
+
+pytestmark = pytest.mark.xdist_group("accel")
+
+
+def tiny_bert(dead_head_layer: int | None = None):  # type: ignore[no-untyped-def]
+    g = make_bert_graph(layers=2, hidden=64, heads=2, ffn=128, seq=16, block=(8, 8), seed=11)
+    if dead_head_layer is not None:
+        g = zero_head(g, dead_head_layer, 1)
+    g, _ = run_passes(g, STRUCTURE_PASSES)
+    g = zero_blocks(g, 0.7, seed=3)
+    return quantize(g, random_feeds(g, 4, seed=1))
+
+
+@pytest.mark.sim
+@needs_sim
+def test_accelerator_matches_golden(tmp_path, build_root):
+    g = tiny_bert()
+    plan = accel.plan_accel(g)
+    feeds = random_feeds(g, 2, seed=5)
+    assert feeds["attention_mask"][1].min() == 0  # the second sequence has masked keys
+    short = {k: v[:1, :9] for k, v in feeds.items()}
+    seqs = accel.sequences_from_feeds(plan, g, feeds) + accel.sequences_from_feeds(plan, g, short)
+    res = accel.run_accel(plan, seqs, tmp_path / "case", build_root)
+    assert res["passed"] and res["mismatches"] == 0
+    assert res["compared"] == 2 * 16 * 64 + 9 * 64  # every byte of every row (pad bytes: 64-byte rows)
+    assert [r["tokens"] for r in res["runs"]] == [16, 16, 9]
+    for r in res["runs"]:
+        assert abs(r["cycles"] - r["model_cycles"]) <= 0.02 * r["cycles"], r
+    # the weight image streams at about a beat per cycle
+    assert res["load_cycles"] == pytest.approx(plan.weight_beats, rel=0.02)
+    assert res["runs"][2]["cycles"] < res["runs"][0]["cycles"]  # 9 tokens are cheaper than 16
+
+    # the command on the same build: report fields, latency from the simulated cycles
+    out = run_rtlsim_accel(
+        g,
+        feeds={k: v[:1] for k, v in feeds.items()},
+        workdir=tmp_path / "cmd",
+        build_root=build_root,
+        board="u250",
+        clock_mhz=250.0,
+    )
+    assert out["scope"] == "accelerator" and out["passed"] and out["mismatches"] == 0
+    assert out["latency_ms"] == pytest.approx(out["cycles"] / 250e3, rel=1e-4)
+    assert abs(out["model_error"]) <= 0.02
+    assert (tmp_path / "cmd" / "rtl" / "weights.bin").stat().st_size == plan.weight_beats * accel.BEAT
+
+
+def test_weight_image_layout_by_hand():
+    """The image is each region's words, one 64-byte beat per word of at most 512 bits (low byte first)."""
+    g = tiny_bert()
+    plan = accel.plan_accel(g)
+    img = accel.weight_image(plan)
+    assert len(img) == plan.weight_beats * accel.BEAT
+    # the first region is q's indptr, cumulative over the layers: layer 1 starts where layer 0 ended
+    q0, q1 = plan.layers[0].linears["q"], plan.layers[1].linears["q"]
+    r0 = plan.regions[0]
+    assert r0.what == "q.indptr" and r0.lines == 2 * (q0.nb + 1)
+    words = [int.from_bytes(img[i * 64 : (i + 1) * 64], "little") for i in range(r0.lines)]
+    assert words[: q0.nb + 1] == [int(v) for v in q0.indptr]
+    assert words[q0.nb + 1 :] == [q0.nnzb + int(v) for v in q1.indptr]
+    # the cfg region holds both layers' scalars (12 each), in layer order
+    cfg = next(r for r in plan.regions if r.what == "cfg")
+    assert cfg.lines == 2 * 12 and cfg.words[12:] == tuple(
+        plan.layers[1].cfg[n] & 0xFFFFFFFF for n in accel.rtl_layer.CFG_NAMES
+    )
+
+
+def test_input_and_output_buffers():
+    g = tiny_bert()
+    plan = accel.plan_accel(g)
+    emb = np.arange(5 * 64).reshape(5, 64) - 100
+    buf = accel.input_buffer(plan, emb, np.array([1, 1, 1, 0, 0]))
+    assert buf[:5] == bytes([1, 1, 1, 0, 0]) and len(buf) == 64 + 5 * 4 * 64  # 16 int32 per beat
+    assert np.frombuffer(buf[64 : 64 + 256], dtype="<i4").tolist() == emb[0].tolist()
+    out = bytes(range(128)) * 5
+    assert accel.read_output(plan, out, 2)[1].tolist() == [((64 + i) ^ 0x80) - 0x80 for i in range(64)]
+
+
+def test_layers_of_different_shapes_are_refused():
+    with pytest.raises(UserError, match="layer 1 differs in shape from layer 0"):
+        accel.plan_accel(tiny_bert(dead_head_layer=1))
+
+
+def test_tables_that_do_not_fit_are_refused():
+    plan = accel.plan_accel(tiny_bert())
+    accel.check_fits(plan, "u250")  # a tiny model fits
+    big = accel.AccelPlan(plan.layers, plan.core, plan.eln, plan.emb_name, plan.regions * 40000)
+    with pytest.raises(UserError, match="on-chip tables need"):
+        accel.check_fits(big, "u55c")
