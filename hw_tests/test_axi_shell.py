@@ -24,7 +24,13 @@ pytestmark = [pytest.mark.sim, needs_sim, pytest.mark.xdist_group("axi_shell")]
 
 RTL = verilate.REPO / "hls_templates" / "rtl"
 SOURCES = (RTL / "sparsehls_pkg.sv", RTL / "sparsehls_axi.sv")
-MODULES = ("sparsehls_axil_ctrl", "sparsehls_axi_rd", "sparsehls_axi_wr", "sparsehls_unpack", "sparsehls_pack")
+MODULES = (
+    "sparsehls_axil_ctrl",
+    "sparsehls_axi_rd",
+    "sparsehls_axi_wr",
+    "sparsehls_unpack",
+    "sparsehls_pack",
+)
 BEATS = 512
 LATENCY = 40
 
@@ -146,7 +152,10 @@ def test_yosys_reads_every_module(tmp_path):
     except Exception as e:  # UserError with the install hint
         pytest.skip(str(e))
     script = f"read_verilog -sv {' '.join(str(s) for s in SOURCES)}; " + "; ".join(
-        f"design -save base; hierarchy -check -top {m}; proc; check -assert; design -load base" for m in MODULES
+        f"design -save base; hierarchy -check -top {m}; proc; check -assert; design -load base"
+        for m in MODULES
     )
-    proc = subprocess.run([exe, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [exe, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

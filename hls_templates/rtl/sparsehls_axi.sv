@@ -512,7 +512,7 @@ module sparsehls_axi_wr #(
       end
       lq_n <= lq_n + 3'(aw_go) - 3'(w_fire && m_axi_WLAST);
       b_wait <= b_wait + 5'(aw_go) - 5'(b_fire);
-      if (busy && aw_left == 32'd0 && lq_n == 3'd0 && b_wait == 5'd0 && !(cmd_valid && cmd_ready)) begin
+      if (busy && aw_left == 32'd0 && lq_n == 3'd0 && b_wait == 5'd0) begin
         busy <= 1'b0;
         done <= 1'b1;
       end

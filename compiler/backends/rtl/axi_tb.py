@@ -235,7 +235,7 @@ async def wait_done(dut: Any, p: str, budget: int) -> int:
     raise AssertionError(f"{p}: no done within {budget} cycles")
 
 
-def _word(mem: bytes, addr: int) -> int:
+def _word(mem: bytes | bytearray, addr: int) -> int:
     return int.from_bytes(mem[addr : addr + BYTES], "little")
 
 
@@ -393,7 +393,6 @@ async def perf_scenario(dut: Any, chk: Checker, res: dict[str, Any]) -> None:
     chk.eq([_word(got, b * BYTES) for b in range(n)] == data, True, "write: data")
     res["write_axiram"] = {"first": beats["wr_in"][0], "last": beats["wr_in"][-1], "done": done, "beats": n}
     dut._log.info("write: %d beats, done at cycle %d", n, done + 1)
-
 
 
 async def latency_scenario(dut: Any, chk: Checker, res: dict[str, Any], latency: int) -> None:
