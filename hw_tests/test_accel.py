@@ -110,3 +110,12 @@ def test_tables_that_do_not_fit_are_refused():
     big = accel.AccelPlan(plan.layers, plan.core, plan.eln, plan.emb_name, plan.regions * 40000)
     with pytest.raises(UserError, match="on-chip tables need"):
         accel.check_fits(big, "u55c")
+
+
+def test_missing_verilator_is_one_line(tmp_path, monkeypatch):
+    from compiler.backends.rtl import verilate
+
+    monkeypatch.setattr(verilate, "verilator_root", lambda: None)
+    with pytest.raises(UserError, match="Verilator"):
+        run_rtlsim_accel(tiny_bert(), workdir=tmp_path / "w")
+    assert not (tmp_path / "w").exists()  # refused before anything is written

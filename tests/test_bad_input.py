@@ -158,6 +158,8 @@ CASES = [
     # arguments out of range, refused before any work
     Case("rtlsim-layer-minus-1", _nothing, ("rtlsim", "{project}", "--layer", "-1"), "--layer -1 is outside 0..1"),
     Case("rtlsim-layer-too-big", _nothing, ("rtlsim", "{project}", "--layer", "2"), "outside 0..1"),
+    Case("rtlsim-no-schedule", _delete("schedule.json"), ("rtlsim", "{project}"), "schedule.json"),
+    Case("rtlsim-sequences-0", _nothing, ("rtlsim", "{project}", "--sequences", "0"), "--sequences must be >= 1"),
     Case("bench-clock-zero", _nothing, ("bench", "{project}", "--clock", "0", "-q"), "--clock 0.0 mhz must be positive"),
     Case("bench-clock-negative", _nothing, ("bench", "{project}", "--clock", "-5", "-q"), "must be positive"),
     # run --backend xrt (the project is built for U250): wrong xclbin, board or no XRT, refused before the card

@@ -236,7 +236,7 @@ def _regions(
 # --------------------------------------------------------------------------
 def weight_image(plan: AccelPlan) -> bytes:
     """The ``weights`` buffer: every region's words, each in ceil(bits / 512) beats, low bits first."""
-    chunks = []
+    chunks: list[bytes] = []
     for r in plan.regions:
         n = r.beats * BEAT
         chunks.extend(int(w).to_bytes(n, "little") for w in r.words)
@@ -416,7 +416,13 @@ def design_summary(plan: AccelPlan, tokens: int) -> dict[str, Any]:
         "attention_lanes": 1,
         "gelu_lanes": 1,
         "layernorm_width": 1,
-        "engine_build": {"pack": 1, "req_lanes": s.linears["q"].bm, "xw": 1, "rq_fabric": 0, "tt": s.linears["q"].tt},
+        "engine_build": {
+            "pack": 1,
+            "req_lanes": s.linears["q"].bm,
+            "xw": 1,
+            "rq_fabric": 0,
+            "tt": s.linears["q"].tt,
+        },
         "table_bytes": table_bytes(plan),
         "weight_image_bytes": len(weight_image(plan)),
         "model_cycles_by_part": parts,

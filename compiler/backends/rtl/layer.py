@@ -99,7 +99,19 @@ CFG_NAMES = (
 )
 MAX_TOKENS = 4096
 #: unit numbers of the table write port (``tbl_unit``) of a loadable layer top
-TBL_UNITS = {"q": 0, "k": 1, "v": 2, "o": 3, "fc1": 4, "fc2": 5, "res1": 6, "res2": 7, "ln1": 8, "ln2": 9, "cfg": 10}
+TBL_UNITS = {
+    "q": 0,
+    "k": 1,
+    "v": 2,
+    "o": 3,
+    "fc1": 4,
+    "fc2": 5,
+    "res1": 6,
+    "res2": 7,
+    "ln1": 8,
+    "ln2": 9,
+    "cfg": 10,
+}
 ADD_PARAM_BITS = 140  # int_add's parameter word
 LN_PARAM_BITS = 134  # int_layernorm's parameter word (W = 1)
 
