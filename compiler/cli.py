@@ -186,7 +186,7 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
 
     check_project(Path(a.project))
     require_writable(Path(a.project), "rtlsim writes its build and report.json there")
-    res = run_rtlsim(Path(a.project), a.layer, chained=not a.per_op, sequences=a.sequences)
+    res = run_rtlsim(Path(a.project), a.layer, chained=not a.per_op, sequences=a.sequences, lanes=a.lanes)
     if res.get("scope") == "accelerator":
         _console().print(
             f"accelerator: {res['mismatches']} mismatches over {res['sequences']} sequence(s); "
@@ -345,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="how many sequences of golden_inputs.npz to run (one ap_start each; default 1)",
+    )
+    s.add_argument(
+        "--lanes",
+        type=int,
+        default=None,
+        help="accelerator: token lanes, a power of two (default: from the schedule's engines, 6 per lane)",
     )
     s.add_argument(
         "--synth",

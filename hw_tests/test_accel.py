@@ -1,7 +1,8 @@
 """The whole accelerator (compiler/backends/rtl/accel.py) against the golden integer model.
 
 A tiny random BERT (2 layers, hidden 64, 2 heads, FFN 128, 16 tokens, 8x8
-blocks, 70 % of the blocks zero), quantized, driven like the XRT host drives
+blocks, 70 % of the blocks zero), quantized, built with two token lanes
+(C++ -O0: the build dominates, the simulation is short), driven like the XRT host drives
 the kernel: the weight image loaded once over AXI4, then one call per
 sequence (a full one, a padded one whose masked keys must not count, and a
 short one of 9 tokens on the 16-token build).  Every output byte (pad bytes
@@ -23,6 +24,7 @@ from compiler.passes.quantize import quantize
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks, zero_head
 
 pytestmark = pytest.mark.xdist_group("accel")
+LANES, OPT = 2, "-O0"
 
 
 def tiny_bert(dead_head_layer: int | None = None):  # type: ignore[no-untyped-def]
@@ -38,12 +40,12 @@ def tiny_bert(dead_head_layer: int | None = None):  # type: ignore[no-untyped-de
 @needs_sim
 def test_accelerator_matches_golden(tmp_path, build_root):
     g = tiny_bert()
-    plan = accel.plan_accel(g)
+    plan = accel.plan_accel(g, lanes=LANES)
     feeds = random_feeds(g, 2, seed=5)
     assert feeds["attention_mask"][1].min() == 0  # the second sequence has masked keys
     short = {k: v[:1, :9] for k, v in feeds.items()}
     seqs = accel.sequences_from_feeds(plan, g, feeds) + accel.sequences_from_feeds(plan, g, short)
-    res = accel.run_accel(plan, seqs, tmp_path / "case", build_root)
+    res = accel.run_accel(plan, seqs, tmp_path / "case", build_root, opt=OPT)
     assert res["passed"] and res["mismatches"] == 0
     assert res["compared"] == 2 * 16 * 64 + 9 * 64  # every byte of every row (pad bytes: 64-byte rows)
     assert [r["tokens"] for r in res["runs"]] == [16, 16, 9]
@@ -52,6 +54,9 @@ def test_accelerator_matches_golden(tmp_path, build_root):
     # the weight image streams at about a beat per cycle
     assert res["load_cycles"] == pytest.approx(plan.weight_beats, rel=0.02)
     assert res["runs"][2]["cycles"] < res["runs"][0]["cycles"]  # 9 tokens are cheaper than 16
+    # two lanes halve the per-token stages: well under the one-lane model of the same call
+    one = accel.plan_accel(g, lanes=1)
+    assert res["runs"][0]["cycles"] < 0.7 * accel.accel_cycles(one, 16)["total"]
 
     # the command on the same build: report fields, latency from the simulated cycles
     out = run_rtlsim_accel(
@@ -102,6 +107,12 @@ def test_input_and_output_buffers():
 def test_layers_of_different_shapes_are_refused():
     with pytest.raises(UserError, match="layer 1 differs in shape from layer 0"):
         accel.plan_accel(tiny_bert(dead_head_layer=1))
+
+
+def test_lanes_from_the_schedule():
+    assert [accel.lanes_for_schedule({"engines": e}) for e in (1, 6, 11, 12, 44, 200)] == [1, 1, 1, 2, 4, 16]
+    with pytest.raises(UserError, match="power of two"):
+        accel.plan_accel(tiny_bert(), lanes=3)
 
 
 def test_tables_that_do_not_fit_are_refused():

@@ -160,6 +160,7 @@ CASES = [
     Case("rtlsim-layer-too-big", _nothing, ("rtlsim", "{project}", "--layer", "2"), "outside 0..1"),
     Case("rtlsim-no-schedule", _delete("schedule.json"), ("rtlsim", "{project}"), "schedule.json"),
     Case("rtlsim-sequences-0", _nothing, ("rtlsim", "{project}", "--sequences", "0"), "--sequences must be >= 1"),
+    Case("rtlsim-lanes-3", _nothing, ("rtlsim", "{project}", "--lanes", "3"), "token lanes must be a power of two"),
     Case("bench-clock-zero", _nothing, ("bench", "{project}", "--clock", "0", "-q"), "--clock 0.0 mhz must be positive"),
     Case("bench-clock-negative", _nothing, ("bench", "{project}", "--clock", "-5", "-q"), "must be positive"),
     # run --backend xrt (the project is built for U250): wrong xclbin, board or no XRT, refused before the card

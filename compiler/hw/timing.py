@@ -403,10 +403,16 @@ def attention_pv_start(tokens: int, head_dim: int, out_lanes: int = ATTENTION_OU
     )
 
 
-def attention_cycles(tokens: int, head_dim: int, out_lanes: int = ATTENTION_OUT_LANES) -> int:
-    """Full-rate cycles of one int_attention_head call (one sequence and head)."""
+def attention_cycles(
+    tokens: int, head_dim: int, out_lanes: int = ATTENTION_OUT_LANES, queries: int | None = None
+) -> int:
+    """Full-rate cycles of one int_attention_head call (one sequence and head): ``tokens`` keys and
+    ``queries`` query rows (default: all tokens; fewer on a token lane of the layer datapath)."""
+    q = tokens if queries is None else queries
+    if q <= 0 or tokens <= 0:
+        return 1
     first_q = tokens + 2  # K's S beats from cycle 2, then q
-    last_row = (tokens - 1) * attention_row_period(tokens, head_dim, out_lanes)
+    last_row = (q - 1) * attention_row_period(tokens, head_dim, out_lanes)
     return first_q - 1 + attention_first_row(tokens, head_dim, out_lanes) + last_row
 
 

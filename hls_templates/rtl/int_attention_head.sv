@@ -7,9 +7,11 @@
 // Interface (axis + ap_ctrl_hs, scalars sampled at ap_start), D = head_dim lanes:
 //   k_in  : seq_len beats, TDATA[D*8-1:0] = k_j lanes (int8), TDATA[D*8] = mask_j (1 = real key);
 //   v_in  : seq_len beats of v_j lanes (int8);
-//   q_in  : seq_len beats of q_i lanes (int8), read once K is in (V may still be arriving: PV takes
+//   q_in  : n_q beats of q_i lanes (int8), read once K is in (V may still be arriving: PV takes
 //           probability j only when V row j is in, so V can stream in behind K);
-//   o_out : seq_len beats of out_i lanes (int8).
+//   o_out : n_q beats of out_i lanes (int8).
+//   n_q   : query rows (1..seq_len; a head of a token lane takes its own queries against all
+//           seq_len keys); n_q = 0 or seq_len = 0: nothing to do (ap_done at once).
 // QK: one score per cycle (D/2 packed multipliers, a key pair in two cycles, K row buffer);
 // PV: one probability per cycle (D MACs into D accumulators, V row buffer); at a row's last
 // probability the accumulators move to a hold register (and clear) and a shared requant,
@@ -35,6 +37,7 @@ module int_attention_head #(
     output logic             ap_idle,
     output logic             ap_ready,
     input  wire  [     31:0] seq_len,
+    input  wire  [     31:0] n_q,
     input  wire  [     31:0] sm_mult,
     input  wire  [      5:0] sm_shift,
     input  wire  [     31:0] out_mult,
@@ -66,7 +69,7 @@ module int_attention_head #(
   assign unused_pad = ^{k_in_TDATA[D*8+7:D*8+1], sm_done, sm_idle, sm_ready};
 
   logic running, start_fire, finish, sm_start, sm_done, sm_idle, sm_ready;
-  logic [31:0] len_r, kcnt, vcnt, qrows, orows;
+  logic [31:0] len_r, nq_r, kcnt, vcnt, qrows, orows;
   logic [31:0] om_r;
   logic [5:0] os_r;
   logic k_in_all;
@@ -74,9 +77,9 @@ module int_attention_head #(
 
   sparsehls_ap_ctrl u_ctrl (
       .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(ap_start), .ap_done(ap_done), .ap_idle(ap_idle),
-      .ap_ready(ap_ready), .empty(seq_len == 0), .finish(finish), .start_fire(start_fire), .running(running)
+      .ap_ready(ap_ready), .empty(seq_len == 0 || n_q == 0), .finish(finish), .start_fire(start_fire), .running(running)
   );
-  assign finish = o_out_TVALID && o_out_TREADY && orows + 32'd1 == len_r;  // the last output row
+  assign finish = o_out_TVALID && o_out_TREADY && orows + 32'd1 == nq_r;  // the last output row
   assign k_in_TREADY = running && kcnt != len_r;
   assign v_in_TREADY = running && vcnt != len_r;
 
@@ -121,7 +124,7 @@ module int_attention_head #(
   assign qpad = PW'(qreg);
   assign krow = PW'(kbuf[kp[AW-1:0]]);
   assign go = have_q && !rd_b && kp != len_r && resp != CW'(FP);
-  assign q_in_TREADY = running && k_in_all && !have_q && qrows != len_r;
+  assign q_in_TREADY = running && k_in_all && !have_q && qrows != nq_r;
   assign head = fifo[rd];
   assign sc_TVALID = cnt != '0;
   assign sc_TDATA = sel ? {7'd0, head[2*SCW+1], 32'($signed(head[2*SCW:SCW+1]))}
@@ -228,7 +231,7 @@ module int_attention_head #(
   logic p_TVALID, p_TREADY;
   int_softmax #(.LMAX(SMAX)) u_sm (
       .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .ap_start(sm_start), .ap_done(sm_done),
-      .ap_idle(sm_idle), .ap_ready(sm_ready), .n_rows(len_r), .row_len(len_r),
+      .ap_idle(sm_idle), .ap_ready(sm_ready), .n_rows(nq_r), .row_len(len_r),
       .sm_mult(sm_mult_r), .sm_shift(sm_shift_r),
       .x_in_TDATA(sc_TDATA), .x_in_TVALID(sc_TVALID), .x_in_TREADY(sc_TREADY),
       .y_out_TDATA(p_TDATA), .y_out_TVALID(p_TVALID), .y_out_TREADY(p_TREADY)
@@ -313,6 +316,7 @@ module int_attention_head #(
     if (!ap_rst_n) begin
       sm_start <= 1'b0;
       len_r <= 32'd1;
+      nq_r <= 32'd1;
       kcnt <= '0;
       vcnt <= '0;
       qrows <= '0;
@@ -334,6 +338,7 @@ module int_attention_head #(
       sm_start <= 1'b0;
       if (start_fire) begin
         len_r <= seq_len;
+        nq_r <= n_q;
         kcnt <= '0;
         vcnt <= '0;
         qrows <= '0;
@@ -344,7 +349,7 @@ module int_attention_head #(
         sm_mult_r <= sm_mult;
         sm_shift_r <= sm_shift;
         for (int l = 0; l < D; l++) acc[l] <= '0;
-        if (seq_len != 0) sm_start <= 1'b1;
+        if (seq_len != 0 && n_q != 0) sm_start <= 1'b1;
       end
       if (k_in_TVALID && k_in_TREADY) kcnt <= kcnt + 32'd1;
       if (v_in_TVALID && v_in_TREADY) vcnt <= vcnt + 32'd1;

@@ -25,6 +25,7 @@ from the units' exact formulas (``compiler.hw.timing`` via
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,13 +137,13 @@ def n_layers(graph: Graph) -> int:
     return 1 + max((n.layer for n in graph.nodes if n.layer is not None and n.layer >= 0), default=-1)
 
 
-def plan_accel(graph: Graph, max_tokens: int | None = None) -> AccelPlan:
+def plan_accel(graph: Graph, max_tokens: int | None = None, lanes: int = 1) -> AccelPlan:
     """Check the quantized graph against what the accelerator takes and plan it (UserError if not)."""
     _check(graph.quantized, "the accelerator needs a quantized graph (run the quantize pass first)")
     nl = n_layers(graph)
     _check(1 <= nl <= MAX_LAYERS, f"the accelerator takes 1..{MAX_LAYERS} encoder layers, the graph has {nl}")
     try:
-        plans = tuple(rtl_layer.plan_layer(graph, i, max_tokens) for i in range(nl))
+        plans = tuple(rtl_layer.plan_layer(graph, i, max_tokens, lanes=lanes) for i in range(nl))
     except UserError as e:
         raise UserError(f"the accelerator runs every encoder layer on one layer datapath: {e}") from None
     sig0 = _signature(plans[0])
@@ -391,15 +392,27 @@ def table_bytes(plan: AccelPlan) -> int:
     return bits // 8
 
 
+def lanes_for_schedule(schedule: Mapping[str, Any]) -> int:
+    """Token lanes for a scheduled project: one lane is six engines (q, k, v, o, fc1, fc2), so the
+    largest power of two with 6 x lanes <= the schedule's engines (at least 1, at most 16)."""
+    engines = int(schedule.get("engines") or 6)
+    lanes = 1
+    while lanes * 2 * 6 <= engines and lanes < 16:
+        lanes *= 2
+    return lanes
+
+
 def check_fits(plan: AccelPlan, board: str) -> None:
-    """Refuse a design whose tables exceed the board's on-chip memory (URAM + BRAM) budget."""
+    """Refuse a design whose tables (one copy per token lane) exceed the board's on-chip memory
+    (URAM + BRAM) budget."""
     from compiler.hw.boards import FIT_BUDGET, get_board
 
     have = get_board(board).onchip_bytes * FIT_BUDGET
-    need = table_bytes(plan)
+    need = table_bytes(plan) * plan.shape.lanes
     _check(
         need <= have,
-        f"the accelerator's on-chip tables need {need / 1e6:.1f} MB, the {board} has {have / 1e6:.1f} MB of "
+        f"the accelerator's on-chip tables need {need / 1e6:.1f} MB ({plan.shape.lanes} token lane"
+        f"{'s' if plan.shape.lanes != 1 else ''}), the {board} has {have / 1e6:.1f} MB of "
         f"URAM + BRAM within the {FIT_BUDGET:.0%} budget: weights streamed per layer are not built",
     )
 
@@ -411,10 +424,12 @@ def design_summary(plan: AccelPlan, tokens: int) -> dict[str, Any]:
     stages = rtl_layer.stage_cycles(s, tokens)
     return {
         "layers": len(plan.layers),
-        "engines": len(s.linears),
-        "engines_note": "one engine per matrix role, re-targeted over the layers; stages run one after another",
-        "attention_lanes": 1,
-        "gelu_lanes": 1,
+        "lanes": s.lanes,
+        "engines": len(s.linears) * s.lanes,
+        "engines_note": "per token lane one engine per matrix role (its own copy of the tables), re-targeted "
+        "over the layers; the stages of a layer run one after another",
+        "attention_lanes": s.lanes,
+        "gelu_lanes": s.lanes,
         "layernorm_width": 1,
         "engine_build": {
             "pack": 1,
@@ -423,7 +438,7 @@ def design_summary(plan: AccelPlan, tokens: int) -> dict[str, Any]:
             "rq_fabric": 0,
             "tt": s.linears["q"].tt,
         },
-        "table_bytes": table_bytes(plan),
+        "table_bytes": table_bytes(plan) * s.lanes,
         "weight_image_bytes": len(weight_image(plan)),
         "model_cycles_by_part": parts,
         "layer0_stage_cycles": stages,

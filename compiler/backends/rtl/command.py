@@ -66,6 +66,7 @@ def run_rtlsim(
     chained: bool = True,
     sequences: int = 1,
     scope: str | None = None,
+    lanes: int | None = None,
 ) -> dict[str, Any]:
     """Simulate a compiled project in RTL.
 
@@ -92,7 +93,7 @@ def run_rtlsim(
             f"--layer {layer} is outside 0..{n_layers - 1}: this model has {n_layers} encoder layers"
         )
     if scope == "accelerator" or (scope is None and layer is None and chained):
-        return run_rtlsim_project(project, graph, sequences)
+        return run_rtlsim_project(project, graph, sequences, lanes)
     if layer is not None and chained:
         gi = project / "golden_inputs.npz"
         feeds = None
@@ -111,9 +112,14 @@ def _project_feeds(project: Path, sequences: int) -> dict[str, np.ndarray] | Non
         return {k: z[k][:sequences] for k in z.files}
 
 
-def run_rtlsim_project(project: Path, graph: Graph, sequences: int = 1) -> dict[str, Any]:
-    """The whole accelerator of a compiled project, on the board and clock it was scheduled for."""
+def run_rtlsim_project(
+    project: Path, graph: Graph, sequences: int = 1, lanes: int | None = None
+) -> dict[str, Any]:
+    """The whole accelerator of a compiled project, on the board and clock it was scheduled for;
+    ``lanes`` token lanes (default :func:`accel.lanes_for_schedule`)."""
     import json
+
+    from compiler.backends.rtl import accel
 
     sched_path = project / "schedule.json"
     if not sched_path.exists():
@@ -121,6 +127,8 @@ def run_rtlsim_project(project: Path, graph: Graph, sequences: int = 1) -> dict[
     sched = json.loads(sched_path.read_text())
     board = str(sched.get("board") or "")
     clock = float(sched.get("clock_mhz") or 300.0)
+    if lanes is None:
+        lanes = accel.lanes_for_schedule(sched)
     return run_rtlsim_accel(
         graph,
         feeds=_project_feeds(project, sequences),
@@ -128,6 +136,7 @@ def run_rtlsim_project(project: Path, graph: Graph, sequences: int = 1) -> dict[
         board=board,
         clock_mhz=clock,
         schedule=sched,
+        lanes=lanes,
     )
 
 
@@ -140,8 +149,9 @@ def run_rtlsim_accel(
     clock_mhz: float = 300.0,
     schedule: Mapping[str, Any] | None = None,
     opt: str = "-O1",
+    lanes: int = 1,
 ) -> dict[str, Any]:
-    """The whole accelerator on every sequence of ``feeds`` (one load call, then one run call each).
+    """The whole accelerator (``lanes`` token lanes) on every sequence of ``feeds`` (one load call, then one run call each).
 
     ``cycles`` / ``latency_ms`` are per sequence (the first one; ``runs`` has each), from the
     ``ap_start`` write to the done interrupt; ``model_cycles`` is :func:`accel.accel_cycles`.
@@ -152,7 +162,7 @@ def run_rtlsim_accel(
         raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
     feeds = dict(feeds) if feeds is not None else default_feeds(graph)
     tokens = int(np.asarray(next(iter(feeds.values()))).shape[-1])
-    plan = accel.plan_accel(graph, max_tokens=max(tokens, int(graph.meta.get("seq_len", 0))))
+    plan = accel.plan_accel(graph, max_tokens=max(tokens, int(graph.meta.get("seq_len", 0))), lanes=lanes)
     if board:
         accel.check_fits(plan, board)
     verilate.setup_verilator()

@@ -98,6 +98,7 @@ CFG_NAMES = (
     "ln2.eps_q",
 )
 MAX_TOKENS = 4096
+MAX_LANES = 64
 #: unit numbers of the table write port (``tbl_unit``) of a loadable layer top
 TBL_UNITS = {
     "q": 0,
@@ -168,6 +169,12 @@ class LayerPlan:
     mask_name: str
     y_name: str  # the ln2 output tensor
     node_names: dict[str, str] = field(default_factory=dict)  # role -> node name
+    lanes: int = 1  # token lanes: lane i holds tokens t % lanes == i and has its own units
+
+    @property
+    def lane_tokens(self) -> int:
+        """Tokens of the busiest lane's RAMs (lane 0)."""
+        return -(-self.tmax // self.lanes)
 
     @property
     def gelu_identity(self) -> bool:
@@ -270,7 +277,11 @@ def _scalar(name: str, v: Any, lo: int, hi: int) -> int:
 
 
 def plan_layer(
-    graph: Graph, layer: int, max_tokens: int | None = None, tt: int = RTL_ENGINE.token_tile
+    graph: Graph,
+    layer: int,
+    max_tokens: int | None = None,
+    tt: int = RTL_ENGINE.token_tile,
+    lanes: int = 1,
 ) -> LayerPlan:
     """Check encoder ``layer`` of a quantized graph against what the RTL layer takes and plan it.
 
@@ -282,6 +293,10 @@ def plan_layer(
     _check_dataflow(nd, layer, graph)
     tmax = int(max_tokens or graph.meta.get("seq_len", 0))
     _check(1 <= tmax <= MAX_TOKENS, f"layer {layer}: tokens per call must be 1..{MAX_TOKENS}, got {tmax}")
+    _check(
+        _pow2(lanes) and 1 <= lanes <= MAX_LANES,
+        f"token lanes must be a power of two in 1..{MAX_LANES}, got {lanes}",
+    )
 
     lin = {r: plan_from_node(graph, nd[r], tt=tt) for r in LINEAR_ROLES}
     att = nd["attn"].attrs
@@ -340,7 +355,7 @@ def plan_layer(
         "ln2.eps_q": _scalar("ln2 eps_q", nd["ln2"].attrs["eps_q"], 0, 2**32 - 1),
     }
     x = nd["q"].inputs[0]
-    rams, ports = _plan_rams(_plan_ports(nd, lin, hidden, ffn, d, x), hq, tmax)
+    rams, ports = _plan_rams(_plan_ports(nd, lin, hidden, ffn, d, x), hq, -(-tmax // lanes))
     return LayerPlan(
         layer=layer,
         tmax=tmax,
@@ -358,6 +373,7 @@ def plan_layer(
         mask_name=nd["attn"].inputs[3],
         y_name=nd["ln2"].outputs[0],
         node_names={r: n.name for r, n in nd.items()},
+        lanes=lanes,
     )
 
 
@@ -489,7 +505,8 @@ def tbl_widths(plan: LayerPlan, caps: dict[str, int]) -> dict[int, int]:
 def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
     """The generated top ``encoder_layer_L<n>`` (deterministic text); with ``loadable``, the
     accelerator's layer datapath (RAM tables for ``loadable.layers`` layers, no ROM files)."""
-    stages = [{"name": s, "done": None if s == "load" else f"{s}_ap_done"} for s in STAGES]
+    stages = [{"name": s, "done": None if s == "load" else f"{s}_all_done"} for s in STAGES]
+    lanes = plan.lanes
     caps = loadable.caps if loadable else {r: rom_capacity(p) for r, p in plan.linears.items()}
     linears = [
         {
@@ -541,6 +558,10 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
             tbl_width=tbl_widths(plan, caps),
             cfg_unit=TBL_UNITS["cfg"],
             cfg_aw=max(1, (layers * len(CFG_NAMES) - 1).bit_length()),
+            lanes=lanes,
+            sfx=[f"_l{i}" for i in range(lanes)],
+            lane_bits=max(0, (lanes - 1).bit_length()),
+            lane_bits_w=max(1, (lanes - 1).bit_length()),
         )
     )
 
@@ -588,17 +609,25 @@ FINAL_OVERHEAD = 1  # ln2's last output beat leaves the packer
 
 
 def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
-    """Full-rate cycles of every stage (unit cycles from compiler.hw.timing + sequencer overhead)."""
+    """Full-rate cycles of every stage (unit cycles from compiler.hw.timing + sequencer overhead).
+
+    With token lanes every stage takes as long as its busiest lane (lane 0: ceil(T / lanes)
+    tokens), attention streams all T keys to every lane, and ln2's rows leave in token order
+    (one lane after another, x_beats beats each)."""
     t, h, f = int(tokens), plan.hidden, plan.ffn
+    n = plan.lanes
+    tl = -(-t // n)
     out = {"load": t * max(plan.x_beats, 1) + LOAD_OVERHEAD}
     for r, p in plan.linears.items():
-        out[r] = timing.linear_cycles(t, p.nb, p.kb, p.nnzb, p.tt) + STAGE_OVERHEAD
-    out["attn"] = plan.heads * (timing.unit_cycles("attention", t * plan.head_dim, t, t) + STAGE_OVERHEAD)
+        out[r] = timing.linear_cycles(tl, p.nb, p.kb, p.nnzb, p.tt) + STAGE_OVERHEAD
+    att = timing.attention_cycles(t, plan.head_dim, queries=tl)
+    out["attn"] = plan.heads * (att + STAGE_OVERHEAD)
     for r in ("res1", "res2"):
-        out[r] = timing.unit_cycles("add", t * h) + STAGE_OVERHEAD
-    out["ln1"] = timing.unit_cycles("layernorm", t * h, t, h) + STAGE_OVERHEAD
-    out["gelu"] = timing.unit_cycles("gelu", t * f) + STAGE_OVERHEAD
-    out["ln2"] = timing.unit_cycles("layernorm", t * h, t, h) + STAGE_OVERHEAD + FINAL_OVERHEAD
+        out[r] = timing.unit_cycles("add", tl * h) + STAGE_OVERHEAD
+    out["ln1"] = timing.unit_cycles("layernorm", tl * h, tl, h) + STAGE_OVERHEAD
+    out["gelu"] = timing.unit_cycles("gelu", tl * f) + STAGE_OVERHEAD
+    drain = (min(n, t) - 1) * plan.x_beats
+    out["ln2"] = timing.unit_cycles("layernorm", tl * h, tl, h) + STAGE_OVERHEAD + FINAL_OVERHEAD + drain
     return {s: out[s] for s in STAGES}
 
 
