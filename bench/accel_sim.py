@@ -7,7 +7,7 @@ compared with the golden).  Records passed / mismatches, the simulated cycles
 and latency at the scheduled clock, the as-built model's cycles and error, the
 weight-load cycles, the scheduled (pooled, not built) design's estimate next
 to it, and build / simulation seconds, into bench/results/accel_sim.json
-(one entry per design name, other entries kept).
+(one entry per design and lane count, other entries kept).
 
     .venv/bin/python bench/accel_sim.py [--design minilm-dense] [--sequences 2]
 """
@@ -51,7 +51,7 @@ def _sparsehls(*args: str) -> None:
     subprocess.run([str(exe), *args], check=True)
 
 
-def run_design(name: str, sequences: int, work: Path) -> dict:
+def run_design(name: str, sequences: int, work: Path, lanes: int | None = None) -> dict:
     prune, compile_args = DESIGNS[name]
     src = "minilm"
     t0 = time.perf_counter()
@@ -64,7 +64,7 @@ def run_design(name: str, sequences: int, work: Path) -> dict:
     load0 = os.getloadavg()[0]
     t1 = time.perf_counter()
     try:
-        res = run_rtlsim(project, sequences=sequences)
+        res = run_rtlsim(project, sequences=sequences, lanes=lanes)
     except UserError as e:
         return {"design": name, "built": False, "refused": str(e), "compile_seconds": round(compile_s, 1)}
     wall = time.perf_counter() - t1
@@ -73,7 +73,7 @@ def run_design(name: str, sequences: int, work: Path) -> dict:
         "model_cycles", "model_error", "load_cycles", "load_model_cycles", "runs", "design", "scheduled_design",
         "build_seconds", "sim_seconds",
     )  # fmt: skip
-    row = {"design": name, "built": True, **{k: res.get(k) for k in keep}}
+    row = {"design": name, "built": True, "lanes": res["design"]["lanes"], **{k: res.get(k) for k in keep}}
     row["compile_seconds"] = round(compile_s, 1)
     row["wall_seconds"] = round(wall, 1)
     row["simulated_cycles_per_second"] = round(sum(r["cycles"] for r in res["runs"]) / res["sim_seconds"])
@@ -89,14 +89,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--design", action="append", choices=sorted(DESIGNS), help="default: all")
     ap.add_argument("--sequences", type=int, default=2)
+    ap.add_argument("--lanes", type=int, default=None, help="token lanes (default: from the schedule, fitting)")
     ap.add_argument("-o", "--out", type=Path, default=OUT)
     a = ap.parse_args()
     results = json.loads(a.out.read_text()) if a.out.exists() else {}
     work = Path(tempfile.mkdtemp(prefix="sparsehls-accel-bench-"))
     ok = True
     for name in a.design or sorted(DESIGNS):
-        row = run_design(name, a.sequences, work)
-        results[name] = row
+        row = run_design(name, a.sequences, work, a.lanes)
+        results[f"{name}-{row['lanes']}lane" if row["built"] else name] = row
         write_json(a.out, results)
         if row["built"]:
             ok &= bool(row["passed"])

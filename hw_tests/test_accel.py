@@ -104,9 +104,29 @@ def test_input_and_output_buffers():
     assert accel.read_output(plan, out, 2)[1].tolist() == [((64 + i) ^ 0x80) - 0x80 for i in range(64)]
 
 
-def test_layers_of_different_shapes_are_refused():
-    with pytest.raises(UserError, match="layer 1 differs in shape from layer 0"):
-        accel.plan_accel(tiny_bert(dead_head_layer=1))
+def test_layers_of_different_shapes_are_padded_exactly():
+    """A dead head in layer 0, no attention at all and fewer FFN neurons in layer 1: padded to one
+    shape, the padded graph computes exactly what the pruned one does (integer golden)."""
+    from compiler.backends.rtl.pad import pad_layers
+    from compiler.golden import interpreter
+    from tests.irfactory import zero_neurons
+
+    g = make_bert_graph(layers=2, hidden=64, heads=2, ffn=128, seq=16, block=(8, 8), seed=11)
+    g = zero_head(g, 0, 1)
+    g = zero_head(zero_head(g, 1, 0), 1, 1)
+    g = zero_neurons(g, 1, range(0, 128, 3))
+    g, _ = run_passes(g, STRUCTURE_PASSES)
+    g = quantize(g, random_feeds(g, 4, seed=1))
+    assert g.find(1, "attn") is None and g.find(0, "attn").attrs["heads"] == 1  # pruned unevenly
+    padded, summary = pad_layers(g)
+    assert summary[1]["attention_added"] and summary[1]["heads"] == [0, 1]
+    assert summary[1]["ffn"] == [128 - len(range(0, 128, 3)), 128]
+    feeds = random_feeds(g, 2, seed=9)
+    want = interpreter.run(g, feeds, mode="int")
+    got = interpreter.run(padded, feeds, mode="int")
+    assert all(np.array_equal(want[k], got[k]) for k in want)
+    plan = accel.plan_accel(g)  # plans (one layer shape) with the padding on record
+    assert plan.padded == summary and len(plan.layers) == 2
 
 
 def test_lanes_from_the_schedule():
@@ -130,3 +150,16 @@ def test_missing_verilator_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="Verilator"):
         run_rtlsim_accel(tiny_bert(), workdir=tmp_path / "w")
     assert not (tmp_path / "w").exists()  # refused before anything is written
+
+
+def test_fitting_lanes():
+    from compiler.hw.boards import FIT_BUDGET, get_board
+
+    plan = accel.plan_accel(tiny_bert())
+    assert accel.fitting_lanes(plan, "u250", 16) == 16  # a tiny model's tables fit 16 times
+    have = get_board("u55c").onchip_bytes * FIT_BUDGET
+    copies = int(have / 3 // accel.table_bytes(plan))  # tables of about a third of the budget
+    third = accel.AccelPlan(plan.layers, plan.core, plan.eln, plan.emb_name, plan.regions * copies)
+    assert have / 4 < accel.table_bytes(third) <= have / 3
+    assert accel.fitting_lanes(third, "u55c", 16) == 2  # two copies fit, four do not
+    assert accel.fitting_lanes(third, "u55c", 1) == 1

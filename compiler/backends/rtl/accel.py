@@ -7,7 +7,8 @@ What is built (``hls_templates/rtl/accel.sv.j2`` around the layer datapath of
   stages one after another, one unit of each kind), whose tables (block-sparse
   weights and index, biases, requant, residual and LayerNorm parameters, the
   units' scalars) are RAMs holding **every** layer: the layers run on it one
-  after another, re-targeted by a layer number (same shapes in every layer);
+  after another, re-targeted by a layer number (layers of different shapes are
+  padded to one: :mod:`pad`, exact);
 * the embedding LayerNorm; the token / position / type gather stays on the host
   (three table lookups), which sends their int32 sum;
 * an AXI4-Lite control port with the Vitis ``ap_ctrl_hs`` register map and five
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ import numpy as np
 from compiler.backends.rtl import layer as rtl_layer
 from compiler.backends.rtl import nonlinear, verilate
 from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, table_words
+from compiler.backends.rtl.pad import pad_layers
 from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.hw import timing
@@ -81,6 +83,8 @@ class AccelPlan:
     eln: dict[str, Any]  # the embedding LayerNorm: gamma_q, beta_q, mult, shift, eps_q
     emb_name: str  # the embedding LayerNorm's input (the gather's int32 sum)
     regions: tuple[Region, ...]
+    padded: dict[int, dict[str, Any]] = field(default_factory=dict)  # pad.pad_layers' summary
+    graph: Graph | None = None  # the graph as built (layers padded to one shape)
 
     @property
     def shape(self) -> rtl_layer.LayerPlan:
@@ -140,6 +144,7 @@ def n_layers(graph: Graph) -> int:
 def plan_accel(graph: Graph, max_tokens: int | None = None, lanes: int = 1) -> AccelPlan:
     """Check the quantized graph against what the accelerator takes and plan it (UserError if not)."""
     _check(graph.quantized, "the accelerator needs a quantized graph (run the quantize pass first)")
+    graph, padded = pad_layers(graph)
     nl = n_layers(graph)
     _check(1 <= nl <= MAX_LAYERS, f"the accelerator takes 1..{MAX_LAYERS} encoder layers, the graph has {nl}")
     try:
@@ -179,7 +184,15 @@ def plan_accel(graph: Graph, max_tokens: int | None = None, lanes: int = 1) -> A
     regions = _regions(plans, caps, eln_p)
     widest = max(r.bits for r in regions)
     core = rtl_layer.Loadable(layers=nl, caps=caps, tblw=widest, top=CORE)
-    return AccelPlan(layers=plans, core=core, eln=eln_p, emb_name=eln.inputs[0], regions=regions)
+    return AccelPlan(
+        layers=plans,
+        core=core,
+        eln=eln_p,
+        emb_name=eln.inputs[0],
+        regions=regions,
+        padded=padded,
+        graph=graph,
+    )
 
 
 def _regions(
@@ -402,6 +415,17 @@ def lanes_for_schedule(schedule: Mapping[str, Any]) -> int:
     return lanes
 
 
+def fitting_lanes(plan: AccelPlan, board: str, most: int) -> int:
+    """The most token lanes (a power of two, <= ``most``, >= 1) whose copies of the tables fit."""
+    from compiler.hw.boards import FIT_BUDGET, get_board
+
+    have = get_board(board).onchip_bytes * FIT_BUDGET
+    lanes = max(1, most)
+    while lanes > 1 and table_bytes(plan) * lanes > have:
+        lanes //= 2
+    return lanes
+
+
 def check_fits(plan: AccelPlan, board: str) -> None:
     """Refuse a design whose tables (one copy per token lane) exceed the board's on-chip memory
     (URAM + BRAM) budget."""
@@ -439,6 +463,7 @@ def design_summary(plan: AccelPlan, tokens: int) -> dict[str, Any]:
             "tt": s.linears["q"].tt,
         },
         "table_bytes": table_bytes(plan) * s.lanes,
+        "padded_layers": {str(k): v for k, v in plan.padded.items()},
         "weight_image_bytes": len(weight_image(plan)),
         "model_cycles_by_part": parts,
         "layer0_stage_cycles": stages,
@@ -457,7 +482,7 @@ class Sequence:
 
 def sequences_from_feeds(plan: AccelPlan, graph: Graph, feeds: dict[str, np.ndarray]) -> list[Sequence]:
     """One sequence per batch row, with the golden integer trace's input and output."""
-    trace = interpreter.run(graph, feeds, mode="int", trace=True)
+    trace = interpreter.run(plan.graph or graph, feeds, mode="int", trace=True)
     emb = np.asarray(trace[plan.emb_name], dtype=np.int64)
     y = np.asarray(trace[plan.y_name], dtype=np.int64)
     mask = np.asarray(feeds[plan.shape.mask_name])

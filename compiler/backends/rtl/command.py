@@ -127,8 +127,6 @@ def run_rtlsim_project(
     sched = json.loads(sched_path.read_text())
     board = str(sched.get("board") or "")
     clock = float(sched.get("clock_mhz") or 300.0)
-    if lanes is None:
-        lanes = accel.lanes_for_schedule(sched)
     return run_rtlsim_accel(
         graph,
         feeds=_project_feeds(project, sequences),
@@ -136,7 +134,8 @@ def run_rtlsim_project(
         board=board,
         clock_mhz=clock,
         schedule=sched,
-        lanes=lanes,
+        lanes=lanes if lanes is not None else accel.lanes_for_schedule(sched),
+        fit_lanes=lanes is None,
     )
 
 
@@ -150,6 +149,7 @@ def run_rtlsim_accel(
     schedule: Mapping[str, Any] | None = None,
     opt: str = "-O1",
     lanes: int = 1,
+    fit_lanes: bool = False,
 ) -> dict[str, Any]:
     """The whole accelerator (``lanes`` token lanes) on every sequence of ``feeds`` (one load call, then one run call each).
 
@@ -162,7 +162,10 @@ def run_rtlsim_accel(
         raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
     feeds = dict(feeds) if feeds is not None else default_feeds(graph)
     tokens = int(np.asarray(next(iter(feeds.values()))).shape[-1])
-    plan = accel.plan_accel(graph, max_tokens=max(tokens, int(graph.meta.get("seq_len", 0))), lanes=lanes)
+    tmax = max(tokens, int(graph.meta.get("seq_len", 0)))
+    if fit_lanes and board:  # fewer lanes where their copies of the tables would not fit the board
+        lanes = accel.fitting_lanes(accel.plan_accel(graph, max_tokens=tmax), board, lanes)
+    plan = accel.plan_accel(graph, max_tokens=tmax, lanes=lanes)
     if board:
         accel.check_fits(plan, board)
     verilate.setup_verilator()

