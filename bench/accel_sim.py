@@ -32,8 +32,8 @@ from compiler.errors import UserError  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "accel_sim.json"
-#: name -> (prune arguments or None for dense, compile arguments)
-DESIGNS = {
+#: name -> (prune arguments, None for dense, or "bert-base"; compile arguments)
+DESIGNS: dict[str, tuple[list[str] | str | None, list[str]]] = {
     "minilm-dense": (None, ["--block", "16x16", "--board", "u250"]),
     "minilm-80-magnitude": (
         ["--method", "magnitude", "--sparsity", "0.8", "--block", "16x16"],
@@ -43,6 +43,8 @@ DESIGNS = {
         ["--method", "pgb", "--sparsity", "0.8", "--block", "16x16"],
         ["--block", "16x16", "--board", "u250"],
     ),
+    # BERT-base shaped, random weights, magnitude-pruned (compiler.bench.models, as `sparsehls bench`)
+    "bert-base-90": ("bert-base", ["--block", "16x16", "--board", "u250"]),
 }
 
 
@@ -55,7 +57,12 @@ def run_design(name: str, sequences: int, work: Path, lanes: int | None = None) 
     prune, compile_args = DESIGNS[name]
     src = "minilm"
     t0 = time.perf_counter()
-    if prune is not None:
+    if prune == "bert-base":
+        from compiler.bench.models import make_pruned_bert
+
+        src = str(work / f"{name}-ckpt")
+        make_pruned_bert(Path(src), "bert-base", 0.9, "16x16")
+    elif prune is not None:
         src = str(work / f"{name}-ckpt")
         _sparsehls("prune", "minilm", "-o", src, *prune)
     project = work / name

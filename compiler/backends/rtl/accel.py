@@ -25,6 +25,7 @@ from the units' exact formulas (``compiler.hw.timing`` via
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,11 +37,12 @@ import numpy as np
 
 from compiler.backends.rtl import layer as rtl_layer
 from compiler.backends.rtl import nonlinear, verilate
-from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, table_words
+from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, table_words, with_engine
 from compiler.backends.rtl.pad import pad_layers
 from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.hw import timing
+from compiler.hw.builds import Builds
 from compiler.ir.graph import Graph
 
 TEMPLATE = RTL_DIR / "accel.sv.j2"
@@ -141,14 +143,29 @@ def n_layers(graph: Graph) -> int:
     return 1 + max((n.layer for n in graph.nodes if n.layer is not None and n.layer >= 0), default=-1)
 
 
-def plan_accel(graph: Graph, max_tokens: int | None = None, lanes: int = 1) -> AccelPlan:
-    """Check the quantized graph against what the accelerator takes and plan it (UserError if not)."""
+def plan_accel(
+    graph: Graph, max_tokens: int | None = None, lanes: int = 1, builds: Builds | None = None
+) -> AccelPlan:
+    """Check the quantized graph against what the accelerator takes and plan it (UserError if not).
+
+    ``builds``: the unit builds the scheduler chose (``schedule.json`` ``builds``): the engines take
+    its PACK, REQ_LANES, RQ_FABRIC and token tile, the adders its FABRIC; its engine XW and
+    LayerNorm width are not built in the accelerator (XW 1, LayerNorm W 1)."""
     _check(graph.quantized, "the accelerator needs a quantized graph (run the quantize pass first)")
     graph, padded = pad_layers(graph)
     nl = n_layers(graph)
     _check(1 <= nl <= MAX_LAYERS, f"the accelerator takes 1..{MAX_LAYERS} encoder layers, the graph has {nl}")
     try:
-        plans = tuple(rtl_layer.plan_layer(graph, i, max_tokens, lanes=lanes) for i in range(nl))
+        if builds is None:
+            plans = tuple(rtl_layer.plan_layer(graph, i, max_tokens, lanes=lanes) for i in range(nl))
+        else:
+            plans = tuple(
+                _with_builds(
+                    rtl_layer.plan_layer(graph, i, max_tokens, tt=builds.engine.token_tile, lanes=lanes),
+                    builds,
+                )
+                for i in range(nl)
+            )
     except UserError as e:
         raise UserError(f"the accelerator runs every encoder layer on one layer datapath: {e}") from None
     sig0 = _signature(plans[0])
@@ -193,6 +210,15 @@ def plan_accel(graph: Graph, max_tokens: int | None = None, lanes: int = 1) -> A
         padded=padded,
         graph=graph,
     )
+
+
+def _with_builds(p: rtl_layer.LayerPlan, builds: Builds) -> rtl_layer.LayerPlan:
+    e = builds.engine
+    lin = {
+        r: with_engine(q, pack=e.for_block(q.bm).pack, req_lanes=e.lanes(q.bm), xw=1, rq_fabric=e.rq_fabric)
+        for r, q in p.linears.items()
+    }
+    return dataclasses.replace(p, linears=lin, add_fabric=builds.add.fabric)
 
 
 def _regions(

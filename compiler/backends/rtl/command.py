@@ -37,7 +37,7 @@ from compiler.backends.rtl.linear import plan_from_node
 from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.hw import timing
-from compiler.hw.builds import RTL_ENGINE
+from compiler.hw.builds import RTL_ENGINE, Builds
 from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,7 @@ def run_rtlsim_project(
         schedule=sched,
         lanes=lanes if lanes is not None else accel.lanes_for_schedule(sched),
         fit_lanes=lanes is None,
+        builds=Builds.from_meta(sched["builds"]) if isinstance(sched.get("builds"), dict) else None,
     )
 
 
@@ -150,6 +151,7 @@ def run_rtlsim_accel(
     opt: str = "-O1",
     lanes: int = 1,
     fit_lanes: bool = False,
+    builds: Builds | None = None,
 ) -> dict[str, Any]:
     """The whole accelerator (``lanes`` token lanes) on every sequence of ``feeds`` (one load call, then one run call each).
 
@@ -164,17 +166,17 @@ def run_rtlsim_accel(
     tokens = int(np.asarray(next(iter(feeds.values()))).shape[-1])
     tmax = max(tokens, int(graph.meta.get("seq_len", 0)))
     if fit_lanes and board:  # fewer lanes where their copies of the tables would not fit the board
-        lanes = accel.fitting_lanes(accel.plan_accel(graph, max_tokens=tmax), board, lanes)
-    plan = accel.plan_accel(graph, max_tokens=tmax, lanes=lanes)
+        lanes = accel.fitting_lanes(accel.plan_accel(graph, max_tokens=tmax, builds=builds), board, lanes)
+    plan = accel.plan_accel(graph, max_tokens=tmax, lanes=lanes, builds=builds)
     if board:
         accel.check_fits(plan, board)
     verilate.setup_verilator()
     seqs = accel.sequences_from_feeds(plan, graph, feeds)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-rtlsim-"))
-    builds = Path(build_root) if build_root is not None else root / "build"
+    build_dir = Path(build_root) if build_root is not None else root / "build"
     t0 = time.perf_counter()
     files = accel.write_accel(plan, root / "rtl")
-    res = accel.run_accel(plan, seqs, root / "cases" / "accelerator", builds, opt=opt)
+    res = accel.run_accel(plan, seqs, root / "cases" / "accelerator", build_dir, opt=opt)
     first = res["runs"][0]
     cycles, model = int(first["cycles"]), int(first["model_cycles"])
     out: dict[str, Any] = {
@@ -204,6 +206,7 @@ def run_rtlsim_accel(
         est = schedule["estimate"]
         out["scheduled_design"] = {
             "latency_ms": est.get("latency_ms"),
+            "builds": schedule.get("builds"),
             "engines": schedule.get("engines"),
             "attn_lanes": schedule.get("attn_lanes"),
             "built": False,

@@ -79,7 +79,7 @@ LAYER_OPS = {
     "ln2": "layernorm",
 }
 LINEAR_ROLES = ("q", "k", "v", "o", "fc1", "fc2")
-STAGES = ("load", "q", "k", "v", "attn", "o", "res1", "ln1", "fc1", "gelu", "fc2", "res2", "ln2")
+STAGES = ("load", "q", "k", "v", "attn", "o", "res1", "ln1", "fc1", "gelu", "fc2", "res2", "ln2", "out")
 #: cycles from a stage's adapter ``go`` to the unit's ap_start (the readers' first beat is then valid)
 PRIME = 2
 #: the units' scalar ports, read from ``L<n>_cfg.mem`` (32-bit words)
@@ -170,6 +170,7 @@ class LayerPlan:
     y_name: str  # the ln2 output tensor
     node_names: dict[str, str] = field(default_factory=dict)  # role -> node name
     lanes: int = 1  # token lanes: lane i holds tokens t % lanes == i and has its own units
+    add_fabric: bool = False  # int_add FABRIC = 1: the requant multipliers in LUTs (same cycles)
 
     @property
     def lane_tokens(self) -> int:
@@ -416,11 +417,14 @@ def _plan_ports(
     ports.append(Port("rd_gelu", "rd", "f_ram", "gelu", "gelu.x_in", 1, 32, ffn))
     ports.append(Port("wr_gelu", "wr", "g_ram", "gelu", "gelu.y_out", 1, 8, ffn))
     ports.append(Port("rd_ln2", "rd", "r_ram", "ln2", "ln2.x_in", 1, 32, hidden))
+    # the layer output: ln2 into the x RAM (free after res1), then out to y_out in token order
+    ports.append(Port("wr_ln2", "wr", "x_ram", "ln2", "ln2.y_out", 1, 8, hidden))
+    ports.append(Port("rd_out", "rd", "x_ram", "out", "y_out", lin["q"].bn, 8, -(-hidden // lin["q"].bn)))
     return [dataclasses.replace(p, lb=lb[p.ram]) for p in ports]
 
 
 RAM_WHAT = {
-    "x_ram": "layer input (int8), kept for q, k, v and res1",
+    "x_ram": "layer input (int8), kept for q, k, v and res1; then the ln2 output (the layer output)",
     "q_ram": "q (int8)",
     "k_ram": "k (int8)",
     "v_ram": "v (int8)",
@@ -505,7 +509,7 @@ def tbl_widths(plan: LayerPlan, caps: dict[str, int]) -> dict[int, int]:
 def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
     """The generated top ``encoder_layer_L<n>`` (deterministic text); with ``loadable``, the
     accelerator's layer datapath (RAM tables for ``loadable.layers`` layers, no ROM files)."""
-    stages = [{"name": s, "done": None if s == "load" else f"{s}_all_done"} for s in STAGES]
+    stages = [{"name": s, "done": None if s in ("load", "out") else f"{s}_all_done"} for s in STAGES]
     lanes = plan.lanes
     caps = loadable.caps if loadable else {r: rom_capacity(p) for r, p in plan.linears.items()}
     linears = [
@@ -521,6 +525,9 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
             "cap": caps[r],
             "tt": p.tt,
             "ob": p.out_bits,
+            "pack": p.pack,
+            "rq_lanes": p.rq_lanes,
+            "rq_fabric": p.rq_fabric,
         }
         for r, p in plan.linears.items()
     ]
@@ -558,6 +565,7 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
             tbl_width=tbl_widths(plan, caps),
             cfg_unit=TBL_UNITS["cfg"],
             cfg_aw=max(1, (layers * len(CFG_NAMES) - 1).bit_length()),
+            add_fabric=plan.add_fabric,
             lanes=lanes,
             sfx=[f"_l{i}" for i in range(lanes)],
             lane_bits=max(0, (lanes - 1).bit_length()),
@@ -605,29 +613,35 @@ def write_layer(plan: LayerPlan, folder: Path) -> Path:
 #: PRIME (adapters go -> unit ap_start) + the unit's own cycles + 1 (ap_done seen)
 STAGE_OVERHEAD = PRIME + 1
 LOAD_OVERHEAD = 3  # go cycle, the sequencer seeing the writers idle, ap_start sampled
-FINAL_OVERHEAD = 1  # ln2's last output beat leaves the packer
+OUT_OVERHEAD = 4  # go, the readers' first beat valid 3 cycles later, the sequencer seeing the last beat
 
 
 def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
     """Full-rate cycles of every stage (unit cycles from compiler.hw.timing + sequencer overhead).
 
     With token lanes every stage takes as long as its busiest lane (lane 0: ceil(T / lanes)
-    tokens), attention streams all T keys to every lane, and ln2's rows leave in token order
-    (one lane after another, x_beats beats each)."""
+    tokens), attention streams all T keys to every lane, and the layer output leaves in token
+    order once every lane's ln2 is done (x_beats beats a token)."""
     t, h, f = int(tokens), plan.hidden, plan.ffn
     n = plan.lanes
     tl = -(-t // n)
     out = {"load": t * max(plan.x_beats, 1) + LOAD_OVERHEAD}
     for r, p in plan.linears.items():
-        out[r] = timing.linear_cycles(tl, p.nb, p.kb, p.nnzb, p.tt) + STAGE_OVERHEAD
+        rq = p.rq_cycles
+        out[r] = (
+            timing.linear_cycles(
+                tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=rq, row_nnz=p.row_nnz if rq > 1 else None
+            )
+            + STAGE_OVERHEAD
+        )
     att = timing.attention_cycles(t, plan.head_dim, queries=tl)
     out["attn"] = plan.heads * (att + STAGE_OVERHEAD)
     for r in ("res1", "res2"):
         out[r] = timing.unit_cycles("add", tl * h) + STAGE_OVERHEAD
     out["ln1"] = timing.unit_cycles("layernorm", tl * h, tl, h) + STAGE_OVERHEAD
     out["gelu"] = timing.unit_cycles("gelu", tl * f) + STAGE_OVERHEAD
-    drain = (min(n, t) - 1) * plan.x_beats
-    out["ln2"] = timing.unit_cycles("layernorm", tl * h, tl, h) + STAGE_OVERHEAD + FINAL_OVERHEAD + drain
+    out["ln2"] = timing.unit_cycles("layernorm", tl * h, tl, h) + STAGE_OVERHEAD
+    out["out"] = t * max(plan.x_beats, 1) + OUT_OVERHEAD
     return {s: out[s] for s in STAGES}
 
 

@@ -155,7 +155,7 @@ def softmax_model(case, run) -> np.ndarray:
 
 def attention_ports(case, run) -> dict[str, int]:
     keys = ("sm_mult", "sm_shift", "out_mult", "out_shift")
-    return {"seq_len": run["q"].shape[0], "n_q": run["q"].shape[0], **{k: int(case[k]) for k in keys}}
+    return {"seq_len": run["k"].shape[0], "n_q": run["q"].shape[0], **{k: int(case[k]) for k in keys}}
 
 
 def attention_beats(case, run) -> dict[str, list[int]]:
@@ -167,7 +167,7 @@ def attention_beats(case, run) -> dict[str, list[int]]:
 
 
 def attention_model(case, run) -> np.ndarray:
-    s, d = run["q"].shape
+    d = run["q"].shape[1]
     attrs = {
         "heads": 1,
         "head_dim": d,
