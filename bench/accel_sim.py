@@ -96,7 +96,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--design", action="append", choices=sorted(DESIGNS), help="default: all")
     ap.add_argument("--sequences", type=int, default=2)
-    ap.add_argument("--lanes", type=int, default=None, help="token lanes (default: from the schedule, fitting)")
+    ap.add_argument(
+        "--lanes", type=int, default=None, help="token lanes (default: from the schedule, fitting)"
+    )
     ap.add_argument("-o", "--out", type=Path, default=OUT)
     a = ap.parse_args()
     results = json.loads(a.out.read_text()) if a.out.exists() else {}

@@ -166,7 +166,7 @@ def test_generation_is_deterministic_and_complete(tmp_path):
         "u_ln1",
         "u_ln2",
     ):
-        assert f") {inst} (" in text
+        assert f") {inst}_l0 (" in text  # lane 0 (the one lane of a chained-layer build)
     # every ROM file the top names is written
     named = (
         set(re.findall(r'"(L0_[a-z0-9_]+\.mem)"', text))
@@ -182,9 +182,9 @@ def test_gelu_is_built_without_input_requant_when_it_is_the_identity():
     bit-exact); any other in_mult/in_shift keeps the requant (IN_IDENTITY = 0)."""
     plan = rtl_layer.plan_layer(layer_graph(**PRUNED, sparsity=0.5), 0)
     assert (plan.cfg["gelu.in_mult"], plan.cfg["gelu.in_shift"]) == (2**30, 30)
-    assert "int_gelu #(.IN_IDENTITY(1)) u_gelu (" in rtl_layer.render_layer(plan)
+    assert "int_gelu #(.IN_IDENTITY(1)) u_gelu_l0 (" in rtl_layer.render_layer(plan)
     other = dataclasses.replace(plan, cfg={**plan.cfg, "gelu.in_shift": 29})
-    assert "int_gelu #(.IN_IDENTITY(0)) u_gelu (" in rtl_layer.render_layer(other)
+    assert "int_gelu #(.IN_IDENTITY(0)) u_gelu_l0 (" in rtl_layer.render_layer(other)
 
 
 def test_model_is_the_sum_of_the_units_formulas():

@@ -8,7 +8,10 @@ glue of ``encoder_layer_lib.sv``, so that ONE ap_start -> ap_done runs the
 layer on n_tokens tokens of one sequence:
 
     LOAD x_in, mask_in -> q -> k -> v -> attention (head by head) -> o -> res1
-    -> ln1 -> fc1 -> gelu -> fc2 -> res2 -> ln2 -> y_out
+    -> ln1 -> fc1 -> gelu -> fc2 -> res2 -> ln2 -> out (y_out)
+
+With ``lanes`` > 1 (the accelerator's build) every stage runs on each token
+lane's tokens at once (lane i holds the tokens t % lanes == i).
 
 A sequencer runs the stages one after another; activations live in on-chip
 RAMs between them.  Each stage is: start the stage's RAM readers / writers
