@@ -3,8 +3,10 @@
 A tiny random BERT (2 layers, hidden 64, 2 heads, FFN 128, 16 tokens, 8x8
 blocks, 70 % of the blocks zero), quantized, built with two token lanes and
 the scheduler's unit builds (engines PACK 2, REQ_LANES 4, RQ_FABRIC 2, token
-tile 2; adders FABRIC 1) (C++ -O0: the build dominates, the simulation is
-short), driven like the XRT host drives
+tile 2; adders FABRIC 1) and wider element-wise units per lane (LayerNorm W 4,
+four GELU and four residual-add units in lock step, two attention heads at
+once) (C++ -O0: the build dominates, the simulation is short), driven like the
+XRT host drives
 the kernel: the weight image loaded once over AXI4, then one call per
 sequence (a full one, a padded one whose masked keys must not count, and a
 short one of 9 tokens on the 16-token build).  Every output byte (pad bytes
@@ -28,6 +30,7 @@ from tests.irfactory import make_bert_graph, random_feeds, zero_blocks, zero_hea
 
 pytestmark = pytest.mark.xdist_group("accel")
 LANES, OPT = 2, "-O0"
+WIDTHS = accel.UnitWidths(ln=4, gelu=4, add=4, attn=2)
 
 
 def tiny_bert(dead_head_layer: int | None = None):  # type: ignore[no-untyped-def]
@@ -43,8 +46,9 @@ def tiny_bert(dead_head_layer: int | None = None):  # type: ignore[no-untyped-de
 @needs_sim
 def test_accelerator_matches_golden(tmp_path, build_root):
     g = tiny_bert()
-    plan = accel.plan_accel(g, lanes=LANES, builds=DEFAULT_BUILDS)
+    plan = accel.plan_accel(g, lanes=LANES, builds=DEFAULT_BUILDS, widths=WIDTHS)
     assert plan.shape.linears["fc1"].pack == 2 and plan.shape.linears["fc1"].rq_lanes == 4
+    assert (plan.shape.ln_w, plan.shape.gelu_w, plan.shape.add_w, plan.shape.attn_w) == (4, 4, 4, 2)
     feeds = random_feeds(g, 2, seed=5)
     assert feeds["attention_mask"][1].min() == 0  # the second sequence has masked keys
     short = {k: v[:1, :9] for k, v in feeds.items()}
@@ -58,9 +62,9 @@ def test_accelerator_matches_golden(tmp_path, build_root):
     # the weight image streams at about a beat per cycle
     assert res["load_cycles"] == pytest.approx(plan.weight_beats, rel=0.02)
     assert res["runs"][2]["cycles"] < res["runs"][0]["cycles"]  # 9 tokens are cheaper than 16
-    # two lanes halve the per-token stages: well under the one-lane model of the same call
+    # two lanes and the wider units: well under the one-lane, one-unit model of the same call
     one = accel.plan_accel(g, lanes=1, builds=DEFAULT_BUILDS)
-    assert res["runs"][0]["cycles"] < 0.7 * accel.accel_cycles(one, 16)["total"]
+    assert res["runs"][0]["cycles"] < 0.5 * accel.accel_cycles(one, 16)["total"]
 
     # the command on the same build: report fields, latency from the simulated cycles
     out = run_rtlsim_accel(
@@ -73,6 +77,7 @@ def test_accelerator_matches_golden(tmp_path, build_root):
         lanes=LANES,
         opt=OPT,
         builds=DEFAULT_BUILDS,
+        widths=WIDTHS,
     )
     assert out["scope"] == "accelerator" and out["passed"] and out["mismatches"] == 0
     assert out["latency_ms"] == pytest.approx(out["cycles"] / 250e3, rel=1e-4)

@@ -132,7 +132,7 @@ def _check(cond: bool, msg: str) -> None:
 
 def _signature(p: rtl_layer.LayerPlan) -> tuple[Any, ...]:
     lin = tuple((r, q.n, q.k, q.bm, q.bn, q.out_bits, q.tt, q.pack) for r, q in p.linears.items())
-    return (p.hidden, p.heads, p.head_dim, p.ffn, p.gelu_identity, lin)
+    return (p.hidden, p.heads, p.head_dim, p.ffn, p.gelu_identity, lin, p.ln_w, p.gelu_w, p.add_w, p.attn_w)
 
 
 def _words(text: str, lines: int) -> list[int]:
@@ -144,13 +144,18 @@ def n_layers(graph: Graph) -> int:
 
 
 def plan_accel(
-    graph: Graph, max_tokens: int | None = None, lanes: int = 1, builds: Builds | None = None
+    graph: Graph,
+    max_tokens: int | None = None,
+    lanes: int = 1,
+    builds: Builds | None = None,
+    widths: UnitWidths | None = None,
 ) -> AccelPlan:
     """Check the quantized graph against what the accelerator takes and plan it (UserError if not).
 
     ``builds``: the unit builds the scheduler chose (``schedule.json`` ``builds``): the engines take
-    its PACK, REQ_LANES, RQ_FABRIC and token tile, the adders its FABRIC; its engine XW and
-    LayerNorm width are not built in the accelerator (XW 1, LayerNorm W 1)."""
+    its PACK, REQ_LANES, RQ_FABRIC and token tile, the adders its FABRIC (its engine XW is not
+    built: XW 1).  ``widths``: LayerNorm W and the lock-step GELU / residual-add / attention units
+    per token lane (:func:`widths_for_schedule`; default one of each, W 1)."""
     _check(graph.quantized, "the accelerator needs a quantized graph (run the quantize pass first)")
     graph, padded = pad_layers(graph)
     nl = n_layers(graph)
@@ -168,6 +173,10 @@ def plan_accel(
             )
     except UserError as e:
         raise UserError(f"the accelerator runs every encoder layer on one layer datapath: {e}") from None
+    if widths is not None:
+        plans = tuple(
+            rtl_layer.with_widths(p, widths.ln, widths.gelu, widths.add, widths.attn) for p in plans
+        )
     sig0 = _signature(plans[0])
     for p in plans[1:]:
         _check(
@@ -229,6 +238,7 @@ def _regions(
     units = rtl_layer.TBL_UNITS
     out: list[Region] = []
     h = plans[0].hidden
+    aw, lw = plans[0].add_w, plans[0].ln_w  # lane j of a table word: channel word * width + j
     for role in rtl_layer.LINEAR_ROLES:
         per_layer = []
         for p in plans:
@@ -253,13 +263,13 @@ def _regions(
         words = []
         for p in plans:
             a = p.adds[role]
-            words += _words(nonlinear.add_mem(h, a["a"], a["b"], a["const"]), h)
-        out.append(Region(units[role], 0, rtl_layer.ADD_PARAM_BITS, tuple(words), f"{role}.params"))
+            words += _words(nonlinear.add_mem(h, a["a"], a["b"], a["const"], lanes=aw), h // aw)
+        out.append(Region(units[role], 0, rtl_layer.ADD_PARAM_BITS * aw, tuple(words), f"{role}.params"))
     for role in ("ln1", "ln2"):
         words = []
         for p in plans:
-            words += _words(nonlinear.layernorm_mem(h, **p.lns[role]), h)
-        out.append(Region(units[role], 0, rtl_layer.LN_PARAM_BITS, tuple(words), f"{role}.params"))
+            words += _words(nonlinear.layernorm_mem(h, **p.lns[role], lanes=lw), h // lw)
+        out.append(Region(units[role], 0, rtl_layer.LN_PARAM_BITS * lw, tuple(words), f"{role}.params"))
     cfg = [p.cfg[n] & 0xFFFFFFFF for p in plans for n in rtl_layer.CFG_NAMES]
     out.append(Region(units["cfg"], 0, 32, tuple(cfg), "cfg"))
     ew = {k: v for k, v in eln.items() if k != "eps_q"}
@@ -431,6 +441,41 @@ def table_bytes(plan: AccelPlan) -> int:
     return bits // 8
 
 
+@dataclass(frozen=True)
+class UnitWidths:
+    """Per token lane: LayerNorm's W, int_gelu units, int_add units and attention heads at once
+    (each a power of two)."""
+
+    ln: int = 1
+    gelu: int = 1
+    add: int = 1
+    attn: int = 1
+
+
+def _pow2_floor(n: float) -> int:
+    w = 1
+    while w * 2 <= n:
+        w *= 2
+    return w
+
+
+def widths_for_schedule(schedule: Mapping[str, Any], lanes: int) -> UnitWidths:
+    """The schedule's element-wise units shared out over ``lanes`` token lanes: LayerNorm W from
+    its builds, and per lane the largest power of two of GELU / residual-add units that keeps the
+    total at or under the schedule's ``gelu_lanes`` / ``add_lanes`` (at least one each)."""
+    builds = schedule.get("builds")
+    ln = schedule.get("ln_width")
+    if ln is None and isinstance(builds, Mapping) and isinstance(builds.get("layernorm"), Mapping):
+        ln = builds["layernorm"].get("width")
+    lanes = max(1, lanes)
+    return UnitWidths(
+        ln=_pow2_floor(max(1, int(ln or 1))),
+        gelu=_pow2_floor(max(1.0, int(schedule.get("gelu_lanes") or 1) / lanes)),
+        add=_pow2_floor(max(1.0, int(schedule.get("add_lanes") or 1) / lanes)),
+        attn=_pow2_floor(max(1.0, int(schedule.get("attn_lanes") or 1) / lanes)),
+    )
+
+
 def lanes_for_schedule(schedule: Mapping[str, Any]) -> int:
     """Token lanes for a scheduled project: one lane is six engines (q, k, v, o, fc1, fc2), so the
     largest power of two with 6 x lanes <= the schedule's engines (at least 1, at most 16)."""
@@ -470,6 +515,7 @@ def check_fits(plan: AccelPlan, board: str) -> None:
 def design_summary(plan: AccelPlan, tokens: int) -> dict[str, Any]:
     """What is built, in the scheduler's terms, and the model's cycles per part."""
     s = plan.shape
+    q = s.linears["q"]
     parts = accel_cycles(plan, tokens)
     stages = rtl_layer.stage_cycles(s, tokens)
     return {
@@ -478,15 +524,17 @@ def design_summary(plan: AccelPlan, tokens: int) -> dict[str, Any]:
         "engines": len(s.linears) * s.lanes,
         "engines_note": "per token lane one engine per matrix role (its own copy of the tables), re-targeted "
         "over the layers; the stages of a layer run one after another",
-        "attention_lanes": s.lanes,
-        "gelu_lanes": s.lanes,
-        "layernorm_width": 1,
+        "attention_lanes": s.lanes * s.attn_w,
+        "gelu_lanes": s.lanes * s.gelu_w,
+        "add_lanes": s.lanes * s.add_w,
+        "layernorm_width": s.ln_w,
+        "widths_per_lane": {"layernorm_w": s.ln_w, "gelu": s.gelu_w, "add": s.add_w, "attention": s.attn_w},
         "engine_build": {
-            "pack": 1,
-            "req_lanes": s.linears["q"].bm,
-            "xw": 1,
-            "rq_fabric": 0,
-            "tt": s.linears["q"].tt,
+            "pack": q.pack,
+            "req_lanes": q.rq_lanes,
+            "xw": q.xw,
+            "rq_fabric": q.rq_fabric,
+            "tt": q.tt,
         },
         "table_bytes": table_bytes(plan) * s.lanes,
         "padded_layers": {str(k): v for k, v in plan.padded.items()},

@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from compiler.errors import UserError
 from compiler.golden import interpreter
 from compiler.hw import timing
 from compiler.hw.builds import RTL_ENGINE, Builds
+
+if TYPE_CHECKING:
+    from compiler.backends.rtl.accel import UnitWidths
 from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
@@ -152,6 +155,7 @@ def run_rtlsim_accel(
     lanes: int = 1,
     fit_lanes: bool = False,
     builds: Builds | None = None,
+    widths: UnitWidths | None = None,
 ) -> dict[str, Any]:
     """The whole accelerator (``lanes`` token lanes) on every sequence of ``feeds`` (one load call, then one run call each).
 
@@ -167,7 +171,9 @@ def run_rtlsim_accel(
     tmax = max(tokens, int(graph.meta.get("seq_len", 0)))
     if fit_lanes and board:  # fewer lanes where their copies of the tables would not fit the board
         lanes = accel.fitting_lanes(accel.plan_accel(graph, max_tokens=tmax, builds=builds), board, lanes)
-    plan = accel.plan_accel(graph, max_tokens=tmax, lanes=lanes, builds=builds)
+    if widths is None and schedule is not None:  # the schedule's element-wise units over the lanes
+        widths = accel.widths_for_schedule(schedule, lanes)
+    plan = accel.plan_accel(graph, max_tokens=tmax, lanes=lanes, builds=builds, widths=widths)
     if board:
         accel.check_fits(plan, board)
     verilate.setup_verilator()

@@ -174,6 +174,10 @@ class LayerPlan:
     node_names: dict[str, str] = field(default_factory=dict)  # role -> node name
     lanes: int = 1  # token lanes: lane i holds tokens t % lanes == i and has its own units
     add_fabric: bool = False  # int_add FABRIC = 1: the requant multipliers in LUTs (same cycles)
+    ln_w: int = 1  # int_layernorm W: elements per beat of ln1 / ln2
+    gelu_w: int = 1  # int_gelu units per token lane, in lock-step on one beat of gelu_w elements
+    add_w: int = 1  # int_add units per residual add and token lane, in lock-step (loadable builds)
+    attn_w: int = 1  # attention heads per token lane computed at once (lock-step int_attention_head units)
 
     @property
     def lane_tokens(self) -> int:
@@ -381,8 +385,53 @@ def plan_layer(
     )
 
 
+#: the most elements per beat of the element-wise units (GELU, residual add) and LayerNorm's W
+MAX_UNIT_WIDTH = 16
+
+
+def _fit_width(want: int, n: int) -> int:
+    """The largest power of two <= ``want`` (and <= MAX_UNIT_WIDTH) that divides ``n`` and leaves
+    at least two beats of ``n`` (LayerNorm's row buffer needs two)."""
+    w = 1
+    while w * 2 <= min(want, MAX_UNIT_WIDTH) and n % (w * 2) == 0 and n // (w * 2) >= 2:
+        w *= 2
+    return w
+
+
+def with_widths(
+    plan: LayerPlan, ln_w: int = 1, gelu_w: int = 1, add_w: int = 1, attn_w: int = 1
+) -> LayerPlan:
+    """``plan`` with wider units: LayerNorm W = ``ln_w``, ``gelu_w`` int_gelu units, ``add_w``
+    int_add units and ``attn_w`` attention heads at once per token lane (each the largest power
+    of two up to the wish that divides the row or the heads; the RAM readers and writers carry
+    as many elements a beat)."""
+    lnw, gw, aw = _fit_width(ln_w, plan.hidden), _fit_width(gelu_w, plan.ffn), _fit_width(add_w, plan.hidden)
+    hw = 1
+    while hw * 2 <= min(attn_w, MAX_UNIT_WIDTH) and plan.heads % (hw * 2) == 0:
+        hw *= 2
+    widths = {"rd_res1_a": aw, "rd_res1_b": aw, "wr_res1": aw, "rd_res2_a": aw, "rd_res2_b": aw}
+    widths.update(wr_res2=aw, rd_ln1=lnw, wr_ln1=lnw, rd_ln2=lnw, wr_ln2=lnw, rd_gelu=gw, wr_gelu=gw)
+    d = plan.head_dim
+    widths.update(rd_attn_k=hw * d, rd_attn_v=hw * d, rd_attn_q=hw * d, wr_attn=hw * d)
+    ports = []
+    for p in plan.ports:
+        if p.name in widths:
+            n = p.n_beats * p.lanes
+            beats = 1 if p.per_head else n // widths[p.name]  # attention: one beat of the heads a token
+            p = dataclasses.replace(p, lanes=widths[p.name], n_beats=beats)
+        ports.append(p)
+    rams, done = _plan_rams(ports, plan.heads * plan.head_dim, plan.lane_tokens)
+    return dataclasses.replace(plan, rams=rams, ports=done, ln_w=lnw, gelu_w=gw, add_w=aw, attn_w=hw)
+
+
 def _plan_ports(
-    nd: dict[str, Node], lin: dict[str, LinearPlan], hidden: int, ffn: int, d: int, x: str
+    nd: dict[str, Node],
+    lin: dict[str, LinearPlan],
+    hidden: int,
+    ffn: int,
+    d: int,
+    x: str,
+    widths: tuple[int, int, int] = (1, 1, 1),
 ) -> list[Port]:
     """Every RAM reader / writer of the layer (which RAM holds which tensor)."""
     where = {  # tensor -> RAM
@@ -399,6 +448,7 @@ def _plan_ports(
         nd["fc2"].outputs[0]: "r_ram",
         nd["res2"].outputs[0]: "r_ram",
     }
+    lnw, gw, aw = widths
     lb = {"x_ram": 8, "q_ram": 8, "k_ram": 8, "v_ram": 8, "a_ram": 8, "l_ram": 8, "g_ram": 8, "r_ram": 32}
     lb["f_ram"] = lin["fc1"].out_bits
     ports = [Port("wr_x", "wr", "x_ram", "load", "x_in", lin["q"].bn, 8, -(-hidden // lin["q"].bn))]
@@ -412,16 +462,16 @@ def _plan_ports(
     ports.append(Port("wr_attn", "wr", "a_ram", "attn", "attn.o_out", d, 8, 1, per_head=True))
     for role in ("res1", "res2"):
         a, b = nd[role].inputs
-        ports.append(Port(f"rd_{role}_a", "rd", where[a], role, f"{role}.a_in", 1, 32, hidden))
-        ports.append(Port(f"rd_{role}_b", "rd", where[b], role, f"{role}.b_in", 1, 32, hidden))
-        ports.append(Port(f"wr_{role}", "wr", "r_ram", role, f"{role}.r_out", 1, 32, hidden))
-    ports.append(Port("rd_ln1", "rd", "r_ram", "ln1", "ln1.x_in", 1, 32, hidden))
-    ports.append(Port("wr_ln1", "wr", "l_ram", "ln1", "ln1.y_out", 1, 8, hidden))
-    ports.append(Port("rd_gelu", "rd", "f_ram", "gelu", "gelu.x_in", 1, 32, ffn))
-    ports.append(Port("wr_gelu", "wr", "g_ram", "gelu", "gelu.y_out", 1, 8, ffn))
-    ports.append(Port("rd_ln2", "rd", "r_ram", "ln2", "ln2.x_in", 1, 32, hidden))
+        ports.append(Port(f"rd_{role}_a", "rd", where[a], role, f"{role}.a_in", aw, 32, hidden // aw))
+        ports.append(Port(f"rd_{role}_b", "rd", where[b], role, f"{role}.b_in", aw, 32, hidden // aw))
+        ports.append(Port(f"wr_{role}", "wr", "r_ram", role, f"{role}.r_out", aw, 32, hidden // aw))
+    ports.append(Port("rd_ln1", "rd", "r_ram", "ln1", "ln1.x_in", lnw, 32, hidden // lnw))
+    ports.append(Port("wr_ln1", "wr", "l_ram", "ln1", "ln1.y_out", lnw, 8, hidden // lnw))
+    ports.append(Port("rd_gelu", "rd", "f_ram", "gelu", "gelu.x_in", gw, 32, ffn // gw))
+    ports.append(Port("wr_gelu", "wr", "g_ram", "gelu", "gelu.y_out", gw, 8, ffn // gw))
+    ports.append(Port("rd_ln2", "rd", "r_ram", "ln2", "ln2.x_in", lnw, 32, hidden // lnw))
     # the layer output: ln2 into the x RAM (free after res1), then out to y_out in token order
-    ports.append(Port("wr_ln2", "wr", "x_ram", "ln2", "ln2.y_out", 1, 8, hidden))
+    ports.append(Port("wr_ln2", "wr", "x_ram", "ln2", "ln2.y_out", lnw, 8, hidden // lnw))
     ports.append(Port("rd_out", "rd", "x_ram", "out", "y_out", lin["q"].bn, 8, -(-hidden // lin["q"].bn)))
     return [dataclasses.replace(p, lb=lb[p.ram]) for p in ports]
 
@@ -503,8 +553,8 @@ class Loadable:
 def tbl_widths(plan: LayerPlan, caps: dict[str, int]) -> dict[int, int]:
     """Bits of the widest table word of every unit of the table port (tbl_unit -> bits)."""
     out = {TBL_UNITS[r]: max(table_bits(p, caps[r]).values()) for r, p in plan.linears.items()}
-    out.update({TBL_UNITS[r]: ADD_PARAM_BITS for r in ("res1", "res2")})
-    out.update({TBL_UNITS[r]: LN_PARAM_BITS for r in ("ln1", "ln2")})
+    out.update({TBL_UNITS[r]: ADD_PARAM_BITS * plan.add_w for r in ("res1", "res2")})
+    out.update({TBL_UNITS[r]: LN_PARAM_BITS * plan.ln_w for r in ("ln1", "ln2")})
     out[TBL_UNITS["cfg"]] = 32
     return out
 
@@ -512,6 +562,10 @@ def tbl_widths(plan: LayerPlan, caps: dict[str, int]) -> dict[int, int]:
 def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
     """The generated top ``encoder_layer_L<n>`` (deterministic text); with ``loadable``, the
     accelerator's layer datapath (RAM tables for ``loadable.layers`` layers, no ROM files)."""
+    _check(
+        loadable is not None or plan.add_w == 1,
+        "lock-step int_add units (add_w > 1) need the loadable build (their tables come over tbl_*)",
+    )
     stages = [{"name": s, "done": None if s in ("load", "out") else f"{s}_all_done"} for s in STAGES]
     lanes = plan.lanes
     caps = loadable.caps if loadable else {r: rom_capacity(p) for r, p in plan.linears.items()}
@@ -569,6 +623,11 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
             cfg_unit=TBL_UNITS["cfg"],
             cfg_aw=max(1, (layers * len(CFG_NAMES) - 1).bit_length()),
             add_fabric=plan.add_fabric,
+            ln_w=plan.ln_w,
+            gelu_w=plan.gelu_w,
+            add_w=plan.add_w,
+            attn_w=plan.attn_w,
+            add_param_bits=ADD_PARAM_BITS,
             lanes=lanes,
             sfx=[f"_l{i}" for i in range(lanes)],
             lane_bits=max(0, (lanes - 1).bit_length()),
@@ -593,7 +652,9 @@ def layer_mem_files(plan: LayerPlan) -> dict[str, str]:
             plan.hidden, a["a"], a["b"], a["const"]
         )
     for role, ln in plan.lns.items():
-        files[f"{plan.prefix}{role}_ln_params.mem"] = nonlinear.layernorm_mem(plan.hidden, **ln)
+        files[f"{plan.prefix}{role}_ln_params.mem"] = nonlinear.layernorm_mem(
+            plan.hidden, **ln, lanes=plan.ln_w
+        )
     files[f"{plan.prefix}cfg.mem"] = "".join(f"{plan.cfg[n] & 0xFFFFFFFF:08x}\n" for n in CFG_NAMES)
     return files
 
@@ -638,12 +699,13 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
             + STAGE_OVERHEAD
         )
     att = timing.attention_cycles(t, plan.head_dim, queries=tl)
-    out["attn"] = plan.heads * (att + STAGE_OVERHEAD)
-    for r in ("res1", "res2"):
-        out[r] = timing.unit_cycles("add", tl * h) + STAGE_OVERHEAD
-    out["ln1"] = timing.unit_cycles("layernorm", tl * h, tl, h) + STAGE_OVERHEAD
-    out["gelu"] = timing.unit_cycles("gelu", tl * f) + STAGE_OVERHEAD
-    out["ln2"] = timing.unit_cycles("layernorm", tl * h, tl, h) + STAGE_OVERHEAD
+    out["attn"] = plan.heads // plan.attn_w * (att + STAGE_OVERHEAD)
+    for r in ("res1", "res2"):  # add_w units in lock-step: hidden / add_w beats a token
+        out[r] = timing.unit_cycles("add", tl * h // plan.add_w) + STAGE_OVERHEAD
+    ln = timing.unit_cycles("layernorm", tl * h, tl, h, lanes=plan.ln_w) + STAGE_OVERHEAD
+    out["ln1"] = ln
+    out["gelu"] = timing.unit_cycles("gelu", tl * f // plan.gelu_w) + STAGE_OVERHEAD
+    out["ln2"] = ln
     out["out"] = t * max(plan.x_beats, 1) + OUT_OVERHEAD
     return {s: out[s] for s in STAGES}
 

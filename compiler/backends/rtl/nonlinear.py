@@ -95,8 +95,9 @@ def _per_channel(v: Any, h: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(v, dtype=np.int64), (h,))
 
 
-def add_mem(h: int, a_ms: tuple[Any, Any], b_ms: tuple[Any, Any] | None, const_q: Any) -> str:
-    """``add_params.mem``: {const_q[64], b_shift[6], b_mult[32], a_shift[6], a_mult[32]} per channel."""
+def add_mem(h: int, a_ms: tuple[Any, Any], b_ms: tuple[Any, Any] | None, const_q: Any, lanes: int = 1) -> str:
+    """``add_params.mem``: {const_q[64], b_shift[6], b_mult[32], a_shift[6], a_mult[32]} per channel,
+    ``lanes`` channels a line (lane l of line j: channel j * lanes + l, as the lock-step adders take them)."""
     _check_ms(*a_ms, "add a")
     b_m, b_s = b_ms if b_ms is not None else (0, 1)
     _check_ms(b_m, b_s, "add b")
@@ -110,6 +111,7 @@ def add_mem(h: int, a_ms: tuple[Any, Any], b_ms: tuple[Any, Any] | None, const_q
             (c, 64),
         ],
         HMAX,
+        lanes,
     )
 
 
