@@ -78,7 +78,7 @@ def run_design(name: str, sequences: int, work: Path, lanes: int | None = None) 
     keep = (
         "passed", "mismatches", "bytes", "sequences", "tokens", "cycles", "latency_ms", "clock_mhz", "board",
         "model_cycles", "model_error", "load_cycles", "load_model_cycles", "runs", "design", "scheduled_design",
-        "build_seconds", "sim_seconds",
+        "build_seconds", "sim_seconds", "layer_cycles",
     )  # fmt: skip
     row = {"design": name, "built": True, "lanes": res["design"]["lanes"], **{k: res.get(k) for k in keep}}
     row["compile_seconds"] = round(compile_s, 1)

@@ -59,6 +59,11 @@ def test_accelerator_matches_golden(tmp_path, build_root):
     assert [r["tokens"] for r in res["runs"]] == [16, 16, 9]
     for r in res["runs"]:
         assert abs(r["cycles"] - r["model_cycles"]) <= 0.02 * r["cycles"], r
+        # each layer, counted between the layer datapath's start and done, against its model
+        assert len(r["layer_cycles"]) == 2
+        for got, want in zip(r["layer_cycles"], r["layer_model_cycles"], strict=True):
+            assert abs(got - want) <= 0.02 * got, r
+        assert sum(r["layer_cycles"]) < r["cycles"]  # the input, embedding LN and output lie outside
     # the weight image streams at about a beat per cycle
     assert res["load_cycles"] == pytest.approx(plan.weight_beats, rel=0.02)
     assert res["runs"][2]["cycles"] < res["runs"][0]["cycles"]  # 9 tokens are cheaper than 16
@@ -82,6 +87,8 @@ def test_accelerator_matches_golden(tmp_path, build_root):
     assert out["scope"] == "accelerator" and out["passed"] and out["mismatches"] == 0
     assert out["latency_ms"] == pytest.approx(out["cycles"] / 250e3, rel=1e-4)
     assert abs(out["model_error"]) <= 0.02
+    assert [ly["layer"] for ly in out["layer_cycles"]] == [0, 1]
+    assert all(ly["cycles"] > 0 for ly in out["layer_cycles"])
     assert (tmp_path / "cmd" / "rtl" / "weights.bin").stat().st_size == plan.weight_beats * accel.BEAT
 
 

@@ -139,18 +139,46 @@ def test_report_images_are_decodable_pngs(report_html: Path) -> None:
             assert len(im.getcolors(1 << 16) or range(1 << 16)) > 2  # not a blank image
     for alt in ("layer cycles", "resources", "block map", "latency"):
         assert f'alt="{alt}"' in html
-    assert "published" in html and "accelerator_sim.layer_cycles" in html
+    assert "published" in html and "no simulated bars yet" in html  # rtlsim has not run on this project
 
 
-def test_report_layer_cycles_hook_shows_simulated_bars(bench_out: Path, tmp_path: Path) -> None:
+def test_report_shows_the_simulated_latency(bench_out: Path, tmp_path: Path) -> None:
+    """Once `sparsehls rtlsim PROJECT` has recorded the whole accelerator, the report leads with its
+    simulated latency and labels the scheduled design's estimate as a model of another design (the
+    record's shape is the one hw_tests/test_accel.py gets from a real simulation)."""
     from compiler.bench import figures
+    from compiler.bench.report import figures_markdown, project_markdown
 
     rep = json.loads((bench_out / "project" / "report.json").read_text())
-    rep[figures.SIM_KEY] = {
-        "layer_cycles": [{"layer": ly["layer"], "cycles": 7} for ly in rep["estimate"]["layers"]]
+    n = len(rep["estimate"]["layers"])
+    rep["rtlsim"] = {
+        "scope": "accelerator",
+        "passed": True,
+        "mismatches": 0,
+        "bytes": 2048,
+        "sequences": 1,
+        "tokens": 16,
+        "cycles": 12345,
+        "model_cycles": 12300,
+        "model_error": -0.00365,
+        "load_cycles": 999,
+        "latency_ms": 0.04938,
+        "clock_mhz": 250.0,
+        "board": "u250",
+        "design": {"lanes": 2},
+        "layer_cycles": [{"layer": i, "cycles": 5000 + i, "model_cycles": 4990} for i in range(n)],
     }
-    assert figures.simulated_layer_cycles(rep) == {ly["layer"]: 7 for ly in rep["estimate"]["layers"]}
+    assert figures.simulated_layer_cycles(rep) == {i: (5000 + i, 4990) for i in range(n)}
+    md = project_markdown(rep)
+    assert "## FPGA latency, simulated (U250 @ 250 MHz" in md and "| latency (simulated) | 0.04938 ms |" in md
+    assert "-0.36%" in md and "not the design simulated above" in md
+    assert "simulated (the generated accelerator" in figures_markdown(
+        rep, {"source": "published", "note": ""}, False
+    )
     assert figures.layer_cycles(rep, tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    # a one-layer rtlsim record is not the accelerator's latency
+    rep["rtlsim"] = {"scope": "layer", "cycles": 1}
+    assert figures.accel_sim(rep) == {} and "simulated (" not in project_markdown(rep)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -1,10 +1,12 @@
 """The pictures of ``sparsehls report PROJECT``: matplotlib (Agg) PNGs, inlined by ``page.render_html``.
 
-* per-layer cycles of the performance model (labelled "model"), side by side with the
-  whole-accelerator simulation's once report.json carries them (:func:`simulated_layer_cycles`);
+* per-layer cycles: the whole-accelerator simulation's (report.json ``rtlsim``, written by
+  ``sparsehls rtlsim PROJECT``) beside the built design's model, or, before any simulation,
+  the scheduled design's performance-model estimate alone, labelled "model";
 * resources used against the board's fit budget (80 %);
 * the kept-block map of every matrix, from the IR's weights;
-* latency: the FPGA estimate against the CPU rows (when a bench.json lies next to the
+* latency: the simulated FPGA latency (when simulated) and the scheduled design's model
+  estimate against the CPU rows (when a bench.json lies next to the
   project) and the GPU rows (measured, or NVIDIA's published figures, labelled so).
 """
 
@@ -21,19 +23,21 @@ from compiler.ir.bsr import block_mask
 from compiler.ir.graph import Graph
 from compiler.ir.stats import linear_weight, node_block
 
-#: where the whole-accelerator simulation records its per-layer cycle counts in report.json
-SIM_KEY = "accelerator_sim"
+#: where `sparsehls rtlsim PROJECT` (the whole accelerator) records its result in report.json
+SIM_KEY = "rtlsim"
 
 
-def simulated_layer_cycles(rep: dict[str, Any]) -> dict[int, int]:
-    """Hook for the whole-accelerator RTL simulation: ``report.json[SIM_KEY]["layer_cycles"]``.
+def accel_sim(rep: dict[str, Any]) -> dict[str, Any]:
+    """The whole-accelerator simulation's record in report.json, or {} (none, or a one-layer run)."""
+    sim = rep.get(SIM_KEY) or {}
+    return sim if sim.get("scope") == "accelerator" else {}
 
-    A list of ``{"layer": i, "cycles": n}`` (what the simulation counted between a
-    layer's start and done).  Empty until that simulation writes it; the chart then
-    shows the model's bars alone.
-    """
-    rows = (rep.get(SIM_KEY) or {}).get("layer_cycles") or []
-    return {int(r["layer"]): int(r["cycles"]) for r in rows}
+
+def simulated_layer_cycles(rep: dict[str, Any]) -> dict[int, tuple[int, int]]:
+    """Per layer (simulated cycles, model cycles of the built design), from ``report.json[SIM_KEY]``:
+    the simulation counts each layer between the layer datapath's start and done."""
+    rows = accel_sim(rep).get("layer_cycles") or []
+    return {int(r["layer"]): (int(r["cycles"]), int(r["model_cycles"])) for r in rows}
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -44,35 +48,40 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def layer_cycles(rep: dict[str, Any], path: Path) -> Path:
+    """Cycles per layer: simulated against the built design's model when the whole accelerator was
+    simulated, else the scheduled design's performance-model estimate alone (labelled so)."""
     plt = plt_agg()
     e = rep["estimate"]
-    layers = e.get("layers", [])
-    model = [int(ly["cycles"]) for ly in layers]
     sim = simulated_layer_cycles(rep)
-    x = np.arange(len(model))
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(model) + 2), 3.6))
-    w = 0.4 if sim else 0.7
-    ax.bar(
-        x - (w / 2 if sim else 0),
-        model,
-        w,
-        color="tab:blue",
-        label="model (performance model, compiler/perf)",
-    )
     if sim:
-        ax.bar(
-            x + w / 2,
-            [sim.get(int(ly["layer"]), 0) for ly in layers],
-            w,
-            color="tab:orange",
-            label="simulated (whole-accelerator RTL)",
-        )
-    ax.set_xticks(x, [str(ly["layer"]) for ly in layers])
+        layers = sorted(sim)
+        series = [
+            ("simulated (RTL of the generated accelerator)", [sim[i][0] for i in layers], "tab:orange"),
+            ("model of the built design (accel.accel_cycles)", [sim[i][1] for i in layers], "tab:blue"),
+        ]
+        clock = float(accel_sim(rep).get("clock_mhz") or e["clock_mhz"])
+        what = "simulated vs model"
+    else:
+        layers = [int(ly["layer"]) for ly in e.get("layers", [])]
+        series = [
+            (
+                "model (performance model of the scheduled design, not built)",
+                [int(ly["cycles"]) for ly in e.get("layers", [])],
+                "tab:blue",
+            )
+        ]
+        clock = float(e["clock_mhz"])
+        what = "model only (run `sparsehls rtlsim PROJECT` for simulated bars)"
+    x = np.arange(len(layers))
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(layers) + 2), 3.6))
+    w = 0.8 / len(series)
+    for k, (label, ys, color) in enumerate(series):
+        ax.bar(x + (k - (len(series) - 1) / 2) * w, ys, w, color=color, label=label)
+    ax.set_xticks(x, [str(i) for i in layers])
     ax.set_xlabel("encoder layer")
     ax.set_ylabel("cycles")
-    ax.set_ylim(0, max([*model, *sim.values(), 1]) * 1.3)  # room for the legend
-    what = "model vs simulated" if sim else "model (no accelerator simulation recorded yet)"
-    ax.set_title(f"cycles per layer, {e['board'].upper()} @ {e['clock_mhz']:.0f} MHz: {what}", fontsize=9)
+    ax.set_ylim(0, max([*(v for _, ys, _ in series for v in ys), 1]) * 1.3)  # room for the legend
+    ax.set_title(f"cycles per layer, {e['board'].upper()} @ {clock:.0f} MHz: {what}", fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, path)
 
@@ -120,7 +129,8 @@ def block_maps(graph: Graph, path: Path) -> Path:
 
 
 def latency(rep: dict[str, Any], bench: dict[str, Any] | None, gpu: dict[str, Any], path: Path) -> Path:
-    """FPGA estimate against the CPU rows of ``bench`` (if any) and the GPU rows of ``gpu``."""
+    """FPGA simulated (if simulated) and model latency against the CPU rows of ``bench`` (if any) and
+    the GPU rows of ``gpu``."""
     plt = plt_agg()
     e = rep["estimate"]
     bars: list[tuple[str, float, str, str]] = []
@@ -128,8 +138,19 @@ def latency(rep: dict[str, Any], bench: dict[str, Any] | None, gpu: dict[str, An
         bars.append((f"CPU {name}\nmeasured", float(r["median_ms"]), "tab:gray", ""))
     for label, ms, published in gpu_bars({"gpu": gpu}):
         bars.append((label, ms, "tab:purple", "//" if published else ""))
+    sim = accel_sim(rep)
+    if sim:
+        board = str(sim.get("board") or e["board"]).upper()
+        bars.append(
+            (f"{board} simulated\n@{sim['clock_mhz']:.0f} MHz", float(sim["latency_ms"]), "tab:orange", "")
+        )
     bars.append(
-        (f"{e['board'].upper()} est.\n@{e['clock_mhz']:.0f} MHz", float(e["latency_ms"]), "tab:green", "")
+        (
+            f"{e['board'].upper()} model\n(scheduled, not built)",
+            float(e["latency_ms"]),
+            "tab:green",
+            "..",
+        )
     )
     fig, ax = plt.subplots(figsize=(max(6.0, 0.85 * len(bars) + 1), 4.2))
     drawn = ax.bar(range(len(bars)), [b[1] for b in bars], color=[b[2] for b in bars], edgecolor="white")
@@ -144,6 +165,7 @@ def latency(rep: dict[str, Any], bench: dict[str, Any] | None, gpu: dict[str, An
     if gpu.get("source") == "published" and not gpu.get("comparable"):
         cpu_note += "\nGPU rows are BERT-base seq 128, not this model: for scale only"
     ax.set_title(
-        f"latency, seq {e.get('seq_len', '?')}: FPGA estimate, GPU (hatched: published){cpu_note}", fontsize=9
+        f"latency, seq {e.get('seq_len', '?')}: FPGA simulated / model, GPU (hatched: published){cpu_note}",
+        fontsize=9,
     )
     return _save(fig, path)

@@ -26,11 +26,30 @@ def project_markdown(rep: dict[str, Any]) -> str:
         lines.append(f"| golden int vs float cosine | {ch['golden_int_vs_float_cosine']:.4f} |")
     for k, v in rep.get("timing", {}).items():
         lines.append(f"| timing {k} | {v} |")
+    sim = figures.accel_sim(rep)
+    if sim:
+        d = sim.get("design", {})
+        lines += [
+            "",
+            f"## FPGA latency, simulated ({str(sim.get('board') or '?').upper()} @ {sim['clock_mhz']:.0f} MHz: "
+            "RTL simulation of the generated accelerator, bit-exact against the golden model)",
+            "",
+            "| quantity | value |",
+            "|---|---|",
+            f"| latency (simulated) | {sim['latency_ms']:.4g} ms |",
+            f"| cycles, ap_start to ap_done | {sim['cycles']} |",
+            f"| model cycles of the built design | {sim['model_cycles']} (error {sim['model_error']:+.2%}) |",
+            f"| weight load at start-up | {sim['load_cycles']} cycles |",
+            f"| output bytes compared / mismatches | {sim.get('bytes', '?')} / {sim['mismatches']} |",
+            f"| sequences, tokens | {sim['sequences']}, {sim['tokens']} |",
+            f"| token lanes | {d.get('lanes', '?')} |",
+        ]
     e = rep.get("estimate")
     if e:
         lines += [
             "",
-            f"## FPGA estimate ({e['board'].upper()} @ {e['clock_mhz']:.0f} MHz, estimate, not a measurement)",
+            f"## FPGA estimate of the scheduled design ({e['board'].upper()} @ {e['clock_mhz']:.0f} MHz, "
+            "performance model, not a measurement" + (", not the design simulated above)" if sim else ")"),
             "",
         ]
         lines += ["| quantity | value |", "|---|---|"]
@@ -96,12 +115,15 @@ FIGURES = ("layer_cycles.png", "resources.png", "block_map.png", "report_latency
 def figures_markdown(rep: dict[str, Any], gpu_res: dict[str, Any], have_bench: bool) -> str:
     """The pictures' section: what each shows and where its numbers come from."""
     e = rep.get("estimate", {})
-    sim = "simulated bars beside them" if figures.simulated_layer_cycles(rep) else "no simulated bars yet"
+    sim = figures.accel_sim(rep)
     lines = [
         "## Pictures",
         "",
-        f"Cycles per layer from the performance model (labelled model; {sim}: the whole-accelerator "
-        f"simulation fills report.json {figures.SIM_KEY}.layer_cycles).",
+        "Cycles per layer: simulated (the generated accelerator, `sparsehls rtlsim`) beside the built "
+        "design's model."
+        if sim
+        else "Cycles per layer from the performance model of the scheduled design (labelled model; "
+        f"no simulated bars yet: `sparsehls rtlsim PROJECT` fills report.json {figures.SIM_KEY}).",
         "",
         "![layer cycles](layer_cycles.png)",
         "",
@@ -113,7 +135,11 @@ def figures_markdown(rep: dict[str, Any], gpu_res: dict[str, Any], have_bench: b
         "",
         "![block map](block_map.png)",
         "",
-        "Latency: the FPGA estimate"
+        (
+            "Latency: the simulated FPGA latency, the scheduled design's model estimate"
+            if sim
+            else "Latency: the FPGA model estimate"
+        )
         + (
             ", the CPU rows measured by `sparsehls bench`"
             if have_bench

@@ -331,9 +331,15 @@ def accel_cycles(plan: AccelPlan, tokens: int) -> dict[str, int]:
     every layer (the chained layer's exact formula), output; full-rate memory."""
     t, h = int(tokens), plan.hidden
     eln = timing.unit_cycles("layernorm", t * h, t, h) + plan.mask_beats + MEM_LATENCY + 2
-    layers = sum(rtl_layer.layer_cycles(p, t) + LAYER_OVERHEAD for p in plan.layers)
+    layers = sum(layer_model_cycles(plan, t))
     out = t * plan.shape.x_beats + 4 + MEM_LATENCY
     return {"input_eln": eln, "layers": layers, "output": out, "total": eln + layers + out + RUN_OVERHEAD}
+
+
+def layer_model_cycles(plan: AccelPlan, tokens: int) -> list[int]:
+    """Predicted cycles of each layer of one run, layer start to layer done (the testbench's
+    per-layer count), plus the sequencer's cycle between layers."""
+    return [rtl_layer.layer_cycles(p, int(tokens)) + LAYER_OVERHEAD for p in plan.layers]
 
 
 def load_cycles_model(plan: AccelPlan) -> int:
@@ -595,6 +601,7 @@ def run_accel(
     )
     for r, s in zip(result["runs"], seqs, strict=True):
         r["model_cycles"] = accel_cycles(plan, s.emb.shape[0])["total"]
+        r["layer_model_cycles"] = layer_model_cycles(plan, s.emb.shape[0])
     result["load_model_cycles"] = load_cycles_model(plan)
     result["seconds"] = round(seconds, 2)
     result["build_seconds"] = round(build_s, 2)

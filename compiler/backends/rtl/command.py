@@ -203,6 +203,10 @@ def run_rtlsim_accel(
         "seconds": round(time.perf_counter() - t0, 2),
         "sim_seconds": res["seconds"],
         "build_seconds": res["build_seconds"],
+        "layer_cycles": [
+            {"layer": i, "cycles": int(c), "model_cycles": int(m)}
+            for i, (c, m) in enumerate(zip(first["layer_cycles"], first["layer_model_cycles"], strict=True))
+        ],
         "runs": res["runs"],
         "design": accel.design_summary(plan, tokens),
         "rtl_top": str(files[accel.TOP]),
