@@ -1,4 +1,4 @@
-"""The `bench` and `report` verbs: parsers and handlers, added to the CLI with one call.
+"""The `bench`, `report` and `sweep` verbs: parsers and handlers, added to the CLI with one call.
 
 In ``compiler/cli.py`` ``build_parser()``, before ``return p``::
 
@@ -83,3 +83,59 @@ def add_parsers(sub: Any) -> None:
     s = sub.add_parser("report", help="render PROJECT/report.html (tables and plots, no network needed)")
     s.add_argument("project")
     s.set_defaults(fn=cmd_report)
+    add_sweep_parser(sub)
+
+
+def cmd_sweep(a: argparse.Namespace) -> int:
+    import time
+
+    from rich.console import Console
+
+    from compiler.bench.sweep import check_out, parse_spec, run_sweep
+    from compiler.scale.args import executor_from_args
+
+    out = Path(a.output)
+    spec = parse_spec(a.model, a.boards, a.sparsity, a.block, a.seq, a.clock, a.mac_per_dsp)
+    check_out(out, a.force)  # before a Ray starts: a bad -o costs nothing
+    n = len(spec.points())
+    executor = executor_from_args(a)
+    t0 = time.perf_counter()
+    try:
+        doc, summary = run_sweep(spec, out, executor, force=a.force, show=not a.quiet)
+    finally:
+        executor.close()
+    err = Console(stderr=True, highlight=False)
+    for f in summary.failed:
+        err.print(f"[red]failed[/red] {f['key']}: {f['error']} (inputs {f['inputs']})", markup=True)
+    Console(highlight=False, soft_wrap=True).print(
+        f"sweep {spec.name}: {n} points, {summary.skipped} stored before, {summary.done} run, "
+        f"{len(summary.failed)} failed on {executor.name} in {time.perf_counter() - t0:.1f} s "
+        f"-> {out}/sweep.json" + (", sweep.png" if doc["points"] else "")
+    )
+    return 1 if summary.failed else 0
+
+
+def add_sweep_parser(sub: Any) -> None:
+    from compiler.bench.sweep import DEFAULT_BOARDS, DEFAULT_SPARSITY
+    from compiler.scale.args import add_executor_args
+
+    s = sub.add_parser(
+        "sweep",
+        help="FPGA estimates over boards x sparsity x block x seq x clock (JSON + plot), fanned out as tasks",
+    )
+    s.add_argument("model", help="checkpoint folder, 'minilm' or a compiled project (only its shape is used)")
+    s.add_argument("-o", "--output", required=True, help="output folder; a rerun resumes it")
+    s.add_argument("--boards", default=DEFAULT_BOARDS, help=f"comma list (default {DEFAULT_BOARDS})")
+    s.add_argument(
+        "--sparsity",
+        default=DEFAULT_SPARSITY,
+        help=f"block sparsities, comma list (default {DEFAULT_SPARSITY})",
+    )
+    s.add_argument("--block", default="16x16", help="blocks BMxBN, comma list (default 16x16)")
+    s.add_argument("--seq", default="128", help="sequence lengths, comma list (default 128)")
+    s.add_argument("--clock", default="", help="kernel clocks in MHz, comma list (default: the board's)")
+    s.add_argument("--mac-per-dsp", type=int, default=None, choices=(1, 2), help="int8 MACs per DSP48E2")
+    s.add_argument("--force", action="store_true", help="drop the points an earlier run stored in -o")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_executor_args(s)
+    s.set_defaults(fn=cmd_sweep)
