@@ -119,9 +119,15 @@ class RayExecutor:
                         **kw,
                     )
         except Exception as e:  # ConnectionError, a version mismatch with the cluster, ...
-            where = f"the Ray cluster at {address}" if address else "a local Ray"
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise UserError(f"cannot start {where}: {msg}") from None
+            if not address:
+                raise UserError(f"cannot start a local Ray: {msg}") from None
+            hint = (
+                ""
+                if os.environ.get("RAY_AUTH_MODE")
+                else " (a cluster with token authentication: set RAY_AUTH_MODE=token here too, docs/scale.md)"
+            )
+            raise UserError(f"cannot join the Ray cluster at {address}: {msg}{hint}") from None
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
         ray = self.ray
