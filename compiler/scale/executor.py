@@ -66,17 +66,22 @@ def check_reachable(address: str, timeout_s: float) -> None:
         raise UserError(f"cannot reach the Ray cluster at {address} within {timeout_s:g} s ({why})") from None
 
 
-@contextlib.contextmanager
-def _worker_pythonpath() -> Iterator[None]:
-    """Local workers are started by this process's raylet: let them import what this process can
-    (the source tree, a script's helpers) though it is not installed."""
-    extra = [
+def source_paths() -> list[str]:
+    """This process's import folders that are not the Python installation's: the source tree,
+    a script's helpers (bench/fuzz.py imports tests/ckpts.py).  Workers get them first on their
+    path, so a checkout at the same path on every node is enough (docs/scale.md)."""
+    return [
         p
         for p in sys.path
         if p and os.path.isdir(p) and not p.startswith((sys.prefix, sys.base_prefix, sys.exec_prefix))
     ]
+
+
+@contextlib.contextmanager
+def _worker_pythonpath() -> Iterator[None]:
+    """Local workers are started by this process's raylet and inherit its environment."""
     old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(extra + ([old] if old else []))
+    os.environ["PYTHONPATH"] = os.pathsep.join(source_paths() + ([old] if old else []))
     try:
         yield
     finally:
@@ -109,10 +114,12 @@ class RayExecutor:
         kw: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
         try:
             if address:
-                self.ray.init(address=address, **kw)
+                env = {"env_vars": {"PYTHONPATH": os.pathsep.join(source_paths())}}
+                self.ray.init(address=address, runtime_env=env, **kw)
             else:
                 with _worker_pythonpath():
                     self.ray.init(
+                        address="local",  # always a new local Ray, never one that happens to run here
                         num_cpus=num_cpus,
                         include_dashboard=False,
                         object_store_memory=256 * 1024**2,

@@ -35,6 +35,7 @@ class TaskStore:
 
     def put(self, task: Task, outcome: Outcome) -> dict[str, Any]:
         rec: dict[str, Any] = {"key": task.key, "inputs": task.inputs(), "ok": outcome.ok}
+        rec["seconds"] = outcome.seconds  # wall time of the task on its worker
         if outcome.ok:
             rec["result"] = outcome.result
         else:
