@@ -13,6 +13,7 @@ recorded before and after: other jobs on a shared machine slow both runs, the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -30,6 +31,10 @@ from compiler.scale import InProcessExecutor  # noqa: E402
 from compiler.scale.executor import RayExecutor  # noqa: E402
 
 TARGET = 0.6
+
+
+def _task_seconds(folder: Path) -> float:
+    return float(sum(json.loads(p.read_text())["seconds"] for p in folder.glob("*.json")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         same = (Path(tmp) / "serial" / "sweep.json").read_bytes() == (
             Path(tmp) / "ray" / "sweep.json"
         ).read_bytes()
+        busy = {k: round(_task_seconds(Path(tmp) / k / "tasks"), 1) for k in ("serial", "ray")}
     res = {
         "what": f"`sparsehls sweep {a.model}` ({n} points) on one machine: in-process vs a local Ray with {a.workers} CPUs",
         "points": n,
@@ -72,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         "target_ratio": TARGET,
         "target_met": ray_total / serial <= TARGET,
         "identical_sweep_json": same,
+        "task_seconds_sum": busy,
+        "task_seconds_note": "sum over tasks of each task's wall time on its worker: equal sums mean each worker "
+        "ran as fast as the serial loop; a larger Ray sum means the two workers did not get two free cores",
         "machine": {
             "cpus": os.cpu_count(),
             "loadavg_1m_before_after_serial_after_ray": load,
@@ -82,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(a.out, res)
     print(
         f"ray ({a.workers} CPUs): {ray_total:.1f} s with start ({res['ratio_total']}x serial), "
-        f"{ran - started:.1f} s without ({res['ratio_run']}x); identical JSON: {same} -> {a.out}"
+        f"{ran - started:.1f} s without ({res['ratio_run']}x); identical JSON: {same}; "
+        f"task seconds summed: serial {busy['serial']}, ray {busy['ray']} -> {a.out}"
     )
     return 0 if same else 1
 
