@@ -251,3 +251,30 @@ def test_ray_task_that_raises_is_reported_and_the_rest_complete(tmp_path: Path, 
     assert store.get("t4")["result"] == {"x": 4, "sq": 16}  # type: ignore[index]
     again = run_tasks(_tasks(), ray_executor, store, show=False)
     assert again.skipped == 4 and again.done == 0 and len(again.failed) == 1
+
+
+def test_sweep_reads_a_projects_shape(tmp_path: Path) -> None:
+    from irfactory import make_bert_graph
+
+    from compiler.bench.sweep import model_shape
+    from compiler.ir.io import save_graph
+
+    proj = tmp_path / "proj"
+    save_graph(make_bert_graph(2, 32, 4, 64, 16), proj / "ir")
+    assert model_shape(str(proj)) == ("proj", {"layers": 2, "hidden": 32, "heads": 4, "ffn": 64}, None)
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term = Tty()
+    monkeypatch.setattr(sys, "stderr", term)
+    s = run_tasks(_tasks(), InProcessExecutor(), TaskStore(tmp_path / "t"), label="demo")
+    import re
+
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", term.getvalue())
+    assert s.done == 4 and "demo: 1 failed, 0 running" in shown and "5/5" in shown
