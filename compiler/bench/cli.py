@@ -105,6 +105,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     finally:
         executor.close()
     err = Console(stderr=True, highlight=False)
+    if doc["points"] and not a.quiet:
+        _best_table(doc)
     for f in summary.failed:
         err.print(f"[red]failed[/red] {f['key']}: {f['error']} (inputs {f['inputs']})", markup=True)
     Console(highlight=False, soft_wrap=True).print(
@@ -113,6 +115,34 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         f"-> {out}/sweep.json" + (", sweep.png" if doc["points"] else "")
     )
     return 1 if summary.failed else 0
+
+
+def _best_table(doc: dict[str, Any]) -> None:
+    """Per board, the fastest point that fits (estimates)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{doc['model']['name']}: fastest fitting point per board (FPGA estimates)")
+    for c in ("board", "sparsity", "block", "seq", "clock MHz", "latency ms", "points that fit"):
+        t.add_column(c)
+    for b in doc["axes"]["boards"]:
+        pts = [p for p in doc["points"] if p["board"] == b]
+        fit = [p for p in pts if p["fits"]]
+        if not fit:
+            t.add_row(b.upper(), "", "", "", "", "none fits", f"0 / {len(pts)}")
+            continue
+        p = min(fit, key=lambda p: p["latency_ms"])
+        blk = f"{p['block'][0]}x{p['block'][1]}"
+        t.add_row(
+            b.upper(),
+            f"{p['sparsity']:g}",
+            blk,
+            str(p["seq"]),
+            f"{p['clock_mhz']:g}",
+            f"{p['latency_ms']:.4f}",
+            f"{len(fit)} / {len(pts)}",
+        )
+    Console(highlight=False).print(t)
 
 
 def add_sweep_parser(sub: Any) -> None:
