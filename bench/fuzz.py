@@ -43,8 +43,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import numpy as np  # noqa: E402
 
-from compiler.scale import Task, run_tasks  # noqa: E402
 from compiler.scale.args import add_executor_args, executor_from_args  # noqa: E402
+from compiler.scale.run import run_tasks  # noqa: E402
+from compiler.scale.tasks import Task  # noqa: E402
 
 BLOCK_SIDES = (1, 2, 3, 4, 5, 7, 8, 12, 16, 24, 32)
 GOLDEN_TOL = 1e-4

@@ -24,8 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compiler.prune.command import METHODS, run_prune  # noqa: E402
-from compiler.scale import Outcome, Task, run_tasks  # noqa: E402
 from compiler.scale.args import add_executor_args, executor_from_args  # noqa: E402
+from compiler.scale.run import run_tasks  # noqa: E402
+from compiler.scale.tasks import Outcome, Task  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "prune_sweep.json"
 

@@ -27,8 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from compiler.bench.sweep import parse_spec, run_sweep  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
-from compiler.scale import InProcessExecutor  # noqa: E402
-from compiler.scale.executor import RayExecutor  # noqa: E402
+from compiler.scale.executor import InProcessExecutor, RayExecutor  # noqa: E402
 
 TARGET = 0.6
 

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 
 from compiler.cli import main
-from compiler.scale import InProcessExecutor, Task, TaskStore, run_tasks, task_seed
+from compiler.scale.executor import InProcessExecutor
+from compiler.scale.run import run_tasks
+from compiler.scale.store import TaskStore
+from compiler.scale.tasks import Task, task_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("ray")  # one worker owns the module's Ray session

@@ -145,8 +145,12 @@ def _best_table(doc: dict[str, Any]) -> None:
     Console(highlight=False).print(t)
 
 
+# the sweep's default axes: bench's boards and sparsity sweep (here, so that --help imports nothing more)
+SWEEP_BOARDS = "u200,u250,u280,u55c"
+SWEEP_SPARSITY = "0,0.5,0.7,0.8,0.9,0.95"
+
+
 def add_sweep_parser(sub: Any) -> None:
-    from compiler.bench.sweep import DEFAULT_BOARDS, DEFAULT_SPARSITY
     from compiler.scale.args import add_executor_args
 
     s = sub.add_parser(
@@ -155,11 +159,11 @@ def add_sweep_parser(sub: Any) -> None:
     )
     s.add_argument("model", help="checkpoint folder, 'minilm' or a compiled project (only its shape is used)")
     s.add_argument("-o", "--output", required=True, help="output folder; a rerun resumes it")
-    s.add_argument("--boards", default=DEFAULT_BOARDS, help=f"comma list (default {DEFAULT_BOARDS})")
+    s.add_argument("--boards", default=SWEEP_BOARDS, help=f"comma list (default {SWEEP_BOARDS})")
     s.add_argument(
         "--sparsity",
-        default=DEFAULT_SPARSITY,
-        help=f"block sparsities, comma list (default {DEFAULT_SPARSITY})",
+        default=SWEEP_SPARSITY,
+        help=f"block sparsities, comma list (default {SWEEP_SPARSITY})",
     )
     s.add_argument("--block", default="16x16", help="blocks BMxBN, comma list (default 16x16)")
     s.add_argument("--seq", default="128", help="sequence lengths, comma list (default 128)")

@@ -18,14 +18,16 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.errors import UserError
-from compiler.outputs import write_json
-from compiler.scale import Executor, RunSummary, Task, TaskStore, run_tasks
 
-DEFAULT_BOARDS = "u200,u250,u280,u55c"
-DEFAULT_SPARSITY = "0,0.5,0.7,0.8,0.9,0.95"
+if TYPE_CHECKING:  # the parser is built from this module's defaults: keep its import cheap
+    from compiler.scale.executor import Executor
+    from compiler.scale.run import RunSummary
+    from compiler.scale.store import TaskStore
+    from compiler.scale.tasks import Task
+
 KEEP = (
     *("latency_ms", "limit_ms", "latency_over_limit", "fits", "engines", "dsp", "lut", "bram", "uram"),
     *("cycles", "clock_mhz", "throughput_seq_s"),
@@ -85,6 +87,8 @@ def point_key(p: dict[str, Any]) -> str:
 
 
 def tasks(spec: SweepSpec) -> list[Task]:
+    from compiler.scale.tasks import Task
+
     return [
         Task(point_key(p), sweep_point, {**spec.dims, **p, "mac_per_dsp": spec.mac_per_dsp})
         for p in spec.points()
@@ -135,10 +139,10 @@ def _number(flag: str, x: str, kind: type) -> Any:
 
 def parse_spec(
     src: str,
-    boards: str = DEFAULT_BOARDS,
-    sparsity: str = DEFAULT_SPARSITY,
-    block: str = "16x16",
-    seq: str = "128",
+    boards: str,
+    sparsity: str,
+    block: str,
+    seq: str,
     clock: str = "",
     mac_per_dsp: int | None = None,
 ) -> SweepSpec:
@@ -191,6 +195,10 @@ def check_out(out: Path, force: bool) -> None:
 def run_sweep(
     spec: SweepSpec, out: Path, executor: Executor, force: bool = False, show: bool = True
 ) -> tuple[dict[str, Any], RunSummary]:
+    from compiler.outputs import write_json
+    from compiler.scale.run import run_tasks
+    from compiler.scale.store import TaskStore
+
     out = Path(out)
     check_out(out, force)
     if force:

@@ -7,23 +7,8 @@ runs a list of them on an executor, stores each result as it finishes
 atomically), skips the ones already stored, reports a task that raised with its
 inputs and carries on with the rest.  Nothing here imports Ray until a Ray
 executor is asked for (docs/scale.md).
+
+Import from the modules (``compiler.scale.tasks``, ``.executor``, ``.store``,
+``.run``, ``.args``): this file stays empty so that building the CLI's parser
+(``compiler.scale.args``) costs nothing at start-up.
 """
-
-from __future__ import annotations
-
-from compiler.scale.executor import Executor, InProcessExecutor, make_executor
-from compiler.scale.run import RunSummary, run_tasks
-from compiler.scale.store import TaskStore
-from compiler.scale.tasks import Outcome, Task, task_seed
-
-__all__ = [
-    "Executor",
-    "InProcessExecutor",
-    "Outcome",
-    "RunSummary",
-    "Task",
-    "TaskStore",
-    "make_executor",
-    "run_tasks",
-    "task_seed",
-]

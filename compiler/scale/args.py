@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from compiler.scale.executor import Executor, make_executor
+if TYPE_CHECKING:
+    from compiler.scale.executor import Executor
 
 
 def add_executor_args(p: Any) -> None:
@@ -30,4 +31,6 @@ def add_executor_args(p: Any) -> None:
 
 
 def executor_from_args(a: argparse.Namespace) -> Executor:
+    from compiler.scale.executor import make_executor
+
     return make_executor(a.ray, a.ray_address, a.num_cpus, a.ray_timeout)
