@@ -163,7 +163,7 @@ def test_sweep_task_failure_is_reported_and_exit_1(
     assert main(["sweep", str(ckpt), "-o", str(out), *SMALL]) == 1
     err = capsys.readouterr().err
     assert "u55c_sp0.9_b16x16_seq16_clkboard: RuntimeError: scheduler blew up" in err
-    assert "'board': 'u55c'" in err and "'sparsity': 0.9" in err
+    assert "'board': 'u55c'" in err and "'sparsity': 0.9" in err and "'block': [16, 16]" in err
     doc = json.loads((out / "sweep.json").read_text())
     assert len(doc["points"]) == 3 and doc["failed"][0]["inputs"]["board"] == "u55c"
     monkeypatch.setattr(sweep, "sweep_point", real)

@@ -90,6 +90,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     import time
 
     from rich.console import Console
+    from rich.markup import escape
 
     from compiler.bench.sweep import check_out, parse_spec, run_sweep
     from compiler.scale.args import executor_from_args
@@ -100,15 +101,22 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     n = len(spec.points())
     executor = executor_from_args(a)
     t0 = time.perf_counter()
+    err = Console(stderr=True, highlight=False)
     try:
         doc, summary = run_sweep(spec, out, executor, force=a.force, show=not a.quiet)
+    except KeyboardInterrupt:
+        err.print(
+            f"sparsehls: interrupted; the points done are kept in {out}/tasks: rerun to resume", markup=False
+        )
+        return 130
     finally:
         executor.close()
-    err = Console(stderr=True, highlight=False)
     if doc["points"] and not a.quiet:
         _best_table(doc)
     for f in summary.failed:
-        err.print(f"[red]failed[/red] {f['key']}: {f['error']} (inputs {f['inputs']})", markup=True)
+        err.print(
+            f"[red]failed[/red] {escape(f['key'])}: {escape(f['error'])} (inputs {escape(str(f['inputs']))})"
+        )
     Console(highlight=False, soft_wrap=True).print(
         f"sweep {spec.name}: {n} points, {summary.skipped} stored before, {summary.done} run, "
         f"{len(summary.failed)} failed on {executor.name} in {time.perf_counter() - t0:.1f} s "
