@@ -13,7 +13,9 @@ configuration the tool refuses (a block larger than a matrix) must be refused wi
 UserError line, anything else unexpected is a failure.
 
 Results go to ``--out`` after every configuration (configuration, seed, checks, seconds,
-outcome); a rerun skips the seeds already there.
+outcome); a rerun skips the seeds already there.  Each configuration is a task of
+compiler/scale: ``--ray`` runs them on a local Ray (``--num-cpus``), ``--ray-address``
+on an existing cluster (docs/scale.md); the default runs them one after another here.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import numpy as np  # noqa: E402
+
+from compiler.scale.args import add_executor_args, executor_from_args  # noqa: E402
+from compiler.scale.run import run_tasks  # noqa: E402
+from compiler.scale.tasks import Task  # noqa: E402
 
 BLOCK_SIDES = (1, 2, 3, 4, 5, 7, 8, 12, 16, 24, 32)
 GOLDEN_TOL = 1e-4
@@ -274,6 +280,35 @@ def _checks(report: dict[str, Any], csim: bool) -> dict[str, Any]:
     return out
 
 
+def fuzz_task(seed: int, csim: bool, exporter: str, work: str | None) -> dict[str, Any]:
+    """One configuration as a task of compiler/scale: a pure function of its seed (scratch in
+    ``work``, or a temporary folder of the worker's own machine)."""
+    from compiler.checkpoint import quiet_transformers
+
+    quiet_transformers()
+    if work:
+        Path(work).mkdir(parents=True, exist_ok=True)
+        return run_config(draw(seed), seed, Path(work), csim=csim, exporter=exporter)
+    with tempfile.TemporaryDirectory(prefix="sparsehls-fuzz-") as tmp:
+        return run_config(draw(seed), seed, Path(tmp), csim=csim, exporter=exporter)
+
+
+def _row(seed: int, out: Any) -> dict[str, Any]:
+    """The task's row, or a failure row when the task itself could not run (a lost worker, say)."""
+    if out.ok:
+        row: dict[str, Any] = out.result
+        return row
+    return {
+        "seed": seed,
+        "config": asdict(draw(seed)),
+        "expected_refusal": expected_refusal(draw(seed)),
+        "outcome": "fail",
+        "reason": f"task: {out.error}",
+        "traceback": out.traceback,
+        "seconds": out.seconds,
+    }
+
+
 def _load(out: Path) -> dict[str, Any]:
     if out.exists():
         doc: dict[str, Any] = json.loads(out.read_text())
@@ -283,6 +318,7 @@ def _load(out: Path) -> dict[str, Any]:
 
 def _save(out: Path, doc: dict[str, Any]) -> None:
     rows = doc["results"]
+    rows.sort(key=lambda r: r["seed"])  # the same file whatever order the tasks finished in
     doc["summary"] = {
         "configs": len(rows),
         **{k: sum(r["outcome"] == k for r in rows) for k in ("pass", "refused", "fail")},
@@ -306,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         default="dynamo",
         help="compile the checkpoint (dynamo: our exporter) or its TorchScript .onnx with dynamic axes",
     )
+    add_executor_args(ap)
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from compiler.checkpoint import quiet_transformers
@@ -320,15 +357,29 @@ def main(argv: list[str] | None = None) -> int:
         "exporter": a.exporter,
     }
     done = {r["seed"] for r in doc["results"]}
-    work = Path(a.work or tempfile.mkdtemp(prefix="sparsehls-fuzz-"))
-    work.mkdir(parents=True, exist_ok=True)
-    for seed in range(a.seed, a.seed + a.n):
-        if seed in done:
-            continue
-        row = run_config(draw(seed), seed, work, csim=not a.no_csim, exporter=a.exporter)
+    tasks = [
+        Task(
+            f"seed-{seed}",
+            fuzz_task,
+            {"seed": seed, "csim": not a.no_csim, "exporter": a.exporter, "work": a.work},
+        )
+        for seed in range(a.seed, a.seed + a.n)
+        if seed not in done
+    ]
+
+    def record(task: Task, outcome: Any) -> None:
+        row = _row(task.kwargs["seed"], outcome)
         doc["results"].append(row)
         _save(out, doc)
-        print(f"seed {seed}: {row['outcome']} ({row['seconds']} s) {row.get('reason', '')}", flush=True)
+        print(
+            f"seed {row['seed']}: {row['outcome']} ({row['seconds']} s) {row.get('reason', '')}", flush=True
+        )
+
+    executor = executor_from_args(a)
+    try:
+        run_tasks(tasks, executor, on_outcome=record, label="fuzz", show=False)
+    finally:
+        executor.close()
     _save(out, doc)
     s = doc["summary"]
     print(f"{s['configs']} configurations: {s['pass']} pass, {s['refused']} refused, {s['fail']} fail")

@@ -5,6 +5,7 @@ one the tool must refuse in one line."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -83,3 +84,29 @@ def test_torchscript_export_of_odd_config(tmp_path: Path) -> None:
     c = Config("roberta", True, 1, 3, 5, 37, (5, 4), 0.4, "block", 6)
     row = fuzz.run_config(c, 15, tmp_path, csim=False, exporter="torchscript")
     assert row["outcome"] == "pass", row
+
+
+def test_campaign_runs_configurations_as_tasks_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """main() fans the seeds out through compiler/scale (in-process here) and skips stored seeds;
+    a configuration whose task itself fails is a fail row, and the rest still run."""
+    calls: list[int] = []
+
+    def fake(c: object, seed: int, work: Path, csim: bool = True, exporter: str = "dynamo") -> dict:
+        calls.append(seed)
+        if seed == 6:
+            raise RuntimeError("worker lost")
+        return {"seed": seed, "config": {}, "outcome": "pass", "seconds": 0.0}
+
+    monkeypatch.setattr(fuzz, "run_config", fake)
+    out = tmp_path / "fuzz.json"
+    assert fuzz.main(["--n", "3", "--seed", "5", "--no-csim", "--out", str(out)]) == 1
+    doc = json.loads(out.read_text())
+    assert [r["seed"] for r in doc["results"]] == [5, 6, 7] and sorted(calls) == [5, 6, 7]
+    assert (
+        doc["results"][1]["outcome"] == "fail" and "RuntimeError: worker lost" in doc["results"][1]["reason"]
+    )
+    calls.clear()
+    assert fuzz.main(["--n", "4", "--seed", "5", "--no-csim", "--out", str(out)]) == 1
+    assert calls == [8]  # stored seeds are skipped (the failed one is a stored result)

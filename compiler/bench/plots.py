@@ -129,3 +129,34 @@ def roofline(res: dict[str, Any], board: str, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def sweep_lines(doc: dict[str, Any], path: Path) -> Path:
+    """`sparsehls sweep`: latency estimate vs block sparsity, one line per board/block/seq/clock
+    (hollow markers: the design does not fit the board)."""
+    plt = plt_agg()
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for p in doc["points"]:
+        clk = "board clock" if p["clock_mhz"] is None else f"{p['clock_mhz']:g} MHz"
+        label = f"{p['board'].upper()} {p['block'][0]}x{p['block'][1]} seq {p['seq']} {clk}"
+        lines.setdefault(label, []).append(p)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, ps in lines.items():
+        ps = sorted(ps, key=lambda p: p["sparsity"])
+        line = ax.plot([p["sparsity"] for p in ps], [p["latency_ms"] for p in ps], label=label)[0]
+        for p in ps:
+            face = line.get_color() if p["fits"] else "none"
+            ax.plot(p["sparsity"], p["latency_ms"], "o", mfc=face, mec=line.get_color())
+    ax.set_yscale("log")
+    ax.set_xlabel("block sparsity (uniform per matrix)")
+    ax.set_ylabel("latency per sequence (ms, log; estimate)")
+    m = doc["model"]
+    ax.set_title(
+        f"{m['name']} ({m['layers']} layers, hidden {m['hidden']}): FPGA estimates; hollow = does not fit",
+        fontsize=9,
+    )
+    ax.legend(fontsize=6, ncol=2 if len(lines) > 8 else 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)
+    return path
