@@ -141,12 +141,11 @@ class Context:
         hit = self.teacher_cache.get(i)
         if hit is not None:
             return hit.cast(torch.float32)
-        out = run_model(self.teacher, self.calib[i])
-        half = out.cast(torch.float16)
+        half = run_model(self.teacher, self.calib[i]).cast(torch.float16)  # cached or not: same numbers
         if self._cached_bytes + half.nbytes() <= self.cache_bytes:
             self.teacher_cache[i] = half
             self._cached_bytes += half.nbytes()
-        return out
+        return half.cast(torch.float32)
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -235,7 +234,9 @@ class Context:
             with torch.no_grad():
                 for p, b in zip(params, best[2], strict=True):
                     p.copy_(b)
-            self.recovery.update(best_step=best[1], best_val_loss=round(best[0], 6), last_steps=len(losses))
+            self.recovery.update(
+                best_step=best[1], best_val_loss=float(f"{best[0]:.6g}"), last_steps=len(losses)
+            )
         return losses
 
     def _report_step(self, k: int, steps: int, loss: float) -> None:
