@@ -147,6 +147,11 @@ class Context:
             self._cached_bytes += half.nbytes()
         return half.cast(torch.float32)
 
+    def reset_teacher_cache(self) -> None:
+        """After the teacher's weights change (a hidden permutation)."""
+        self.teacher_cache.clear()
+        self._cached_bytes = 0
+
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
