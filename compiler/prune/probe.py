@@ -24,7 +24,7 @@ import numpy as np
 if TYPE_CHECKING:
     from compiler.data.vader import Sentence
 
-ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+ALPHAS = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
 FOLDS = 5
 EMBED_BATCH = 64
 
