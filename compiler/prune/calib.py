@@ -106,8 +106,8 @@ def load_data(spec: str | None) -> TextSet:
 def split(ts: TextSet) -> tuple[TextSet, TextSet]:
     """(calibration, held-out).  The shipped corpus keeps its paraphrase pairs together.
 
-    Other data: every 5th row is held out, at most :data:`HELD_MAX` rows (the rest of them
-    stay out of calibration too, so the split does not depend on the cap).
+    Other data: every 5th row is held out, the first :data:`HELD_MAX` of them; all other
+    rows are calibration (distillation) text.
     """
     if ts.source == "default_corpus":
         calib, held = split_corpus(ts.texts)
@@ -115,10 +115,10 @@ def split(ts: TextSet) -> tuple[TextSet, TextSet]:
     n = len(ts.texts)
     if n < 5:  # too few to hold out: measure fidelity on the shipped held-out sentences
         return ts, TextSet(split_corpus(default_corpus())[1], None, "default_corpus")
-    held_idx = set(range(4, n, 5))  # every 5th row
+    held_idx = set(list(range(4, n, 5))[:HELD_MAX])  # every 5th row, at most HELD_MAX
     sel = lambda idx: [ts.texts[i] for i in idx]  # noqa: E731
     cal = [i for i in range(n) if i not in held_idx]
-    hel = sorted(held_idx)[:HELD_MAX]
+    hel = sorted(held_idx)
     lab = ts.labels
     return (
         TextSet(sel(cal), [lab[i] for i in cal] if lab else None, ts.source),
