@@ -73,6 +73,10 @@ def one_row(a: argparse.Namespace) -> dict[str, Any]:
     from compiler.prune.command import run_prune
 
     torch.set_num_threads(a.threads)
+    if a.pgb_permute_hidden:
+        from compiler.prune import pgb
+
+        pgb.PERMUTE_HIDDEN = True
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "p"
         t0 = time.perf_counter()
@@ -141,6 +145,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core box)"
     )
     ap.add_argument("--dense-only", action="store_true", help="only the dense model's probe score")
+    ap.add_argument(
+        "--pgb-permute-hidden", action="store_true", help="pgb also permutes the hidden dimension"
+    )
     ap.add_argument("--label", default=None, help="a note stored with every row of this run (e.g. partial)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     # the child process's own arguments
@@ -157,6 +164,8 @@ def _child_args(a: argparse.Namespace, method: str, sp: float, blk: str, emb: Pa
     args += ["--model", a.model, "--data", a.data, "--batch", str(a.batch), "--max-len", str(a.max_len)]
     args += ["--n-train", str(a.n_train), "--n-test", str(a.n_test), "--seed", str(a.seed)]
     args += ["--threads", str(a.threads), "--dense-emb", str(emb)]
+    if a.pgb_permute_hidden:
+        args.append("--pgb-permute-hidden")
     if a.steps is not None:
         args += ["--steps", str(a.steps)]
     if a.time_budget is not None:
@@ -209,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                         "model": a.model, "method": m, "sparsity": sp, "block": blk, "steps": a.steps,
                         "batch": a.batch, "max_len": a.max_len, "time_budget_s": a.time_budget,
                         "data": a.data, "n_train": a.n_train, "n_test": a.n_test, "seed": a.seed,
-                        "threads": a.threads, **({"label": a.label} if a.label else {}),
+                        "threads": a.threads, "pgb_permute_hidden": a.pgb_permute_hidden and m == "pgb",
+                        **({"label": a.label} if a.label else {}),
                         **json.loads(line[4:]),
                     }  # fmt: skip
                     print(json.dumps({k: row[k] for k in ("method", "sparsity", "block", "probe_spearman",

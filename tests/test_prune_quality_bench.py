@@ -47,3 +47,22 @@ def test_prune_quality_needs_the_data(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("SPARSEHLS_VADER_DIR", str(tmp_path / "none"))
     assert _bench().main(["--out", str(tmp_path / "q.json")]) == 2
     assert not (tmp_path / "q.json").exists()
+
+
+def test_prune_quality_undoes_a_hidden_permutation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pgb at sparsity 0 with the hidden permutation and no steps is the dense model, permuted: once the
+    recorded permutation is undone, its cosine to dense is 1 and its probe score the dense one."""
+    from test_prune import tiny
+    from test_vader import fake_cache
+
+    monkeypatch.setenv("SPARSEHLS_VADER_DIR", str(fake_cache(tmp_path / "v", n=60)))
+    out = tmp_path / "q.json"
+    args = ["--model", str(tiny(tmp_path)), "--methods", "pgb", "--sparsity", "0", "--block", "4x4"]
+    args += ["--steps", "0", "--max-len", "16", "--n-train", "30", "--n-test", "20", "--out", str(out)]
+    assert _bench().main([*args, "--pgb-permute-hidden"]) == 0
+    doc = json.loads(out.read_text())
+    (dense,) = doc["dense"].values()
+    (row,) = doc["rows"]
+    assert row["pgb_permute_hidden"] and row["settings"]["permute_hidden"]
+    assert row["mean_cosine_to_dense"] == pytest.approx(1.0, abs=1e-4)
+    assert row["probe_spearman"] == pytest.approx(dense["probe_spearman"], abs=2e-3)

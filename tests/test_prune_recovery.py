@@ -97,3 +97,14 @@ def test_batch_and_max_len(tmp_path: Path) -> None:
         tiny(tmp_path, name="t2"), calib.load_data(str(data)), 4, 4, 0.5, batch=5, max_len=12
     )
     assert {b["input_ids"].shape for b in ctx.calib} == {torch.Size([5, 12]), torch.Size([3, 12])}
+
+
+def test_cli_shows_a_progress_bar_with_the_loss(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.cli import main
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(f'{{"text": "sentence number {i} here"}}\n' for i in range(40)))
+    args = ["prune", str(tiny(tmp_path)), "-o", str(tmp_path / "o"), "--sparsity", "0.5", "--block", "4x4"]
+    assert main([*args, "--data", str(data), "--steps", "3", "--batch", "4", "--time-budget", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "fine-tune" in out and "3/3" in out and "loss 0." in out
