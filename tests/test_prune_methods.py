@@ -186,3 +186,25 @@ def test_pgb_with_hidden_permutation(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert sorted(perm) == list(range(32)) and perm != list(range(32))
     assert r["zero_blocks"] == round(0.5 * r["blocks"])
     assert whole_blocks(tmp_path / "o", r, 4, 4) == r["zero_blocks"]
+
+
+def test_compensation_lowers_each_output_error_and_keeps_zeros(tmp_path: Path) -> None:
+    from compiler.prune.compensate import _gram, _refit, compensate
+
+    ctx, *_ = make_context(tiny(tmp_path, layers=2), calib.default_set(), 4, 4, 0.5)
+    gen = torch.Generator().manual_seed(0)
+    keep = {t.name: torch.rand(t.shape[0] // 4, t.shape[1] // 4, generator=gen) > 0.5 for t in ctx.targets}
+    masks = ctx.masks_from_blocks(keep)
+    dense = {t.name: t.weight.detach().clone() for t in ctx.targets}
+    ctx.apply(masks)
+    t = ctx.targets[0]
+    h = _gram(ctx.student, [t], ctx.calib[:4])[t.name]
+    w = dense[t.name].double()
+    d = w * masks[t.name] - w
+    masked_err = float((d @ h * d).sum())
+    err, base = _refit(t, masks[t.name], w, h, 4, 0.01)
+    assert err < 0.9 * masked_err and masked_err < base
+    errs = compensate(ctx, masks, dense)
+    assert set(errs) == {"0", "1"} and all(0 <= e < 1 for e in errs.values())
+    for t in ctx.targets:
+        assert bool((t.weight[~masks[t.name]] == 0).all())

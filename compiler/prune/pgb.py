@@ -32,6 +32,7 @@ import math
 import torch
 
 from compiler.prune.blocks import block_sum, expand, n_zero_blocks
+from compiler.prune.compensate import compensate
 from compiler.prune.objective import Context
 from compiler.prune.permute_hidden import hidden_profile, permute_hidden, permute_saliency
 from compiler.prune.result import PruneResult
@@ -46,6 +47,7 @@ MIN_LAYER_KEEP = 0.02  # a layer keeping fewer than 2% of its blocks has no impo
 # sentences and linear probes are unchanged, but embeddings are no longer comparable with
 # the dense model's without the recorded permutation); docs/pruning.md
 PERMUTE_HIDDEN = False
+COMPENSATE = False  # refit the kept weights by least squares before fine-tuning (compensate.py)
 
 
 def saliency(ctx: Context, n: int) -> dict[str, torch.Tensor]:
@@ -218,7 +220,9 @@ def prune_pgb(ctx: Context) -> PruneResult:
             scores[n] = scores[n] / mean
     keep, dropped, dead_heads = select(ctx, scores, MIN_LAYER_KEEP)
     masks = {t.name: expand(keep[t.name], ctx.bm, ctx.bn, t.shape) for t in ctx.targets}
+    dense = {t.name: t.weight.detach().clone() for t in ctx.targets} if COMPENSATE else {}
     ctx.apply(masks)
+    comp = compensate(ctx, masks, dense) if COMPENSATE else None
     steps = FINETUNE_STEPS if ctx.steps is None else ctx.steps
     ctx.finetune(steps, masks)
     return PruneResult(
@@ -230,12 +234,14 @@ def prune_pgb(ctx: Context) -> PruneResult:
             "min_layer_keep": MIN_LAYER_KEEP,
             "budget": "global",
             "permute_hidden": PERMUTE_HIDDEN,
+            "compensate": COMPENSATE,
         },
         info={
             "dropped_layers": dropped,
             "dead_heads": {str(k): v for k, v in dead_heads.items()},
             "permuted": True,
             **({"hidden_permutation": hidden_perm} if hidden_perm is not None else {}),
+            **({"compensation_error": comp} if comp is not None else {}),
         },
         dropped_layers=dropped,
     )
