@@ -124,6 +124,15 @@ def cmd_prune(a: argparse.Namespace) -> int:
         f"pruned {a.model} with {a.method}: weight sparsity {rep['achieved_sparsity']:.4f}, "
         f"block sparsity {rep['achieved_block_sparsity']:.4f} -> {a.output}"
     )
+    rec = rep.get("recovery") or {}
+    if rec.get("steps_done"):
+        best = (
+            f", best validation loss {rec['best_val_loss']} at step {rec['best_step']}"
+            if "best_step" in rec
+            else ""
+        )
+        cut = " (stopped at the time budget)" if rec.get("stopped_at_time_budget") else ""
+        c.print(f"fine-tuning: {rec['steps_done']} steps of {rep['batch']} sentences{best}{cut}")
     fid = rep.get("fidelity") or {}
     if fid:
         c.print(

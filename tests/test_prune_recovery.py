@@ -108,3 +108,4 @@ def test_cli_shows_a_progress_bar_with_the_loss(tmp_path: Path, capsys: pytest.C
     assert main([*args, "--data", str(data), "--steps", "3", "--batch", "4", "--time-budget", "60"]) == 0
     out = capsys.readouterr().out
     assert "fine-tune" in out and "3/3" in out and "loss 0." in out
+    assert "fine-tuning: 3 steps of 4 sentences, best validation loss" in out
