@@ -11,9 +11,15 @@ JOBS   ?= 2
 DEMO   ?= demo_out
 APT_XRT := DEBIAN_FRONTEND=noninteractive apt-get install -y -q libxrt-dev >/dev/null 2>&1
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup data demo test test-fast lint bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) data
+
+# Real text for pruning and its quality probe (compiler/data/vader.py): the VADER ground-truth
+# sentences from the vaderSentiment 3.3.2 sdist, fetched once by pip into ~/.cache/sparsehls
+# (never into the repo).  Offline it prints "skipped" and succeeds; commands needing it say so.
+data: $(STAMP)
+	$(PY) -m compiler.data.vader
 
 # torch first, pinned: a range admitting a newer torch would pull a multi-GB CUDA build.
 # XRT (Debian's libxrt-dev, XRT 2.13) where apt-get and root are here, so that the C++ host

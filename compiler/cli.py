@@ -54,17 +54,17 @@ def _check_prune_args(a: argparse.Namespace) -> None:
         check_block_against_config,
         check_sparsity,
         parse_block,
+        read_config,
         resolve_model,
     )
     from compiler.outputs import check_output_dir
-    from compiler.prune import METHODS
+    from compiler.prune import METHODS, calib, check_recovery_args
 
     if a.method not in METHODS:
         raise UserError(f"unknown pruning method '{a.method}' (choose from {', '.join(METHODS)})")
     check_sparsity(a.sparsity)
     block = parse_block(a.block)
-    if a.steps is not None and a.steps < 0:
-        raise UserError(f"--steps {a.steps} must be >= 0")
+    check_recovery_args(a.steps, a.batch, a.time_budget)
     ref = resolve_model(a.model)
     if ref.kind == "onnx":
         raise UserError(
@@ -72,29 +72,67 @@ def _check_prune_args(a: argparse.Namespace) -> None:
         )
     check_output_dir(a.output, a.force, source=ref.path)
     check_block_against_config(ref.path, block)
+    calib.calibration_length(read_config(ref.path), a.max_len)
+    calib.load_data(a.data)  # a missing, empty, binary or header-less file; 'vader' not fetched
+
+
+@contextlib.contextmanager
+def _step_bar() -> Iterator[Callable[[int, int, float], None]]:
+    """A progress bar for fine-tuning steps with the loss (one bar per fine-tune run)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    cols = (
+        TextColumn("fine-tune"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+    )
+    with Progress(*cols, TimeElapsedColumn(), transient=False) as bar:
+        task: list[Any] = []
+
+        def step(k: int, steps: int, loss: float) -> None:
+            if k == 1 or not task:
+                task[:] = [bar.add_task("fine-tune", total=steps, loss="-")]
+            bar.update(task[0], completed=k, loss=f"{loss:.4f}")
+
+        yield step
 
 
 def cmd_prune(a: argparse.Namespace) -> int:
     _check_prune_args(a)
     from compiler.prune.command import run_prune
 
-    rep = run_prune(
-        a.model,
-        Path(a.output),
-        a.method,
-        a.sparsity,
-        a.block,
-        data=a.data,
-        steps=a.steps,
-        seed=a.seed,
-        force=a.force,
-        progress=_progress_printer(False),
-    )
+    with _step_bar() as on_step:
+        rep = run_prune(
+            a.model,
+            Path(a.output),
+            a.method,
+            a.sparsity,
+            a.block,
+            data=a.data,
+            steps=a.steps,
+            seed=a.seed,
+            force=a.force,
+            progress=_progress_printer(False),
+            batch=a.batch,
+            max_len=a.max_len,
+            time_budget=a.time_budget,
+            on_step=on_step,
+        )
     c = _console()
     c.print(
         f"pruned {a.model} with {a.method}: weight sparsity {rep['achieved_sparsity']:.4f}, "
         f"block sparsity {rep['achieved_block_sparsity']:.4f} -> {a.output}"
     )
+    rec = rep.get("recovery") or {}
+    if rec.get("steps_done"):
+        best = (
+            f", best validation loss {rec['best_val_loss']} at step {rec['best_step']}"
+            if "best_step" in rec
+            else ""
+        )
+        cut = " (stopped at the time budget)" if rec.get("stopped_at_time_budget") else ""
+        c.print(f"fine-tuning: {rec['steps_done']} steps of {rep['batch']} sentences{best}{cut}")
     fid = rep.get("fidelity") or {}
     if fid:
         c.print(
@@ -281,8 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--sparsity", type=float, required=True)
     s.add_argument("--block", default="16x16")
-    s.add_argument("--data", default=None, help="TSV/CSV/JSONL with a text column (and optional label)")
-    s.add_argument("--steps", type=int, default=None)
+    s.add_argument(
+        "--data",
+        default=None,
+        help="distillation text: 'vader' (make data) or a TSV/CSV/JSONL file with a text column (optional label)",
+    )
+    s.add_argument(
+        "--steps", type=int, default=None, help="fine-tune steps (meaning per method: docs/pruning.md)"
+    )
+    s.add_argument("--batch", type=int, default=8, help="sentences per distillation step (8)")
+    s.add_argument(
+        "--max-len", type=int, default=None, help="tokens per sentence (64, or the model's positions)"
+    )
+    s.add_argument("--time-budget", type=float, default=None, help="seconds after which fine-tuning stops")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--force", action="store_true", help="replace an existing output folder")
     s.set_defaults(fn=cmd_prune)

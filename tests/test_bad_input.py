@@ -184,6 +184,17 @@ CASES = [
     Case("prune-sparsity-above-1", _nothing, (*PRUNE, "--sparsity", "1.5"), "sparsity 1.5 is outside"),
     Case("prune-block-too-large", _nothing, (*PRUNE, "--block", "4x128"), "larger than the model's attention"),
     Case("prune-onnx", _write("../m.onnx", b"x"), ("prune", "{tmp}/m.onnx", "-o", "{tmp}/p", "--sparsity", "0.5"), "onnx file"),
+    # distillation text and recovery settings: refused before the model loads
+    Case("prune-data-missing", _nothing, (*PRUNE, "--data", "{tmp}/none.tsv"), "none.tsv not found"),
+    Case("prune-data-empty", _write("../empty.tsv", ""), (*PRUNE, "--data", "{tmp}/empty.tsv"), "empty.tsv is empty"),
+    Case("prune-data-blank", _write("../blank.jsonl", "\n \n"), (*PRUNE, "--data", "{tmp}/blank.jsonl"), "is empty"),
+    Case("prune-data-binary", _write("../bin.tsv", b"text\n\x00\x01\x02\xff"), (*PRUNE, "--data", "{tmp}/bin.tsv"), "bin.tsv is binary"),
+    Case("prune-data-no-header", _write("../raw.tsv", "1\t0.5\thello world\n"), (*PRUNE, "--data", "{tmp}/raw.tsv"), "needs a 'text' column named in its header"),
+    Case("prune-data-no-text-field", _write("../d.jsonl", '{"sentence": "hi"}\n'), (*PRUNE, "--data", "{tmp}/d.jsonl"), "no 'text' field"),
+    Case("prune-batch-0", _nothing, (*PRUNE, "--batch", "0"), "--batch 0 must be >= 1"),
+    Case("prune-max-len-above-positions", _nothing, (*PRUNE, "--max-len", "65"), "--max-len 65 is above the model's 64 position embeddings"),
+    Case("prune-max-len-0", _nothing, (*PRUNE, "--max-len", "0"), "--max-len 0 must be >= 1"),
+    Case("prune-time-budget-0", _nothing, (*PRUNE, "--time-budget", "0"), "must be a positive number of seconds"),
     # output folders that cannot hurt
     Case("output-is-input", _nothing, (*COMPILE, "-o", "{ckpt}", "--force"), "is the input model"),
     Case("output-contains-input", _nothing, (*COMPILE, "-o", "{ckpt}/..", "--force"), "contains the input model"),
@@ -271,6 +282,16 @@ def test_a_crash_in_the_c_simulation_is_one_line(compiled, monkeypatch) -> None:
         design.run(feeds)
 
 
+def test_prune_vader_not_fetched(compiled, tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``--data vader`` before ``make data`` (or offline): one line that says how to get it, nothing written."""
+    monkeypatch.setenv("SPARSEHLS_VADER_DIR", str(tmp_path / "no-vader"))
+    monkeypatch.chdir(tmp_path)
+    args = [a.format(ckpt=compiled[0], tmp=tmp_path) for a in (*PRUNE, "--data", "vader")]
+    code, err = run_cli(capsys, *args)
+    assert_user_error(code, err, "vader sentences are not in", "make data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_prune_calibration_fits_a_short_roberta(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     """Calibration text was cut at 64 tokens whatever the model; RoBERTa's positions start after pad + 1."""
     from ckpts import make_checkpoint
@@ -302,6 +323,9 @@ def test_cheap_checks_run_before_torch_loads(compiled, tmp_path) -> None:  # typ
         ["prune", ckpt, "-o", "x", "--method", "nope", "--sparsity", "0.5"],
         ["prune", ckpt, "-o", "x", "--sparsity", "1.5"],
         ["prune", ckpt, "-o", "x", "--sparsity", "0.5", "--block", "64x64"],
+        ["prune", ckpt, "-o", "x", "--sparsity", "0.5", "--batch", "0"],
+        ["prune", ckpt, "-o", "x", "--sparsity", "0.5", "--max-len", "999"],
+        ["prune", ckpt, "-o", "x", "--sparsity", "0.5", "--data", "none.tsv"],
         ["compile", ckpt, "-o", "x", "--block", "64x64"],
     ]
     code = (
@@ -317,7 +341,7 @@ def test_cheap_checks_run_before_torch_loads(compiled, tmp_path) -> None:  # typ
         capture_output=True,
         text=True,
     )
-    assert res.stdout.split("\n")[0] == "[2, 2, 2, 2] False", res.stdout + res.stderr
+    assert res.stdout.split("\n")[0] == "[2, 2, 2, 2, 2, 2, 2] False", res.stdout + res.stderr
 
 
 def test_sigterm_cleans_up_like_ctrl_c(compiled, tmp_path) -> None:  # type: ignore[no-untyped-def]

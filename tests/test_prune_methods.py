@@ -145,3 +145,66 @@ def test_minilm_obert_one_shot_beats_magnitude(tmp_path: Path) -> None:
     r_m = run_prune("minilm", tmp_path / "m", "magnitude", 0.5, "4x4", steps=40)
     assert r_o["achieved_sparsity"] == pytest.approx(0.5, abs=1e-4)
     assert r_o["fidelity"]["mean_cosine"] >= r_m["fidelity"]["mean_cosine"] - 0.02
+
+
+@pytest.mark.parametrize(
+    "cls",
+    ["BertModel", "BertForSequenceClassification", "DistilBertForSequenceClassification", "RobertaModel"],
+)
+def test_hidden_permutation_keeps_the_function(tmp_path: Path, cls: str) -> None:
+    """One hidden permutation over embeddings, every layer and LayerNorm: hidden states come out permuted
+    by it, pooler outputs and logits unchanged (tiny random models, torch allclose)."""
+    from compiler.checkpoint import load_hf_model
+    from compiler.prune.permute_hidden import permute_hidden
+    from compiler.prune.targets import find_targets
+
+    model = load_hf_model(tiny(tmp_path, cls)).eval()
+    ids = torch.randint(3, 120, (3, 11), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    kw = {"input_ids": ids, "attention_mask": mask, "output_hidden_states": True}
+    with torch.no_grad():
+        before = model(**kw)
+        perm = torch.randperm(32, generator=torch.Generator().manual_seed(1))
+        permute_hidden(model, find_targets(model), perm)
+        after = model(**kw)
+    for hb, ha in zip(before.hidden_states, after.hidden_states, strict=True):
+        torch.testing.assert_close(ha, hb[..., perm], rtol=1e-5, atol=1e-5)
+    for key in ("pooler_output", "logits"):
+        if getattr(before, key, None) is not None:
+            torch.testing.assert_close(getattr(after, key), getattr(before, key), rtol=1e-5, atol=1e-5)
+
+
+def test_pgb_with_hidden_permutation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PGB with the hidden dimension grouped: a real permutation recorded, exact budget, whole blocks."""
+    from compiler.prune import pgb
+
+    monkeypatch.setattr(pgb, "PERMUTE_HIDDEN", True)
+    src = tiny(tmp_path, layers=2)
+    r = run_prune(str(src), tmp_path / "o", "pgb", 0.5, "4x4", steps=0)
+    perm = r["method_info"]["hidden_permutation"]
+    assert sorted(perm) == list(range(32)) and perm != list(range(32))
+    assert r["zero_blocks"] == round(0.5 * r["blocks"])
+    assert whole_blocks(tmp_path / "o", r, 4, 4) == r["zero_blocks"]
+
+
+def test_compensation_lowers_each_output_error_and_keeps_zeros(tmp_path: Path) -> None:
+    from compiler.prune.compensate import _gram, _refit, compensate
+
+    ctx, *_ = make_context(tiny(tmp_path, layers=2), calib.default_set(), 4, 4, 0.5)
+    gen = torch.Generator().manual_seed(0)
+    keep = {t.name: torch.rand(t.shape[0] // 4, t.shape[1] // 4, generator=gen) > 0.5 for t in ctx.targets}
+    masks = ctx.masks_from_blocks(keep)
+    dense = {t.name: t.weight.detach().clone() for t in ctx.targets}
+    ctx.apply(masks)
+    t = ctx.targets[0]
+    h = _gram(ctx.student, [t], ctx.calib[:4])[t.name]
+    w = dense[t.name].double()
+    d = w * masks[t.name] - w
+    masked_err = float((d @ h * d).sum())
+    err, base = _refit(t, masks[t.name], w, h, 4, 0.01)
+    assert err < 0.9 * masked_err and masked_err < base
+    errs = compensate(ctx, masks, dense)
+    assert set(errs) == {"0", "1"} and all(0 <= e < 1 for e in errs.values())
+    for t in ctx.targets:
+        assert bool((t.weight[~masks[t.name]] == 0).all())

@@ -6,3 +6,15 @@ balanced, block-lasso, pgb, obert, ae (see docs/pruning.md).
 
 # the --method names (kept here so the CLI checks them without importing torch)
 METHODS = ("magnitude", "balanced", "block-lasso", "pgb", "obert", "ae")
+
+
+def check_recovery_args(steps: int | None, batch: int, time_budget: float | None) -> None:
+    """``--steps``, ``--batch``, ``--time-budget``: refused in one line before torch loads."""
+    from compiler.errors import UserError
+
+    if steps is not None and steps < 0:
+        raise UserError(f"--steps {steps} must be >= 0")
+    if batch < 1:
+        raise UserError(f"--batch {batch} must be >= 1")
+    if time_budget is not None and not time_budget > 0:
+        raise UserError(f"--time-budget {time_budget} must be a positive number of seconds")

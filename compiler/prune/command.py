@@ -20,8 +20,8 @@ from compiler.checkpoint import (
 )
 from compiler.errors import UserError
 from compiler.outputs import atomic_dir, check_output_dir, write_json
-from compiler.prune import METHODS, calib
-from compiler.prune.objective import Context, fidelity, seed_all
+from compiler.prune import METHODS, calib, check_recovery_args
+from compiler.prune.objective import Context, StepHook, fidelity, seed_all
 from compiler.prune.report import check_block_fits, dead_structures, sparsity_report
 from compiler.prune.result import PruneResult
 from compiler.prune.targets import find_targets, num_heads
@@ -61,15 +61,24 @@ def run_prune(
     seed: int = 0,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    batch: int = BATCH,
+    max_len: int | None = None,
+    time_budget: float | None = None,
+    on_step: StepHook | None = None,
 ) -> dict[str, Any]:
-    """Prune ``model`` with ``method`` to ``sparsity`` in ``block`` (BMxBN) blocks; return the report."""
+    """Prune ``model`` with ``method`` to ``sparsity`` in ``block`` (BMxBN) blocks; return the report.
+
+    ``data``: a TSV/CSV/JSONL file, ``"vader"`` (the VADER distillation split) or None (the
+    shipped corpus).  ``batch`` sentences per step, cut to ``max_len`` tokens; fine-tuning
+    stops ``time_budget`` seconds after the start (the prune itself is not interrupted).
+    """
     t0 = time.perf_counter()
+    deadline = None if time_budget is None else time.monotonic() + time_budget
     if method not in METHODS:
         raise UserError(f"unknown pruning method '{method}' (choose from {', '.join(METHODS)})")
     check_sparsity(float(sparsity))
     bm, bn = parse_block(block)
-    if steps is not None and steps < 0:
-        raise UserError(f"--steps {steps} must be >= 0")
+    check_recovery_args(steps, batch, time_budget)
     ref = resolve_model(model)
     if ref.kind == "onnx":
         raise UserError(
@@ -78,9 +87,13 @@ def run_prune(
     out = Path(out)
     check_output_dir(out, force)  # fail before minutes of work, not after
     cfg = read_config(ref.path)
-    textset = calib.load_data_file(data) if data is not None else calib.default_set()
+    max_len = calib.calibration_length(cfg, max_len)
+    textset = calib.load_data(data)
 
-    ctx, tokenize, cal, held = make_context(ref.path, textset, bm, bn, float(sparsity), seed, steps, progress)
+    ctx, tokenize, cal, held = make_context(
+        ref.path, textset, bm, bn, float(sparsity), seed, steps, progress, batch, max_len
+    )
+    ctx.on_step, ctx.deadline = on_step, deadline
     student, teacher, targets, heads = ctx.student, ctx.teacher, ctx.targets, ctx.heads
     log.info(
         "pruning %s with %s to %.3f in %dx%d blocks (%d matrices)",
@@ -93,7 +106,7 @@ def run_prune(
     )
     result = _methods()[method](ctx)
     ctx.apply(result.masks)  # pruned weights are exact zeros whatever the method did after masking
-    fid = fidelity(student, teacher, calib.make_batches(tokenize, held, BATCH))
+    fid = fidelity(student, teacher, calib.make_batches(tokenize, held, batch))
     report: dict[str, Any] = {
         "model": ref.name,
         "source": str(ref.path),
@@ -106,6 +119,10 @@ def run_prune(
         "steps": steps,
         "data": textset.source,
         "calibration_sentences": len(cal.texts),
+        "batch": batch,
+        "max_len": max_len,
+        "time_budget_s": time_budget,
+        "recovery": ctx.recovery,
         "settings": result.settings,
         **sparsity_report(targets, bm, bn, float(sparsity)),
         **dead_structures(targets, heads),
@@ -141,6 +158,8 @@ def make_context(
     seed: int = 0,
     steps: int | None = None,
     progress: Callable[[str], None] | None = None,
+    batch: int = BATCH,
+    max_len: int | None = None,
 ) -> tuple[Context, calib.Tokenize, calib.TextSet, calib.TextSet]:
     """Load student + teacher, find targets, check the block, tokenize calibration text."""
     seed_all(seed)
@@ -162,7 +181,7 @@ def make_context(
             log.info("the model has no classification head: labels are ignored, distilling only")
             cal.labels = None
             held.labels = None
-    max_len = calib.calibration_length(read_config(folder))
+    max_len = calib.calibration_length(read_config(folder), max_len)
     tokenize = calib.make_tokenizer(folder, int(student.config.vocab_size), max_len)
     ctx = Context(
         student,
@@ -172,7 +191,7 @@ def make_context(
         bn,
         sparsity,
         heads,
-        calib.make_batches(tokenize, cal, BATCH),
+        calib.make_batches(tokenize, cal, batch),
         seed=seed,
         steps=steps,
         progress=progress,

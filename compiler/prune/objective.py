@@ -5,6 +5,12 @@ prunable targets and the calibration batches, and offers the building blocks
 the methods share: the distillation loss, a masked fine-tune loop, gradient
 samples for Fisher estimates, and fidelity on held-out sentences.
 
+Teacher outputs are cached in fp16 up to :data:`TEACHER_CACHE_BYTES`; batches beyond
+that are recomputed when they are used (a teacher forward is about a third of a step),
+so memory stays bounded whatever the amount of text.  Fine-tuning stops at the time
+budget (``deadline``) and, where the masks are fixed, keeps the parameters with the best
+loss on a few validation batches that it does not train on.
+
 Loss without labels: per-layer hidden-state MSE (normalised by the teacher's
 energy) + (1 - cosine) of mean-pooled sentence embeddings.  With labels and a
 classification head: + cross-entropy + KL to the teacher's logits (T = 2).
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +36,11 @@ log = logging.getLogger(__name__)
 
 Batch = dict[str, torch.Tensor]
 Masks = dict[str, torch.Tensor]  # target name -> bool keep mask, weight shape
+StepHook = Callable[[int, int, float], None]  # (step done, steps, loss) for a progress bar
+
+TEACHER_CACHE_BYTES = 1 << 30  # fp16 teacher hidden states kept at most; the rest is recomputed
+VAL_BATCHES = 2  # calibration batches held back to choose the best fine-tuned parameters
+EVALS_PER_RUN = 8  # validation passes per fine-tune run (best-checkpoint granularity)
 
 
 def seed_all(seed: int) -> None:
@@ -46,6 +58,13 @@ class Outputs:
     @property
     def embedding(self) -> torch.Tensor:
         return mean_pool(self.hidden[-1], self.mask)
+
+    def nbytes(self) -> int:
+        return sum(h.numel() * h.element_size() for h in self.hidden)
+
+    def cast(self, dtype: torch.dtype) -> Outputs:
+        lg = None if self.logits is None else self.logits.to(dtype)
+        return Outputs(tuple(h.to(dtype) for h in self.hidden), lg, self.mask)
 
 
 def mean_pool(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -96,8 +115,12 @@ class Context:
     seed: int = 0
     steps: int | None = None
     lr: float = 1e-4
-    teacher_out: list[Outputs] = field(default_factory=list)
     progress: Callable[[str], None] | None = None
+    on_step: StepHook | None = None
+    deadline: float | None = None  # time.monotonic() at which fine-tuning stops
+    cache_bytes: int = TEACHER_CACHE_BYTES
+    teacher_cache: dict[int, Outputs] = field(default_factory=dict)
+    recovery: dict[str, Any] = field(default_factory=dict)  # what fine-tuning did, for the report
 
     def __post_init__(self) -> None:
         self.teacher.eval()
@@ -105,8 +128,32 @@ class Context:
         for n, p in self.student.named_parameters():
             if "embeddings" in n:
                 p.requires_grad_(False)  # never trained here; skips a large dense gradient
-        with torch.no_grad():
-            self.teacher_out = [run_model(self.teacher, b) for b in self.calib]
+        n = len(self.calib)
+        nval = min(VAL_BATCHES, n // 5)
+        self.val = list(range(n - nval, n))  # held back from training when there is enough text
+        self.train_idx = list(range(n - nval)) or list(range(n))
+        self._cached_bytes = 0
+        self.recovery = {"steps_done": 0, "stopped_at_time_budget": False, "validation_batches": nval}
+
+    # -- teacher outputs: fp16 cache, bounded; recomputed beyond the bound ----------
+    @torch.no_grad()
+    def teacher_outputs(self, i: int) -> Outputs:
+        hit = self.teacher_cache.get(i)
+        if hit is not None:
+            return hit.cast(torch.float32)
+        half = run_model(self.teacher, self.calib[i]).cast(torch.float16)  # cached or not: same numbers
+        if self._cached_bytes + half.nbytes() <= self.cache_bytes:
+            self.teacher_cache[i] = half
+            self._cached_bytes += half.nbytes()
+        return half.cast(torch.float32)
+
+    def reset_teacher_cache(self) -> None:
+        """After the teacher's weights change (a hidden permutation)."""
+        self.teacher_cache.clear()
+        self._cached_bytes = 0
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     # -- masks -------------------------------------------------------------
     def masks_from_blocks(self, block_keep: dict[str, torch.Tensor]) -> Masks:
@@ -120,17 +167,21 @@ class Context:
     # -- losses ------------------------------------------------------------
     def batch_loss(self, i: int) -> torch.Tensor:
         b = self.calib[i]
-        return distill_loss(run_model(self.student, b), self.teacher_out[i], b.get("labels"))
+        return distill_loss(run_model(self.student, b), self.teacher_outputs(i), b.get("labels"))
 
     @torch.no_grad()
     def eval_loss(self, n_batches: int | None = None) -> float:
         idx = range(len(self.calib) if n_batches is None else min(n_batches, len(self.calib)))
         return float(np.mean([float(self.batch_loss(i)) for i in idx]))
 
+    @torch.no_grad()
+    def val_loss(self) -> float:
+        return float(np.mean([float(self.batch_loss(i)) for i in self.val]))
+
     def batch_order(self, seed_offset: int = 0) -> Iterator[int]:
         rng = random.Random(self.seed * 1000003 + seed_offset)
         while True:
-            order = list(range(len(self.calib)))
+            order = list(self.train_idx)
             rng.shuffle(order)
             yield from order
 
@@ -143,8 +194,13 @@ class Context:
         lr: float | None = None,
         seed_offset: int = 0,
     ) -> list[float]:
-        """Distil the student towards the teacher for ``steps`` Adam steps; pruned weights stay zero."""
-        if steps <= 0:
+        """Distil the student towards the teacher for ``steps`` Adam steps; pruned weights stay zero.
+
+        Stops early at the time budget.  With fixed ``masks`` and validation batches, the
+        parameters with the lowest validation loss (checked :data:`EVALS_PER_RUN` times) are kept.
+        """
+        if steps <= 0 or self.out_of_time():
+            self.recovery["stopped_at_time_budget"] |= steps > 0
             return []
         params = [p for p in self.student.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=lr or self.lr, weight_decay=0.0)
@@ -152,11 +208,13 @@ class Context:
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda k: min((k + 1) / warm, max(0.0, (steps - k) / max(1, steps - warm)))
         )
+        keep_best = masks is not None and bool(self.val)
+        every = max(1, steps // EVALS_PER_RUN)
+        best = (self.val_loss(), 0, _snapshot(params)) if keep_best else None
         order = self.batch_order(seed_offset)
-        losses = []
+        losses: list[float] = []
         for k in range(steps):
-            i = next(order)
-            loss = self.batch_loss(i)
+            loss = self.batch_loss(next(order))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -166,9 +224,31 @@ class Context:
             if hook is not None:
                 hook(k)
             losses.append(float(loss.detach()))
-            if self.progress and (k % 10 == 0 or k == steps - 1):
-                self.progress(f"fine-tune step {k + 1}/{steps} loss {losses[-1]:.4f}")
+            self._report_step(k, steps, losses[-1])
+            stop = self.out_of_time()
+            if best is not None and ((k + 1) % every == 0 or k == steps - 1 or stop):
+                v = self.val_loss()
+                if v < best[0]:
+                    best = (v, k + 1, _snapshot(params))
+            if stop:
+                self.recovery["stopped_at_time_budget"] = True
+                log.info("time budget reached after %d of %d fine-tune steps", k + 1, steps)
+                break
+        self.recovery["steps_done"] += len(losses)
+        if best is not None:
+            with torch.no_grad():
+                for p, b in zip(params, best[2], strict=True):
+                    p.copy_(b)
+            self.recovery.update(
+                best_step=best[1], best_val_loss=float(f"{best[0]:.6g}"), last_steps=len(losses)
+            )
         return losses
+
+    def _report_step(self, k: int, steps: int, loss: float) -> None:
+        if self.on_step is not None:
+            self.on_step(k + 1, steps, loss)
+        elif self.progress and (k % 10 == 0 or k == steps - 1):
+            self.progress(f"fine-tune step {k + 1}/{steps} loss {loss:.4f}")
 
     # -- gradient samples (Fisher) --------------------------------------------
     def grad_samples(
@@ -203,6 +283,10 @@ class Context:
             yield {t.name: g.detach() for t, g in zip(self.targets, grads, strict=True)}
             if self.progress and k % 16 == 0:
                 self.progress(f"gradient sample {k + 1}/{n}")
+
+
+def _snapshot(params: list[torch.nn.Parameter]) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in params]
 
 
 def _gather(batches: list[Batch], sub: list[tuple[int, int]]) -> Batch:

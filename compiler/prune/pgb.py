@@ -9,8 +9,11 @@ Grouping for BERT Pruning").
    same column blocks sit in the same block row: greedy grouping, seeded with the
    most salient remaining unit, filled with the units that carry most saliency in
    the seed's important columns.  The permutation is applied to the weights and
-   biases, so the model computes exactly the same function.  The hidden (residual)
-   dimension is never permuted: that would touch embeddings and LayerNorm.
+   biases, so the model computes exactly the same function.  With ``PERMUTE_HIDDEN``
+   the hidden (residual) dimension is grouped the same way first, with one permutation
+   applied to the whole model (compiler/prune/permute_hidden.py: embeddings, every
+   layer's input columns and output rows, LayerNorm parameters); the encoder's output
+   then comes out permuted (recorded in the report as ``hidden_permutation``).
 3. Groups: blocks of the permuted matrices, ranked globally by saliency; the top
    (1 - s) of all blocks are kept.  A head whose V or O blocks, or whose Q and K
    blocks, are all gone is pruned whole.  A layer where no important group forms
@@ -29,15 +32,22 @@ import math
 import torch
 
 from compiler.prune.blocks import block_sum, expand, n_zero_blocks
+from compiler.prune.compensate import compensate
 from compiler.prune.objective import Context
+from compiler.prune.permute_hidden import hidden_profile, permute_hidden, permute_saliency
 from compiler.prune.result import PruneResult
-from compiler.prune.targets import Target, by_layer
+from compiler.prune.targets import Target, by_layer, find_targets
 
 log = logging.getLogger(__name__)
 
 GRAD_SAMPLES = 32
 FINETUNE_STEPS = 40
 MIN_LAYER_KEEP = 0.02  # a layer keeping fewer than 2% of its blocks has no important group
+# off by default: the pruned encoder's output would come out permuted (cosines to other
+# sentences and linear probes are unchanged, but embeddings are no longer comparable with
+# the dense model's without the recorded permutation); docs/pruning.md
+PERMUTE_HIDDEN = False
+COMPENSATE = False  # refit the kept weights by least squares before fine-tuning (compensate.py)
 
 
 def saliency(ctx: Context, n: int) -> dict[str, torch.Tensor]:
@@ -180,9 +190,22 @@ def _cleanup_heads(
     return changed
 
 
+def permute_hidden_dim(ctx: Context, s: dict[str, torch.Tensor], keep_frac: float) -> list[int]:
+    """Group hidden units by saliency; permute student, teacher and saliencies alike."""
+    g = ctx.bm * ctx.bn // math.gcd(ctx.bm, ctx.bn)
+    hidden = ctx.targets[0].shape[1]
+    perm = group_order(hidden_profile(s, ctx.targets, ctx.bm, ctx.bn), min(g, hidden), keep_frac)
+    permute_hidden(ctx.student, ctx.targets, perm)
+    permute_hidden(ctx.teacher, find_targets(ctx.teacher), perm)
+    permute_saliency(s, ctx.targets, perm)
+    ctx.reset_teacher_cache()
+    return perm.tolist()
+
+
 def prune_pgb(ctx: Context) -> PruneResult:
     s = saliency(ctx, GRAD_SAMPLES)
     keep_frac = 1.0 - ctx.sparsity
+    hidden_perm = permute_hidden_dim(ctx, s, keep_frac) if PERMUTE_HIDDEN else None
     perms = {}
     for layer, d in by_layer(ctx.targets).items():
         perms[layer] = permute_layer(ctx, d, s, keep_frac)
@@ -197,7 +220,9 @@ def prune_pgb(ctx: Context) -> PruneResult:
             scores[n] = scores[n] / mean
     keep, dropped, dead_heads = select(ctx, scores, MIN_LAYER_KEEP)
     masks = {t.name: expand(keep[t.name], ctx.bm, ctx.bn, t.shape) for t in ctx.targets}
+    dense = {t.name: t.weight.detach().clone() for t in ctx.targets} if COMPENSATE else {}
     ctx.apply(masks)
+    comp = compensate(ctx, masks, dense) if COMPENSATE else None
     steps = FINETUNE_STEPS if ctx.steps is None else ctx.steps
     ctx.finetune(steps, masks)
     return PruneResult(
@@ -208,11 +233,15 @@ def prune_pgb(ctx: Context) -> PruneResult:
             "lr": ctx.lr,
             "min_layer_keep": MIN_LAYER_KEEP,
             "budget": "global",
+            "permute_hidden": PERMUTE_HIDDEN,
+            "compensate": COMPENSATE,
         },
         info={
             "dropped_layers": dropped,
             "dead_heads": {str(k): v for k, v in dead_heads.items()},
             "permuted": True,
+            **({"hidden_permutation": hidden_perm} if hidden_perm is not None else {}),
+            **({"compensation_error": comp} if comp is not None else {}),
         },
         dropped_layers=dropped,
     )
