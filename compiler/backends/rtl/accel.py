@@ -12,7 +12,7 @@ What is built (``hls_templates/rtl/accel.sv.j2`` around the layer datapath of
 * the embedding LayerNorm; the token / position / type gather stays on the host
   (three table lookups), which sends their int32 sum;
 * an AXI4-Lite control port with the Vitis ``ap_ctrl_hs`` register map and five
-  64-bit arguments (:data:`REGISTERS`), and one AXI4 master (512-bit) for the
+  64-bit arguments (:mod:`kernel_args`), and one AXI4 master (512-bit) for the
   weight image, the input and the output buffers;
 * ``mode = 1`` loads the weight image into the tables (once), ``mode = 0`` runs
   one sequence: input -> embedding LayerNorm -> layers -> output.
@@ -36,7 +36,8 @@ import jinja2
 import numpy as np
 
 from compiler.backends.rtl import layer as rtl_layer
-from compiler.backends.rtl import nonlinear, verilate
+from compiler.backends.rtl import nonlinear, verilate, xo
+from compiler.backends.rtl.kernel_args import ARGS, MAXI_DATA_BITS, MAXI_PORT, REGISTERS
 from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, table_words, with_engine
 from compiler.backends.rtl.pad import pad_layers
 from compiler.errors import UserError
@@ -50,10 +51,8 @@ AXI_SV = RTL_DIR / "sparsehls_axi.sv"
 TOP = "sparsehls_accel"
 CORE = "sparsehls_layer"
 SOURCES = (*rtl_layer.SOURCES, AXI_SV)
-DW = 512  # AXI data bits
+DW = MAXI_DATA_BITS  # AXI data bits
 BEAT = DW // 8  # bytes per beat
-#: the kernel's arguments: name -> register offset (64-bit each, low word first)
-REGISTERS = {"weights": 0x10, "input": 0x18, "output": 0x20, "n_tokens": 0x28, "mode": 0x30}
 MODE_RUN, MODE_LOAD = 0, 1
 EMB_UNIT = 11  # tbl_unit of the embedding LayerNorm (the layer's are layer.TBL_UNITS)
 MAX_LAYERS = 255
@@ -372,7 +371,7 @@ def _engine_inst(module: str, name: str, signals: tuple[tuple[str, str, int], ..
         f".cmd_addr({name}_cmd_addr)", f".cmd_beats({name}_cmd_beats)", f".busy({name}_busy)", f".done({name}_done)",
     ]  # fmt: skip
     ports += [f".{stream}_{s}({name}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
-    ports += [f".m_axi_{n}(m_axi_gmem_{n})" for n, _, _ in signals]
+    ports += [f".m_axi_{n}({MAXI_PORT}_{n})" for n, _, _ in signals]
     body = ",\n      ".join(ports)
     return f"  {module} #(.DW(DW), .AW(64), .MAXBURST(64)) u_{name} (\n      {body}\n  );"
 
@@ -400,7 +399,8 @@ def render_accel(plan: AccelPlan) -> dict[str, str]:
         x_beats=s.x_beats,
         layers=len(plan.layers),
         registers=REGISTERS,
-        arg_index={n: i for i, n in enumerate(REGISTERS)},
+        arg_index={a.name: i for i, a in enumerate(ARGS)},
+        maxi_port=MAXI_PORT,
         maxi_ports=_maxi_ports(),
         mask_beats=plan.mask_beats,
         in_row_beats=plan.in_row_beats,
@@ -421,15 +421,18 @@ def render_accel(plan: AccelPlan) -> dict[str, str]:
     return {f"{CORE}.sv": rtl_layer.render_layer(s, plan.core), f"{TOP}.sv": top}
 
 
-def write_accel(plan: AccelPlan, folder: Path) -> dict[str, Path]:
-    """Write the generated sources and the weight image (``weights.bin``) for the user."""
+def write_accel(plan: AccelPlan, folder: Path, board: str = "") -> dict[str, Path]:
+    """Write the generated sources, the weight image (``weights.bin``) and the Vitis RTL-kernel
+    package (``vitis/``: :mod:`xo`, its Makefile defaulting to ``board``, else the U250)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
-    for name, text in render_accel(plan).items():
+    generated = render_accel(plan)
+    for name, text in generated.items():
         (folder / name).write_text(text)
         out[name.removesuffix(".sv")] = folder / name
     (folder / "weights.bin").write_bytes(weight_image(plan))
+    out["vitis"] = xo.write_package(folder, SOURCES, generated, board or "u250")
     return out
 
 
@@ -582,7 +585,6 @@ def run_accel(
         "runs": np.array(len(seqs)),
         "hidden": np.array(plan.hidden),
         "out_row": np.array(plan.out_row_beats * BEAT),
-        "registers": np.array([REGISTERS[n] for n in REGISTERS]),
         "load_budget": np.array(4 * load_cycles_model(plan) + 10_000),
     }
     for i, s in enumerate(seqs):
