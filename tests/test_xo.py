@@ -1,0 +1,162 @@
+"""The accelerator's Vitis RTL-kernel package (compiler/backends/rtl/xo.py), checked without Vitis.
+
+kernel.xml, package_xo.tcl and the connectivity files are compared with what was
+rendered: the register map with the argument decode of the rendered top and of
+``sparsehls_axil_ctrl`` (hls_templates/rtl/sparsehls_axi.sv) and with the testbench's
+calls; every port with the top's port list, parsed here on its own (a regex over the
+SystemVerilog, not the Python that printed it); every bank with the board table.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from compiler.backends.rtl import accel, accel_tb, kernel_args, xo
+from compiler.backends.rtl.linear import RTL_DIR
+from compiler.errors import UserError
+from compiler.hw.boards import BOARDS
+from compiler.passes.pipeline import STRUCTURE_PASSES, run_passes
+from compiler.passes.quantize import quantize
+from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
+
+AXI4_MASTER = (
+    "AWADDR AWLEN AWSIZE AWBURST AWVALID AWREADY WDATA WSTRB WLAST WVALID WREADY BRESP BVALID BREADY "
+    "ARADDR ARLEN ARSIZE ARBURST ARVALID ARREADY RDATA RRESP RLAST RVALID RREADY"
+).split()
+AXI4_LITE = "AWADDR AWVALID AWREADY WDATA WSTRB WVALID WREADY BRESP BVALID BREADY ARADDR ARVALID ARREADY RDATA RRESP RVALID RREADY".split()  # noqa: E501
+
+
+@pytest.fixture(scope="module")
+def plan() -> accel.AccelPlan:
+    g = make_bert_graph(layers=2, hidden=64, heads=2, ffn=128, seq=16, block=(8, 8), seed=11)
+    g, _ = run_passes(g, STRUCTURE_PASSES)
+    g = quantize(zero_blocks(g, 0.7, seed=3), random_feeds(g, 4, seed=1))
+    return accel.plan_accel(g)
+
+
+@pytest.fixture(scope="module")
+def package(plan: accel.AccelPlan, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("xo") / "rtl"
+    accel.write_accel(plan, folder, board="u280")
+    return folder
+
+
+def sv_ports(sv: str, module: str) -> dict[str, int]:
+    """Port name -> bits, from the ANSI port list of ``module``."""
+    head = re.search(rf"module\s+{module}\s*(?:#\(.*?\))?\s*\((.*?)\);", sv, re.S)
+    assert head, f"module {module} not found"
+    ports = {}
+    for m in re.finditer(
+        r"(?:input|output)\s+(?:wire|logic)?\s*(\[\s*(\d+)\s*:\s*0\s*\])?\s*(\w+)", head.group(1)
+    ):
+        ports[m.group(3)] = int(m.group(2)) + 1 if m.group(1) else 1
+    return ports
+
+
+def kernel(package: Path) -> ET.Element:
+    k = ET.parse(package / "vitis" / "kernel.xml").getroot().find("kernel")
+    assert k is not None
+    return k
+
+
+def test_register_map_is_the_rtls_and_the_testbenchs(package: Path) -> None:
+    k = kernel(package)
+    assert k.get("name") == xo.KERNEL and k.get("hwControlProtocol") == "ap_ctrl_hs"
+    axi = (RTL_DIR / "sparsehls_axi.sv").read_text()
+    lo = re.search(r"ra == 12'\((\d+) \+ (\d+) \* i\)\) rmux = args\[i\*64\+:32\]", axi)
+    assert lo, "sparsehls_axil_ctrl's argument read decode not found"
+    base, stride = int(lo.group(1)), int(lo.group(2))
+    top = (package / "sparsehls_accel.sv").read_text()
+    nargs = int(re.search(r"sparsehls_axil_ctrl #\(\.NARGS\((\d+)\)\)", top).group(1))  # type: ignore[union-attr]
+    index = {m.group(1): int(m.group(2)) for m in re.finditer(r"assign a_(\w+) = args\[(\d+)\*64", top)}
+    args = k.findall("args/arg")
+    assert len(args) == nargs == len(index)
+    for i, a in enumerate(args):
+        name = a.get("name", "")
+        assert int(a.get("id", "-1")) == i and index[name] == i
+        assert int(a.get("offset", ""), 16) == base + stride * i, name
+        assert int(a.get("size", ""), 16) == stride  # one 64-bit register each
+        assert a.get("addressQualifier") == ("1" if a.get("port", "").startswith("m_axi") else "0")
+    # the testbench writes these registers (kernel_args.REGISTERS) and calls with these names
+    assert accel_tb.REGISTERS is kernel_args.REGISTERS
+    assert {a.get("name"): int(a.get("offset", ""), 16) for a in args} == kernel_args.REGISTERS
+    tree = ast.parse(Path(accel_tb.__file__).read_text())
+    called = {
+        kw.arg
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "call"
+        for kw in node.keywords
+    }
+    assert called == {
+        a.get("name") for a in args
+    }  # load (weights, mode) + run (input, output, n_tokens, mode)
+
+
+def test_ports_exist_in_the_rendered_top(package: Path) -> None:
+    top = (package / "sparsehls_accel.sv").read_text()
+    ports = sv_ports(top, xo.KERNEL)
+    assert ports["ap_clk"] == ports["ap_rst_n"] == ports["interrupt"] == 1
+    for p in kernel(package).findall("ports/port"):
+        name, width = p.get("name", ""), int(p.get("dataWidth", "0"))
+        if p.get("mode") == "slave":
+            assert all(f"{name}_{s}" in ports for s in AXI4_LITE), name
+            assert ports[f"{name}_WDATA"] == ports[f"{name}_RDATA"] == width
+            assert 2 ** ports[f"{name}_AWADDR"] == int(p.get("range", ""), 16)
+        else:
+            assert all(f"{name}_{s}" in ports for s in AXI4_MASTER), name
+            assert ports[f"{name}_WDATA"] == ports[f"{name}_RDATA"] == width
+            assert ports[f"{name}_WSTRB"] == width // 8 and ports[f"{name}_AWADDR"] == 64
+    for a in kernel(package).findall("args/arg"):
+        assert a.get("port") in {p.get("name") for p in kernel(package).findall("ports/port")}
+    tcl = (package / "vitis" / "package_xo.tcl").read_text()
+    for busif in re.findall(r"-busif (\w+)", tcl):
+        assert any(p.startswith(busif + "_") for p in ports), busif
+    assert f"-kernel_name {xo.KERNEL}" in tcl and "-kernel_xml $here/kernel.xml" in tcl
+    listed = re.search(r"foreach f \{(.*?)\}", tcl).group(1).split()  # type: ignore[union-attr]
+    assert sorted(listed) == sorted(f"src/{p.name}" for p in (package / "vitis" / "src").iterdir())
+    assert listed.index("src/sparsehls_pkg.sv") == 0  # the package before its users
+    assert (package / "vitis" / "src" / "sparsehls_accel.sv").read_text() == top
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_connectivity_names_real_ports_and_banks(package: Path, board: str) -> None:
+    b = BOARDS[board]
+    text = (package / "vitis" / f"connectivity_{board}.cfg").read_text()
+    assert "[connectivity]" in text
+    nk = re.findall(r"^nk=(\w+):(\d+):(\w+)$", text, re.M)
+    assert nk == [(xo.KERNEL, "1", xo.CU)]
+    pointers = {
+        a.get("name") for a in kernel(package).findall("args/arg") if a.get("addressQualifier") == "1"
+    }
+    sps = re.findall(r"^sp=(\w+)\.(\w+):(\w+)\[(\d+)\]$", text, re.M)
+    assert {s[1] for s in sps} == pointers and all(s[0] == xo.CU for s in sps)
+    assert len({(s[2], s[3]) for s in sps}) == 1  # one AXI master: one bank
+    for _, _, mem, n in sps:
+        assert mem == b.memory and int(n) < b.channels
+    slr = re.findall(r"^slr=(\w+):SLR(\d+)$", text, re.M)
+    assert len(slr) == 1 and slr[0][0] == xo.CU and int(slr[0][1]) < b.slrs
+    make = (package / "vitis" / "Makefile").read_text()
+    assert f"PLATFORM_{board} := {b.platform}" in make
+    assert "BOARD ?= u280" in make and "v++ -l" in make
+
+
+def test_package_is_deterministic(plan: accel.AccelPlan, package: Path, tmp_path: Path) -> None:
+    """Same plan, same bytes: a second rendering of the package equals the first file for file."""
+    again = accel.write_accel(plan, tmp_path, board="u280")["vitis"]
+    first = package / "vitis"
+    names = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(again)) for p in again.rglob("*") if p.is_file())
+    for n in names:
+        assert (first / n).read_bytes() == (again / n).read_bytes(), n
+    assert len(names) == 3 + len(BOARDS) + len(accel.SOURCES) + 2  # xml, tcl, Makefile, cfgs, sources
+
+
+def test_unknown_board_is_one_line() -> None:
+    with pytest.raises(UserError, match="unknown board 'u999'") as e:
+        xo.connectivity_cfg("u999")
+    assert "\n" not in str(e.value)
