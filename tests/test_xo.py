@@ -10,7 +10,10 @@ SystemVerilog, not the Python that printed it); every bank with the board table.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,10 +22,12 @@ import pytest
 from compiler.backends.rtl import accel, accel_tb, kernel_args, xo
 from compiler.backends.rtl.linear import RTL_DIR
 from compiler.errors import UserError
-from compiler.hw.boards import BOARDS
+from compiler.hw.boards import BOARDS, get_board
+from compiler.ir.graph import Graph
 from compiler.passes.pipeline import STRUCTURE_PASSES, run_passes
 from compiler.passes.quantize import quantize
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
+from tests.xclbins import make_xclbin
 
 AXI4_MASTER = (
     "AWADDR AWLEN AWSIZE AWBURST AWVALID AWREADY WDATA WSTRB WLAST WVALID WREADY BRESP BVALID BREADY "
@@ -32,17 +37,25 @@ AXI4_LITE = "AWADDR AWVALID AWREADY WDATA WSTRB WVALID WREADY BRESP BVALID BREAD
 
 
 @pytest.fixture(scope="module")
-def plan() -> accel.AccelPlan:
+def graph() -> Graph:
     g = make_bert_graph(layers=2, hidden=64, heads=2, ffn=128, seq=16, block=(8, 8), seed=11)
     g, _ = run_passes(g, STRUCTURE_PASSES)
-    g = quantize(zero_blocks(g, 0.7, seed=3), random_feeds(g, 4, seed=1))
-    return accel.plan_accel(g)
+    return quantize(zero_blocks(g, 0.7, seed=3), random_feeds(g, 4, seed=1))
 
 
 @pytest.fixture(scope="module")
-def package(plan: accel.AccelPlan, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def plan(graph: Graph) -> accel.AccelPlan:
+    return accel.plan_accel(graph)
+
+
+@pytest.fixture(scope="module")
+def package(plan: accel.AccelPlan, graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``sparsehls rtlsim`` writes to PROJECT/rtlsim/rtl: the RTL, weights.bin, vitis/, host/."""
     folder = tmp_path_factory.mktemp("xo") / "rtl"
     accel.write_accel(plan, folder, board="u280")
+    accel.write_host_data(
+        plan, accel.sequences_from_feeds(plan, graph, random_feeds(graph, 2, seed=5)), folder
+    )
     return folder
 
 
@@ -153,10 +166,75 @@ def test_package_is_deterministic(plan: accel.AccelPlan, package: Path, tmp_path
     assert names == sorted(str(p.relative_to(again)) for p in again.rglob("*") if p.is_file())
     for n in names:
         assert (first / n).read_bytes() == (again / n).read_bytes(), n
-    assert len(names) == 3 + len(BOARDS) + len(accel.SOURCES) + 2  # xml, tcl, Makefile, cfgs, sources
+    assert len(names) == 4 + len(BOARDS) + len(accel.SOURCES) + 2  # xml, args, tcl, Makefile, cfgs, sources
 
 
 def test_unknown_board_is_one_line() -> None:
     with pytest.raises(UserError, match="unknown board 'u999'") as e:
         xo.connectivity_cfg("u999")
     assert "\n" not in str(e.value)
+
+
+def test_host_data_is_what_the_testbench_sends(plan: accel.AccelPlan, package: Path) -> None:
+    meta = (package / "host" / "meta.txt").read_text().split()
+    assert meta == [str(plan.out_row_beats * accel.BEAT), "2", "16", "16"]
+    assert (package / "host" / "golden1.bin").stat().st_size == 16 * int(meta[0])
+    args = (package / "vitis" / "kernel_args.txt").read_text().splitlines()[1:]
+    assert [a.split() for a in args] == [
+        [a.name, str(int(a.pointer)), f"0x{kernel_args.REGISTERS[a.name]:X}"] for a in kernel_args.ARGS
+    ]
+
+
+HOST = Path(__file__).resolve().parents[1] / "runtime" / "host"
+XRT_HEADERS = [Path("/opt/xilinx/xrt/include/xrt/xrt_device.h"), Path("/usr/include/xrt/xrt/xrt_device.h")]
+needs_xrt_headers = pytest.mark.skipif(
+    not any(h.is_file() for h in XRT_HEADERS) or shutil.which("g++") is None or shutil.which("make") is None,
+    reason="XRT headers absent (apt-get install libxrt-dev, or source /opt/xilinx/xrt/setup.sh) or no g++/make",
+)
+
+
+@pytest.fixture(scope="module")
+def accel_host(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """runtime/host/sparsehls_accel_host.cpp compiled and linked against XRT (runtime/host/Makefile accel)."""
+    exe = tmp_path_factory.mktemp("accel-host") / "sparsehls_accel_host"
+    res = subprocess.run(
+        ["make", "-s", "-C", str(HOST), "accel", f"ACCEL_OUT={exe}"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert res.returncode == 0, res.stderr
+    return exe
+
+
+def _run(host: Path, xclbin: Path, rtl: Path) -> tuple[int, list[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "XILINX_XRT"}
+    res = subprocess.run(
+        [str(host), str(xclbin), str(rtl)], capture_output=True, text=True, env=env, timeout=60
+    )
+    return res.returncode, [ln for ln in res.stderr.splitlines() if ln.strip()]
+
+
+def _xclbin(path: Path, kernel: str) -> Path:
+    args = [{"name": a.name, "kind": "m_axi" if a.pointer else "scalar"} for a in kernel_args.ARGS]
+    return make_xclbin(path, kernel, args, get_board("u280").platform)
+
+
+@needs_xrt_headers
+def test_accel_host_gives_xrts_no_device_answer_in_one_line(
+    accel_host: Path, package: Path, tmp_path: Path
+) -> None:
+    """Everything read and checked (args, weights, sequences, XRT's own parse of the xclbin), then
+    xrt::device: no card here, so XRT's own answer, one line, exit 2."""
+    code, lines = _run(accel_host, _xclbin(tmp_path / "accel.xclbin", xo.KERNEL), package)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("sparsehls_accel_host: XRT: ")
+    assert re.search(r"XILINX_XRT not set|no devices? found|device", lines[0], re.I), lines[0]
+
+
+@needs_xrt_headers
+def test_accel_host_refusals_are_one_line(accel_host: Path, package: Path, tmp_path: Path) -> None:
+    code, lines = _run(accel_host, _xclbin(tmp_path / "other.xclbin", "other_top"), package)
+    assert code == 2 and len(lines) == 1 and "not sparsehls_accel" in lines[0], lines
+    code, lines = _run(accel_host, tmp_path / "other.xclbin", tmp_path / "no-project")
+    assert code == 2 and len(lines) == 1 and "kernel_args.txt" in lines[0], lines

@@ -436,6 +436,25 @@ def write_accel(plan: AccelPlan, folder: Path, board: str = "") -> dict[str, Pat
     return out
 
 
+def write_host_data(plan: AccelPlan, seqs: list[Sequence], folder: Path) -> Path:
+    """``folder/host``: the sequences as the XRT host sends them (runtime/host/sparsehls_accel_host.cpp):
+    ``meta.txt`` (output row bytes, runs, then each run's tokens), ``input<i>.bin`` (the input
+    buffer) and ``golden<i>.bin`` (the output buffer the golden model predicts, pad bytes 0)."""
+    root = Path(folder) / "host"
+    root.mkdir(parents=True, exist_ok=True)
+    row = plan.out_row_beats * BEAT
+    meta = [f"{row} {len(seqs)}"]
+    for i, s in enumerate(seqs):
+        t = s.emb.shape[0]
+        (root / f"input{i}.bin").write_bytes(input_buffer(plan, s.emb, s.mask))
+        want = np.zeros((t, row), dtype=np.int8)
+        want[:, : plan.hidden] = s.want
+        (root / f"golden{i}.bin").write_bytes(want.tobytes())
+        meta.append(str(t))
+    (root / "meta.txt").write_text("\n".join(meta) + "\n")
+    return root
+
+
 def table_bytes(plan: AccelPlan) -> int:
     """On-chip bytes of the tables as built (each RAM's depth times its word width)."""
     bits = 0

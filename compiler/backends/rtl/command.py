@@ -182,6 +182,7 @@ def run_rtlsim_accel(
     build_dir = Path(build_root) if build_root is not None else root / "build"
     t0 = time.perf_counter()
     files = accel.write_accel(plan, root / "rtl", board=board)
+    accel.write_host_data(plan, seqs, root / "rtl")
     res = accel.run_accel(plan, seqs, root / "cases" / "accelerator", build_dir, opt=opt)
     first = res["runs"][0]
     cycles, model = int(first["cycles"]), int(first["model_cycles"])

@@ -174,10 +174,17 @@ clean:
 """
 
 
+def args_txt() -> str:
+    """The argument list for the C++ host (runtime/host/sparsehls_accel_host.cpp): name, pointer, offset."""
+    head = "# sparsehls_accel arguments in call order: name, pointer (1) or scalar (0), register\n"
+    return head + "".join(f"{a.name} {int(a.pointer)} {_h(REGISTERS[a.name])}\n" for a in ARGS)
+
+
 def package_files(sources: Mapping[str, str], board: str) -> dict[str, str]:
     """Every text file of the package, by path under ``vitis/`` (``src/`` holds ``sources``)."""
     out = {
         "kernel.xml": kernel_xml(),
+        "kernel_args.txt": args_txt(),
         "package_xo.tcl": package_tcl(list(sources)),
         "Makefile": makefile(board),
     }
