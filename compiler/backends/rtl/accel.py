@@ -26,6 +26,7 @@ from the units' exact formulas (``compiler.hw.timing`` via
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -292,23 +293,46 @@ def weight_image(plan: AccelPlan) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True)
+class BufferLayout:
+    """The input and output buffers of a run call: what the testbench, the XRT hosts and
+    ``layout.json`` (next to the RTL, for ``sparsehls run --backend xrt``) agree on."""
+
+    hidden: int
+    tmax: int
+    mask_beats: int
+    in_row_beats: int
+    out_row_beats: int
+
+    def input_buffer(self, emb: np.ndarray, mask: np.ndarray) -> bytes:
+        """Mask bytes (one per token), then each token's int32 embedding sums on its own beats."""
+        t = emb.shape[0]
+        _check(1 <= t <= self.tmax, f"{t} tokens: the accelerator was built for 1..{self.tmax}")
+        m = np.zeros(self.mask_beats * BEAT, dtype=np.uint8)
+        m[:t] = (np.asarray(mask) != 0).astype(np.uint8)
+        rows = np.zeros((t, self.in_row_beats * (DW // 32)), dtype="<i4")
+        rows[:, : self.hidden] = np.asarray(emb, dtype=np.int64)
+        return m.tobytes() + rows.tobytes()
+
+    def read_output(self, data: bytes, tokens: int) -> np.ndarray:
+        """The ``output`` buffer -> int8 [tokens, hidden] (pad bytes dropped)."""
+        row = self.out_row_beats * BEAT
+        a = np.frombuffer(data[: tokens * row], dtype=np.int8).reshape(tokens, row)
+        return a[:, : self.hidden].astype(np.int64)
+
+
+def layout(plan: AccelPlan) -> BufferLayout:
+    return BufferLayout(plan.hidden, plan.tmax, plan.mask_beats, plan.in_row_beats, plan.out_row_beats)
+
+
 def input_buffer(plan: AccelPlan, emb: np.ndarray, mask: np.ndarray) -> bytes:
-    """The ``input`` buffer of one sequence: mask bytes (one per token), then each token's
-    int32 embedding sums on its own beats."""
-    t = emb.shape[0]
-    _check(1 <= t <= plan.tmax, f"{t} tokens: the accelerator was built for 1..{plan.tmax}")
-    m = np.zeros(plan.mask_beats * BEAT, dtype=np.uint8)
-    m[:t] = (np.asarray(mask) != 0).astype(np.uint8)
-    rows = np.zeros((t, plan.in_row_beats * (DW // 32)), dtype="<i4")
-    rows[:, : plan.hidden] = np.asarray(emb, dtype=np.int64)
-    return m.tobytes() + rows.tobytes()
+    """The ``input`` buffer of one sequence (:meth:`BufferLayout.input_buffer`)."""
+    return layout(plan).input_buffer(emb, mask)
 
 
 def read_output(plan: AccelPlan, data: bytes, tokens: int) -> np.ndarray:
     """The ``output`` buffer -> int8 [tokens, hidden] (pad bytes dropped)."""
-    row = plan.out_row_beats * BEAT
-    a = np.frombuffer(data[: tokens * row], dtype=np.int8).reshape(tokens, row)
-    return a[:, : plan.hidden].astype(np.int64)
+    return layout(plan).read_output(data, tokens)
 
 
 def output_bytes(plan: AccelPlan, tokens: int) -> int:
@@ -432,6 +456,9 @@ def write_accel(plan: AccelPlan, folder: Path, board: str = "") -> dict[str, Pat
         (folder / name).write_text(text)
         out[name.removesuffix(".sv")] = folder / name
     (folder / "weights.bin").write_bytes(weight_image(plan))
+    names = {"kernel": TOP, "emb_input": plan.emb_name, "mask": plan.shape.mask_name, "output": plan.y_name}
+    meta = {**names, **dataclasses.asdict(layout(plan))}
+    (folder / "layout.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     out["vitis"] = xo.write_package(folder, SOURCES, generated, board or "u250")
     return out
 
