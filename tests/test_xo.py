@@ -10,6 +10,7 @@ SystemVerilog, not the Python that printed it); every bank with the board table.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ from compiler.hw.boards import BOARDS, get_board
 from compiler.ir.graph import Graph
 from compiler.passes.pipeline import STRUCTURE_PASSES, run_passes
 from compiler.passes.quantize import quantize
+from runtime.accelerator import open_accelerator, use_accelerator
+from tests import xclbins
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
 from tests.xclbins import make_xclbin
 
@@ -215,9 +218,15 @@ def _run(host: Path, xclbin: Path, rtl: Path) -> tuple[int, list[str]]:
     return res.returncode, [ln for ln in res.stderr.splitlines() if ln.strip()]
 
 
-def _xclbin(path: Path, kernel: str) -> Path:
+def _xclbin(path: Path, kernel: str, hls_offsets: bool = False) -> Path:
+    """An xclbin whose metadata lists the accelerator's arguments at kernel_args' registers (or,
+    ``hls_offsets``, at Vitis HLS's spacing, as tests/xclbins writes them)."""
     args = [{"name": a.name, "kind": "m_axi" if a.pointer else "scalar"} for a in kernel_args.ARGS]
-    return make_xclbin(path, kernel, args, get_board("u280").platform)
+    if hls_offsets:
+        return make_xclbin(path, kernel, args, get_board("u280").platform)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(xclbins, "_register_offsets", lambda a: [kernel_args.REGISTERS[x["name"]] for x in a])
+        return make_xclbin(path, kernel, args, get_board("u280").platform)
 
 
 @needs_xrt_headers
@@ -238,3 +247,48 @@ def test_accel_host_refusals_are_one_line(accel_host: Path, package: Path, tmp_p
     assert code == 2 and len(lines) == 1 and "not sparsehls_accel" in lines[0], lines
     code, lines = _run(accel_host, tmp_path / "other.xclbin", tmp_path / "no-project")
     assert code == 2 and len(lines) == 1 and "kernel_args.txt" in lines[0], lines
+
+
+@pytest.fixture
+def accel_project(package: Path, tmp_path: Path) -> Path:
+    """A project folder holding only what `sparsehls rtlsim` wrote (rtlsim/rtl) and its board."""
+    project = tmp_path / "project"
+    shutil.copytree(package, project / "rtlsim" / "rtl")
+    (project / "report.json").write_text('{"hls": {"board": "u280"}}')
+    return project
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyxrt") is not None, reason="pyxrt is installed here")
+def test_run_xrt_selects_the_accelerator(accel_project: Path, graph: Graph, tmp_path: Path) -> None:
+    """`run --backend xrt` with the accelerator's xclbin drives sparsehls_accel: every check that
+    needs no card passes (kernel, board), then the one line about pyxrt; without --xclbin the
+    accelerator's default xclbin is used."""
+    xclbin = _xclbin(tmp_path / "accel.xclbin", xo.KERNEL)
+    with pytest.raises(UserError, match="pyxrt"):
+        open_accelerator("xrt", accel_project, graph=graph, xclbin=xclbin)
+    shutil.copy(xclbin, accel_project / "rtlsim" / "rtl" / "vitis" / "sparsehls_accel.xclbin")
+    assert use_accelerator(accel_project, None)
+    with pytest.raises(UserError, match="pyxrt"):
+        open_accelerator("xrt", accel_project, graph=graph)
+
+
+def test_run_xrt_refuses_another_accelerator_or_board(
+    accel_project: Path, graph: Graph, tmp_path: Path
+) -> None:
+    hls_offsets = _xclbin(tmp_path / "hls-offsets.xclbin", xo.KERNEL, hls_offsets=True)
+    with pytest.raises(UserError, match="register map differs") as e:
+        open_accelerator("xrt", accel_project, graph=graph, xclbin=hls_offsets)
+    assert "\n" not in str(e.value)
+    with pytest.raises(UserError, match="built for U280, not U250"):
+        open_accelerator("xrt", accel_project, graph=graph, xclbin=hls_offsets, board="u250")
+    other = _xclbin(tmp_path / "other.xclbin", "other_top")  # not the accelerator: the HLS path answers
+    with pytest.raises(UserError, match="no generated HLS project"):
+        open_accelerator("xrt", accel_project, graph=graph, xclbin=other)
+
+
+def test_run_xrt_on_a_missing_project_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.cli import main
+
+    code = main(["run", str(tmp_path / "nothing"), "--text", "hi", "--backend", "xrt"])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert code == 2 and len(err) == 1, err
