@@ -90,13 +90,19 @@ def test_register_map_is_the_rtls_and_the_testbenchs(package: Path) -> None:
     top = (package / "sparsehls_accel.sv").read_text()
     nargs = int(re.search(r"sparsehls_axil_ctrl #\(\.NARGS\((\d+)\)\)", top).group(1))  # type: ignore[union-attr]
     index = {m.group(1): int(m.group(2)) for m in re.finditer(r"assign a_(\w+) = args\[(\d+)\*64", top)}
+    scalar_bits = {
+        m.group(3): int(m.group(2) or 0) + 1 for m in re.finditer(r"logic (\[(\d+):0\] )?a_(\w+);", top)
+    }
     args = k.findall("args/arg")
     assert len(args) == nargs == len(index)
     for i, a in enumerate(args):
         name = a.get("name", "")
         assert int(a.get("id", "-1")) == i and index[name] == i
         assert int(a.get("offset", ""), 16) == base + stride * i, name
-        assert int(a.get("size", ""), 16) == stride  # one 64-bit register each
+        size = int(a.get("size", ""), 16)
+        assert size <= stride and size == int(a.get("hostSize", ""), 16)  # within its 64-bit slot
+        if a.get("addressQualifier") == "0":  # a scalar: the RTL reads no more bits than the host writes
+            assert scalar_bits[name] <= 8 * size, name
         assert a.get("addressQualifier") == ("1" if a.get("port", "").startswith("m_axi") else "0")
     # the testbench writes these registers (kernel_args.REGISTERS) and calls with these names
     assert accel_tb.REGISTERS is kernel_args.REGISTERS
@@ -184,7 +190,8 @@ def test_host_data_is_what_the_testbench_sends(plan: accel.AccelPlan, package: P
     assert (package / "host" / "golden1.bin").stat().st_size == 16 * int(meta[0])
     args = (package / "vitis" / "kernel_args.txt").read_text().splitlines()[1:]
     assert [a.split() for a in args] == [
-        [a.name, str(int(a.pointer)), f"0x{kernel_args.REGISTERS[a.name]:X}"] for a in kernel_args.ARGS
+        [a.name, str(int(a.pointer)), f"0x{kernel_args.REGISTERS[a.name]:X}", str(a.bytes)]
+        for a in kernel_args.ARGS
     ]
 
 

@@ -132,8 +132,8 @@ int run_host(int argc, char** argv) {
     run.set_arg(idx["weights"], wbo);
     run.set_arg(idx["input"], ibo);
     run.set_arg(idx["output"], obo);
-    run.set_arg(idx["n_tokens"], (uint64_t)0);
-    run.set_arg(idx["mode"], (uint64_t)1);
+    run.set_arg(idx["n_tokens"], (uint32_t)0);
+    run.set_arg(idx["mode"], (uint32_t)1);
     auto t0 = std::chrono::steady_clock::now();
     run.start();
     run.wait();
@@ -145,8 +145,8 @@ int run_host(int argc, char** argv) {
         const size_t bytes = tokens[r] * out_row;
         ibo.write(inputs[r].data(), inputs[r].size(), 0);
         ibo.sync(XCL_BO_SYNC_BO_TO_DEVICE, inputs[r].size(), 0);
-        run.set_arg(idx["n_tokens"], (uint64_t)tokens[r]);
-        run.set_arg(idx["mode"], (uint64_t)0);
+        run.set_arg(idx["n_tokens"], (uint32_t)tokens[r]);
+        run.set_arg(idx["mode"], (uint32_t)0);
         t0 = std::chrono::steady_clock::now();
         run.start();
         run.wait();

@@ -10,7 +10,9 @@ table is what every consumer reads:
   connectivity files;
 * the XRT host (``runtime/host/sparsehls_accel_host.cpp``) passes them in this order.
 
-Every register is 64 bits (low word first), pointers and scalars alike: the RTL
+Every argument has a 64-bit register slot (low word first).  Pointers fill it; the
+scalars are 32-bit arguments (``unsigned int``, as in AMD's RTL-kernel examples):
+the host writes the low word only, the high word stays 0 from reset, and the RTL
 reads the low 32 bits of ``n_tokens`` and bit 0 of ``mode``.
 """
 
@@ -38,6 +40,11 @@ class KernelArg:
     doc: str
 
     @property
+    def bytes(self) -> int:
+        """Bytes the host writes (kernel.xml's ``size``): 8 for a pointer, 4 for a scalar."""
+        return 8 if self.pointer else 4
+
+    @property
     def port(self) -> str:
         return MAXI_PORT if self.pointer else CONTROL_PORT
 
@@ -47,12 +54,9 @@ ARGS: tuple[KernelArg, ...] = (
     KernelArg("weights", True, "void*", "the weight image (weights.bin), read by a load call"),
     KernelArg("input", True, "void*", "the mask bytes, then the int32 embedding sums of each token"),
     KernelArg("output", True, "void*", "int8 last hidden state, one row of whole beats per token"),
-    KernelArg("n_tokens", False, "unsigned long", "tokens of this call (1..the built maximum)"),
-    KernelArg(
-        "mode", False, "unsigned long", "1: load the weight image into the tables; 0: run one sequence"
-    ),
+    KernelArg("n_tokens", False, "unsigned int", "tokens of this call (1..the built maximum)"),
+    KernelArg("mode", False, "unsigned int", "1: load the weight image into the tables; 0: run one sequence"),
 )
-ARG_BYTES = 8
 
 
 def offset(index: int) -> int:

@@ -26,7 +26,6 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from compiler.backends.rtl.kernel_args import (
-    ARG_BYTES,
     ARGS,
     CONTROL_ADDR_BITS,
     CONTROL_DATA_BITS,
@@ -76,8 +75,8 @@ def kernel_xml() -> str:
     for i, a in enumerate(ARGS):
         lines.append(
             f'      <arg name="{a.name}" addressQualifier="{1 if a.pointer else 0}" id="{i}" port="{a.port}" '
-            f'size="{_h(ARG_BYTES)}" offset="{_h(REGISTERS[a.name])}" type={quoteattr(a.ctype)} '
-            f'hostOffset="0x0" hostSize="{_h(ARG_BYTES)}"/>'
+            f'size="{_h(a.bytes)}" offset="{_h(REGISTERS[a.name])}" type={quoteattr(a.ctype)} '
+            f'hostOffset="0x0" hostSize="{_h(a.bytes)}"/>'
         )
     lines += ["    </args>", "  </kernel>", "</root>", ""]
     return "\n".join(lines)
@@ -176,8 +175,8 @@ clean:
 
 def args_txt() -> str:
     """The argument list for the C++ host (runtime/host/sparsehls_accel_host.cpp): name, pointer, offset."""
-    head = "# sparsehls_accel arguments in call order: name, pointer (1) or scalar (0), register\n"
-    return head + "".join(f"{a.name} {int(a.pointer)} {_h(REGISTERS[a.name])}\n" for a in ARGS)
+    head = "# sparsehls_accel arguments in call order: name, pointer (1) or scalar (0), register, bytes\n"
+    return head + "".join(f"{a.name} {int(a.pointer)} {_h(REGISTERS[a.name])} {a.bytes}\n" for a in ARGS)
 
 
 def package_files(sources: Mapping[str, str], board: str) -> dict[str, str]:
