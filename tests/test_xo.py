@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ from compiler.hw.boards import BOARDS, get_board
 from compiler.ir.graph import Graph
 from compiler.passes.pipeline import STRUCTURE_PASSES, run_passes
 from compiler.passes.quantize import quantize
-from runtime.accelerator import open_accelerator, use_accelerator
+from runtime.accelerator import has_accelerator, open_accelerator, use_accelerator
 from tests import xclbins
 from tests.irfactory import make_bert_graph, random_feeds, zero_blocks
 from tests.xclbins import make_xclbin
@@ -316,3 +317,46 @@ def test_package_sources_elaborate_with_its_top(package: Path) -> None:
     env = {**os.environ, "VERILATOR_ROOT": str(root)}
     res = subprocess.run(cmd, cwd=vitis, capture_output=True, text=True, env=env, timeout=240)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def compiled_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random BERT (head_dim 16: the RTL attention needs a power of two) with a tokenizer,
+    compiled for the U55C (HLS, no csim)."""
+    from ckpts import make_checkpoint
+    from test_bad_input import add_tokenizer
+
+    from compiler.cli import main
+
+    root = tmp_path_factory.mktemp("xo-project")
+    ckpt = add_tokenizer(make_checkpoint(root / "ckpt", hidden=64, heads=4, ffn=128), 120)
+    project = root / "project"
+    args = ["compile", str(ckpt), "-o", str(project), "--seq-len", "16", "--block", "4x4", "--calib", "4"]
+    assert main([*args, "--board", "u55c", "--no-csim", "-q"]) == 0
+    return project
+
+
+def test_rtlsim_package_only_writes_the_package(
+    compiled_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sparsehls rtlsim PROJECT --package-only`: the accelerator planned for the project's board,
+    written with its package and host data, nothing simulated (no Verilator needed)."""
+    from compiler.cli import main
+
+    assert main(["rtlsim", str(compiled_project), "--package-only"]) == 0
+    rtl = compiled_project / "rtlsim" / "rtl"
+    assert "BOARD ?= u55c" in (rtl / "vitis" / "Makefile").read_text()
+    assert (rtl / "host" / "meta.txt").read_text().split()[1:] == ["1", "16"]
+    assert not (compiled_project / "rtlsim" / "build").exists()
+    report = json.loads((compiled_project / "report.json").read_text())
+    assert report["vitis_package"]["board"] == "u55c" and "rtlsim" not in report
+    assert has_accelerator(compiled_project)
+    assert main(["rtlsim", str(compiled_project), "--package-only", "--layer", "0"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "--package-only" in err[0], err
+    # `run --backend xrt` with an accelerator xclbin: the accelerator path, its checks, one line
+    xclbin = _xclbin(compiled_project / "u280.xclbin", xo.KERNEL)
+    args = ["run", str(compiled_project), "--text", "hello", "--backend", "xrt", "--xclbin", str(xclbin)]
+    assert main(args) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "was built for platform" in err[0] and "U55C" in err[0], err
