@@ -224,7 +224,20 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
 
     check_project(Path(a.project))
     require_writable(Path(a.project), "rtlsim writes its build and report.json there")
-    res = run_rtlsim(Path(a.project), a.layer, chained=not a.per_op, sequences=a.sequences, lanes=a.lanes)
+    res = run_rtlsim(
+        Path(a.project),
+        a.layer,
+        chained=not a.per_op,
+        sequences=a.sequences,
+        lanes=a.lanes,
+        package_only=a.package_only,
+    )
+    if res.get("scope") == "package":
+        update_report(Path(a.project), {"vitis_package": res})
+        _console().print(
+            f"accelerator RTL and Vitis package written (not simulated): {res['vitis']} (docs/deploy.md)"
+        )
+        return 0
     if res.get("scope") == "accelerator":
         _console().print(
             f"accelerator: {res['mismatches']} mismatches over {res['sequences']} sequence(s); "
@@ -405,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--synth",
         action="store_true",
         help="also synthesize the layer's Q engine with Yosys (minutes) -> report.json rtl_resources",
+    )
+    s.add_argument(
+        "--package-only",
+        action="store_true",
+        help="write the accelerator's RTL and its Vitis RTL-kernel package (rtlsim/rtl/vitis) without simulating",
     )
     s.set_defaults(fn=cmd_rtlsim)
 

@@ -163,6 +163,107 @@ class XrtAccelerator(Accelerator):
         return result
 
 
+ACCEL_DIR = Path("rtlsim") / "rtl"  # where `sparsehls rtlsim` writes the accelerator, its package and layout
+ACCEL_XCLBIN = "vitis/sparsehls_accel.xclbin"  # `make -C PROJECT/rtlsim/rtl/vitis xclbin`
+
+
+def accel_interface() -> dict[str, Any]:
+    """The RTL accelerator's interface in interface.json's terms (for ``check_xclbin``), from
+    ``kernel_args``: the table its RTL decodes, its testbench drives and kernel.xml lists."""
+    from compiler.backends.rtl.kernel_args import ARGS, REGISTERS
+
+    args = [{"name": a.name, "kind": "m_axi" if a.pointer else "scalar"} for a in ARGS]
+    return {"top": "sparsehls_accel", "args": args, "register_map": REGISTERS}
+
+
+class XrtAccelAccelerator(Accelerator):
+    """The RTL accelerator (``sparsehls_accel``) on the card, through pyxrt: the calls of its cocotb
+    testbench and of runtime/host/sparsehls_accel_host.cpp -- the weight image once (a load call,
+    mode 1), then one run call per sequence (input, output, n_tokens, mode 0).
+
+    The token / position / type gather stays on the host: the embedding sums (the kernel's input)
+    come from the golden model's integer trace.  Refusals as :class:`XrtAccelerator`'s."""
+
+    backend = "xrt"
+
+    def __init__(
+        self,
+        project: Path,
+        graph: Graph,
+        xclbin: Path | None = None,
+        device: int = 0,
+        board: str | None = None,
+    ) -> None:
+        rtl = Path(project) / ACCEL_DIR
+        self.graph = graph
+        self.layout: dict[str, Any] = read_json(rtl / "layout.json", "object")
+        built_for = project_board(Path(project))
+        if board is not None:
+            check_board(board, built_for)
+        xclbin = Path(xclbin) if xclbin else rtl / ACCEL_XCLBIN
+        check_xclbin(read_xclbin(xclbin), accel_interface(), built_for)
+        if importlib.util.find_spec("pyxrt") is None:
+            raise UserError(
+                "the xrt backend needs XRT's Python binding pyxrt (source /opt/xilinx/xrt/setup.sh)"
+            )
+        import pyxrt
+
+        try:
+            self._open(pyxrt, rtl, xclbin, device)
+        except (RuntimeError, OSError) as e:
+            raise UserError(f"XRT: {' '.join(str(e).split())}") from None
+
+    def _open(self, pyxrt: Any, rtl: Path, xclbin: Path, device: int) -> None:
+        from compiler.backends.rtl.accel import BEAT, MODE_LOAD
+
+        self.px = pyxrt
+        self.dev = pyxrt.device(device)
+        uuid = self.dev.load_xclbin(pyxrt.xclbin(str(xclbin)))
+        self.kernel = pyxrt.kernel(self.dev, uuid, "sparsehls_accel", pyxrt.kernel.cu_access_mode.exclusive)
+        lay = self.layout
+        raw = np.fromfile(rtl / "weights.bin", dtype=np.uint8)
+        in_bytes = lay["mask_beats"] * BEAT + lay["tmax"] * lay["in_row_beats"] * BEAT
+        self.bos = [
+            pyxrt.bo(self.dev, n, pyxrt.bo.normal, self.kernel.group_id(i))
+            for i, n in enumerate((raw.size, in_bytes, lay["tmax"] * lay["out_row_beats"] * BEAT))
+        ]
+        self.bos[0].write(raw, 0)
+        self.bos[0].sync(pyxrt.xclBOSyncDirection.XCL_BO_SYNC_BO_TO_DEVICE, raw.size, 0)
+        self.kernel(*self.bos, 0, MODE_LOAD).wait()  # weights, input, output, n_tokens, mode
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from compiler.backends.rtl.accel import BEAT, MODE_RUN, BufferLayout
+        from compiler.golden import interpreter
+
+        lay = self.layout
+        buf = BufferLayout(
+            **{k: int(lay[k]) for k in ("hidden", "tmax", "mask_beats", "in_row_beats", "out_row_beats")}
+        )
+        trace = interpreter.run(self.graph, feeds, mode="int", trace=True)  # the host's gather
+        if lay["emb_input"] not in trace:
+            raise UserError(
+                f"the project's graph has no tensor {lay['emb_input']}: run `sparsehls rtlsim` again"
+            )
+        emb, mask = np.asarray(trace[lay["emb_input"]]), np.asarray(feeds[lay["mask"]])
+        sync = self.px.xclBOSyncDirection
+        rows = []
+        for b in range(emb.shape[0]):
+            t = emb.shape[1]
+            data = np.frombuffer(buf.input_buffer(emb[b], mask[b]), dtype=np.uint8)
+            self.bos[1].write(data, 0)
+            self.bos[1].sync(sync.XCL_BO_SYNC_BO_TO_DEVICE, data.size, 0)
+            self.kernel(*self.bos, t, MODE_RUN).wait()
+            n = t * buf.out_row_beats * BEAT
+            self.bos[2].sync(sync.XCL_BO_SYNC_BO_FROM_DEVICE, n, 0)
+            rows.append(buf.read_output(bytes(self.bos[2].read(n, 0)), t))
+        return {lay["output"]: np.stack(rows)}
+
+
+def has_accelerator(project: Path) -> bool:
+    """Whether ``sparsehls rtlsim`` wrote the RTL accelerator and its package for ``project``."""
+    return (Path(project) / ACCEL_DIR / "layout.json").is_file()
+
+
 def project_board(project: Path) -> str | None:
     """The board ``project`` was compiled for (report.json ``hls.board``), if it records one."""
     path = Path(project) / "report.json"
@@ -196,6 +297,22 @@ def open_accelerator(
         return GoldenAccelerator(graph)
     if project is None:
         raise UserError(f"the {backend} backend needs a project folder")
+    if backend == "xrt" and use_accelerator(Path(project), kw.get("xclbin")):
+        if graph is None:
+            raise UserError("the xrt backend on the RTL accelerator needs the quantized graph")
+        return XrtAccelAccelerator(project, graph, **kw)
     if not (Path(project) / "hls" / "interface.json").is_file():
         raise UserError(f"{project} has no generated HLS project (hls/interface.json missing)")
     return CsimAccelerator(project) if backend == "csim" else XrtAccelerator(project, **kw)
+
+
+def use_accelerator(project: Path, xclbin: Path | str | None) -> bool:
+    """The xrt backend drives the RTL accelerator when ``--xclbin`` holds ``sparsehls_accel``, or,
+    without ``--xclbin``, when the project has the accelerator and no HLS xclbin
+    (``hls/build/sparsehls.xclbin``) but the accelerator's (``rtlsim/rtl/vitis/``)."""
+    if not has_accelerator(project):
+        return False
+    if xclbin is not None:
+        return Path(xclbin).is_file() and "sparsehls_accel" in read_xclbin(Path(xclbin)).kernels
+    hls = project / "hls" / "build" / "sparsehls.xclbin"
+    return not hls.is_file() and (project / ACCEL_DIR / ACCEL_XCLBIN).is_file()

@@ -12,7 +12,7 @@ What is built (``hls_templates/rtl/accel.sv.j2`` around the layer datapath of
 * the embedding LayerNorm; the token / position / type gather stays on the host
   (three table lookups), which sends their int32 sum;
 * an AXI4-Lite control port with the Vitis ``ap_ctrl_hs`` register map and five
-  64-bit arguments (:data:`REGISTERS`), and one AXI4 master (512-bit) for the
+  64-bit arguments (:mod:`kernel_args`), and one AXI4 master (512-bit) for the
   weight image, the input and the output buffers;
 * ``mode = 1`` loads the weight image into the tables (once), ``mode = 0`` runs
   one sequence: input -> embedding LayerNorm -> layers -> output.
@@ -26,6 +26,7 @@ from the units' exact formulas (``compiler.hw.timing`` via
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,8 @@ import jinja2
 import numpy as np
 
 from compiler.backends.rtl import layer as rtl_layer
-from compiler.backends.rtl import nonlinear, verilate
+from compiler.backends.rtl import nonlinear, verilate, xo
+from compiler.backends.rtl.kernel_args import ARGS, MAXI_DATA_BITS, MAXI_PORT, REGISTERS
 from compiler.backends.rtl.linear import MEM_NAMES, RTL_DIR, table_words, with_engine
 from compiler.backends.rtl.pad import pad_layers
 from compiler.errors import UserError
@@ -50,10 +52,8 @@ AXI_SV = RTL_DIR / "sparsehls_axi.sv"
 TOP = "sparsehls_accel"
 CORE = "sparsehls_layer"
 SOURCES = (*rtl_layer.SOURCES, AXI_SV)
-DW = 512  # AXI data bits
+DW = MAXI_DATA_BITS  # AXI data bits
 BEAT = DW // 8  # bytes per beat
-#: the kernel's arguments: name -> register offset (64-bit each, low word first)
-REGISTERS = {"weights": 0x10, "input": 0x18, "output": 0x20, "n_tokens": 0x28, "mode": 0x30}
 MODE_RUN, MODE_LOAD = 0, 1
 EMB_UNIT = 11  # tbl_unit of the embedding LayerNorm (the layer's are layer.TBL_UNITS)
 MAX_LAYERS = 255
@@ -293,23 +293,46 @@ def weight_image(plan: AccelPlan) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True)
+class BufferLayout:
+    """The input and output buffers of a run call: what the testbench, the XRT hosts and
+    ``layout.json`` (next to the RTL, for ``sparsehls run --backend xrt``) agree on."""
+
+    hidden: int
+    tmax: int
+    mask_beats: int
+    in_row_beats: int
+    out_row_beats: int
+
+    def input_buffer(self, emb: np.ndarray, mask: np.ndarray) -> bytes:
+        """Mask bytes (one per token), then each token's int32 embedding sums on its own beats."""
+        t = emb.shape[0]
+        _check(1 <= t <= self.tmax, f"{t} tokens: the accelerator was built for 1..{self.tmax}")
+        m = np.zeros(self.mask_beats * BEAT, dtype=np.uint8)
+        m[:t] = (np.asarray(mask) != 0).astype(np.uint8)
+        rows = np.zeros((t, self.in_row_beats * (DW // 32)), dtype="<i4")
+        rows[:, : self.hidden] = np.asarray(emb, dtype=np.int64)
+        return m.tobytes() + rows.tobytes()
+
+    def read_output(self, data: bytes, tokens: int) -> np.ndarray:
+        """The ``output`` buffer -> int8 [tokens, hidden] (pad bytes dropped)."""
+        row = self.out_row_beats * BEAT
+        a = np.frombuffer(data[: tokens * row], dtype=np.int8).reshape(tokens, row)
+        return a[:, : self.hidden].astype(np.int64)
+
+
+def layout(plan: AccelPlan) -> BufferLayout:
+    return BufferLayout(plan.hidden, plan.tmax, plan.mask_beats, plan.in_row_beats, plan.out_row_beats)
+
+
 def input_buffer(plan: AccelPlan, emb: np.ndarray, mask: np.ndarray) -> bytes:
-    """The ``input`` buffer of one sequence: mask bytes (one per token), then each token's
-    int32 embedding sums on its own beats."""
-    t = emb.shape[0]
-    _check(1 <= t <= plan.tmax, f"{t} tokens: the accelerator was built for 1..{plan.tmax}")
-    m = np.zeros(plan.mask_beats * BEAT, dtype=np.uint8)
-    m[:t] = (np.asarray(mask) != 0).astype(np.uint8)
-    rows = np.zeros((t, plan.in_row_beats * (DW // 32)), dtype="<i4")
-    rows[:, : plan.hidden] = np.asarray(emb, dtype=np.int64)
-    return m.tobytes() + rows.tobytes()
+    """The ``input`` buffer of one sequence (:meth:`BufferLayout.input_buffer`)."""
+    return layout(plan).input_buffer(emb, mask)
 
 
 def read_output(plan: AccelPlan, data: bytes, tokens: int) -> np.ndarray:
     """The ``output`` buffer -> int8 [tokens, hidden] (pad bytes dropped)."""
-    row = plan.out_row_beats * BEAT
-    a = np.frombuffer(data[: tokens * row], dtype=np.int8).reshape(tokens, row)
-    return a[:, : plan.hidden].astype(np.int64)
+    return layout(plan).read_output(data, tokens)
 
 
 def output_bytes(plan: AccelPlan, tokens: int) -> int:
@@ -378,7 +401,7 @@ def _engine_inst(module: str, name: str, signals: tuple[tuple[str, str, int], ..
         f".cmd_addr({name}_cmd_addr)", f".cmd_beats({name}_cmd_beats)", f".busy({name}_busy)", f".done({name}_done)",
     ]  # fmt: skip
     ports += [f".{stream}_{s}({name}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
-    ports += [f".m_axi_{n}(m_axi_gmem_{n})" for n, _, _ in signals]
+    ports += [f".m_axi_{n}({MAXI_PORT}_{n})" for n, _, _ in signals]
     body = ",\n      ".join(ports)
     return f"  {module} #(.DW(DW), .AW(64), .MAXBURST(64)) u_{name} (\n      {body}\n  );"
 
@@ -406,7 +429,8 @@ def render_accel(plan: AccelPlan) -> dict[str, str]:
         x_beats=s.x_beats,
         layers=len(plan.layers),
         registers=REGISTERS,
-        arg_index={n: i for i, n in enumerate(REGISTERS)},
+        arg_index={a.name: i for i, a in enumerate(ARGS)},
+        maxi_port=MAXI_PORT,
         maxi_ports=_maxi_ports(),
         mask_beats=plan.mask_beats,
         in_row_beats=plan.in_row_beats,
@@ -427,16 +451,41 @@ def render_accel(plan: AccelPlan) -> dict[str, str]:
     return {f"{CORE}.sv": rtl_layer.render_layer(s, plan.core), f"{TOP}.sv": top}
 
 
-def write_accel(plan: AccelPlan, folder: Path) -> dict[str, Path]:
-    """Write the generated sources and the weight image (``weights.bin``) for the user."""
+def write_accel(plan: AccelPlan, folder: Path, board: str = "") -> dict[str, Path]:
+    """Write the generated sources, the weight image (``weights.bin``) and the Vitis RTL-kernel
+    package (``vitis/``: :mod:`xo`, its Makefile defaulting to ``board``, else the U250)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
-    for name, text in render_accel(plan).items():
+    generated = render_accel(plan)
+    for name, text in generated.items():
         (folder / name).write_text(text)
         out[name.removesuffix(".sv")] = folder / name
     (folder / "weights.bin").write_bytes(weight_image(plan))
+    names = {"kernel": TOP, "emb_input": plan.emb_name, "mask": plan.shape.mask_name, "output": plan.y_name}
+    meta = {**names, **dataclasses.asdict(layout(plan))}
+    (folder / "layout.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    out["vitis"] = xo.write_package(folder, SOURCES, generated, board or "u250")
     return out
+
+
+def write_host_data(plan: AccelPlan, seqs: list[Sequence], folder: Path) -> Path:
+    """``folder/host``: the sequences as the XRT host sends them (runtime/host/sparsehls_accel_host.cpp):
+    ``meta.txt`` (output row bytes, runs, then each run's tokens), ``input<i>.bin`` (the input
+    buffer) and ``golden<i>.bin`` (the output buffer the golden model predicts, pad bytes 0)."""
+    root = Path(folder) / "host"
+    root.mkdir(parents=True, exist_ok=True)
+    row = plan.out_row_beats * BEAT
+    meta = [f"{row} {len(seqs)}"]
+    for i, s in enumerate(seqs):
+        t = s.emb.shape[0]
+        (root / f"input{i}.bin").write_bytes(input_buffer(plan, s.emb, s.mask))
+        want = np.zeros((t, row), dtype=np.int8)
+        want[:, : plan.hidden] = s.want
+        (root / f"golden{i}.bin").write_bytes(want.tobytes())
+        meta.append(str(t))
+    (root / "meta.txt").write_text("\n".join(meta) + "\n")
+    return root
 
 
 def table_bytes(plan: AccelPlan) -> int:
@@ -588,7 +637,6 @@ def run_accel(
         "runs": np.array(len(seqs)),
         "hidden": np.array(plan.hidden),
         "out_row": np.array(plan.out_row_beats * BEAT),
-        "registers": np.array([REGISTERS[n] for n in REGISTERS]),
         "load_budget": np.array(4 * load_cycles_model(plan) + 10_000),
     }
     for i, s in enumerate(seqs):

@@ -26,9 +26,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, with_timeout
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
+from compiler.backends.rtl.kernel_args import CONTROL_PORT, CTRL, GIE, IER, ISR, MAXI_PORT, REGISTERS
 from compiler.backends.rtl.tb_lib import CLK_NS, Scoreboard
 
-CTRL, GIE, IER, ISR = 0x00, 0x04, 0x08, 0x0C
 PAGE = 4096
 
 
@@ -42,11 +42,9 @@ class Host:
     def __init__(self, dut: Any, regs: dict[str, int], size: int) -> None:
         self.dut = dut
         self.regs = regs
-        self.ctrl = AxiLiteMaster(
-            AxiLiteBus.from_prefix(dut, "s_axi_control"), dut.ap_clk, dut.ap_rst_n, False
-        )
-        self.mem = AxiRam(AxiBus.from_prefix(dut, "m_axi_gmem"), dut.ap_clk, dut.ap_rst_n, False, size=size)
-        for name in ("s_axi_control", "m_axi_gmem"):
+        self.ctrl = AxiLiteMaster(AxiLiteBus.from_prefix(dut, CONTROL_PORT), dut.ap_clk, dut.ap_rst_n, False)
+        self.mem = AxiRam(AxiBus.from_prefix(dut, MAXI_PORT), dut.ap_clk, dut.ap_rst_n, False, size=size)
+        for name in (CONTROL_PORT, MAXI_PORT):
             logging.getLogger(f"cocotb.{dut._name}.{name}").setLevel(logging.WARNING)
 
     async def set_arg(self, name: str, value: int) -> None:
@@ -87,8 +85,7 @@ async def layer_spans(dut: Any) -> None:
 @cocotb.test()
 async def accel_runs(dut: Any) -> None:
     case = dict(np.load(os.environ["SPARSEHLS_CASE"]))
-    names = ("weights", "input", "output", "n_tokens", "mode")
-    regs = dict(zip(names, (int(v) for v in case["registers"]), strict=True))
+    regs = REGISTERS  # kernel_args: the same table the RTL decodes and kernel.xml lists
     runs = int(case["runs"])
     weights = case["weights"].tobytes()
     in_size = max(len(case[f"input{i}"]) for i in range(runs))

@@ -70,8 +70,10 @@ def run_rtlsim(
     sequences: int = 1,
     scope: str | None = None,
     lanes: int | None = None,
+    package_only: bool = False,
 ) -> dict[str, Any]:
-    """Simulate a compiled project in RTL.
+    """Simulate a compiled project in RTL (``package_only``: write the whole accelerator's RTL and
+    its Vitis package without simulating it, :func:`package_project`).
 
     No ``layer`` and ``chained`` (or ``scope="accelerator"``): the whole
     accelerator, :func:`run_rtlsim_project`.  With ``layer`` given and
@@ -95,7 +97,12 @@ def run_rtlsim(
         raise UserError(
             f"--layer {layer} is outside 0..{n_layers - 1}: this model has {n_layers} encoder layers"
         )
-    if scope == "accelerator" or (scope is None and layer is None and chained):
+    whole = scope == "accelerator" or (scope is None and layer is None and chained)
+    if package_only:
+        if not whole:
+            raise UserError("--package-only writes the whole accelerator: drop --layer / --per-op")
+        return package_project(project, graph, sequences, lanes)
+    if whole:
         return run_rtlsim_project(project, graph, sequences, lanes)
     if layer is not None and chained:
         gi = project / "golden_inputs.npz"
@@ -115,11 +122,8 @@ def _project_feeds(project: Path, sequences: int) -> dict[str, np.ndarray] | Non
         return {k: z[k][:sequences] for k in z.files}
 
 
-def run_rtlsim_project(
-    project: Path, graph: Graph, sequences: int = 1, lanes: int | None = None
-) -> dict[str, Any]:
-    """The whole accelerator of a compiled project, on the board and clock it was scheduled for;
-    ``lanes`` token lanes (default :func:`accel.lanes_for_schedule`)."""
+def _project_accel_args(project: Path, sequences: int, lanes: int | None) -> dict[str, Any]:
+    """:func:`run_rtlsim_accel`'s arguments for a compiled project: its board, clock, schedule."""
     import json
 
     from compiler.backends.rtl import accel
@@ -128,19 +132,32 @@ def run_rtlsim_project(
     if not sched_path.exists():
         raise UserError(f"{project} has no schedule.json: compile it with --board to size the design first")
     sched = json.loads(sched_path.read_text())
-    board = str(sched.get("board") or "")
-    clock = float(sched.get("clock_mhz") or 300.0)
-    return run_rtlsim_accel(
-        graph,
-        feeds=_project_feeds(project, sequences),
-        workdir=project / "rtlsim",
-        board=board,
-        clock_mhz=clock,
-        schedule=sched,
-        lanes=lanes if lanes is not None else accel.lanes_for_schedule(sched),
-        fit_lanes=lanes is None,
-        builds=Builds.from_meta(sched["builds"]) if isinstance(sched.get("builds"), dict) else None,
-    )
+    return {
+        "feeds": _project_feeds(project, sequences),
+        "workdir": project / "rtlsim",
+        "board": str(sched.get("board") or ""),
+        "clock_mhz": float(sched.get("clock_mhz") or 300.0),
+        "schedule": sched,
+        "lanes": lanes if lanes is not None else accel.lanes_for_schedule(sched),
+        "fit_lanes": lanes is None,
+        "builds": Builds.from_meta(sched["builds"]) if isinstance(sched.get("builds"), dict) else None,
+    }
+
+
+def run_rtlsim_project(
+    project: Path, graph: Graph, sequences: int = 1, lanes: int | None = None
+) -> dict[str, Any]:
+    """The whole accelerator of a compiled project, on the board and clock it was scheduled for;
+    ``lanes`` token lanes (default :func:`accel.lanes_for_schedule`)."""
+    return run_rtlsim_accel(graph, **_project_accel_args(project, sequences, lanes))
+
+
+def package_project(
+    project: Path, graph: Graph, sequences: int = 1, lanes: int | None = None
+) -> dict[str, Any]:
+    """The whole accelerator of a compiled project planned as :func:`run_rtlsim_project` plans it,
+    written (RTL, weights.bin, layout.json, host/, the Vitis package vitis/) but not simulated."""
+    return run_rtlsim_accel(graph, simulate=False, **_project_accel_args(project, sequences, lanes))
 
 
 def run_rtlsim_accel(
@@ -156,8 +173,12 @@ def run_rtlsim_accel(
     fit_lanes: bool = False,
     builds: Builds | None = None,
     widths: UnitWidths | None = None,
+    simulate: bool = True,
 ) -> dict[str, Any]:
     """The whole accelerator (``lanes`` token lanes) on every sequence of ``feeds`` (one load call, then one run call each).
+
+    ``simulate=False``: only write its files (``workdir/rtl``: RTL, weights, host data, Vitis
+    package) and return what was written; no Verilator needed.
 
     ``cycles`` / ``latency_ms`` are per sequence (the first one; ``runs`` has each), from the
     ``ap_start`` write to the done interrupt; ``model_cycles`` is :func:`accel.accel_cycles`.
@@ -176,12 +197,24 @@ def run_rtlsim_accel(
     plan = accel.plan_accel(graph, max_tokens=tmax, lanes=lanes, builds=builds, widths=widths)
     if board:
         accel.check_fits(plan, board)
-    verilate.setup_verilator()
+    if simulate:
+        verilate.setup_verilator()
     seqs = accel.sequences_from_feeds(plan, graph, feeds)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-rtlsim-"))
     build_dir = Path(build_root) if build_root is not None else root / "build"
     t0 = time.perf_counter()
-    files = accel.write_accel(plan, root / "rtl")
+    files = accel.write_accel(plan, root / "rtl", board=board)
+    accel.write_host_data(plan, seqs, root / "rtl")
+    if not simulate:
+        return {
+            "scope": "package",
+            "rtl": str(root / "rtl"),
+            "vitis": str(files["vitis"]),
+            "board": board or None,
+            "sequences": len(seqs),
+            "tokens": tokens,
+            "design": accel.design_summary(plan, tokens),
+        }
     res = accel.run_accel(plan, seqs, root / "cases" / "accelerator", build_dir, opt=opt)
     first = res["runs"][0]
     cycles, model = int(first["cycles"]), int(first["model_cycles"])
