@@ -141,8 +141,10 @@ def test_obert_update_lowers_loss(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_minilm_obert_one_shot_beats_magnitude(tmp_path: Path) -> None:
+    """oBERT's second-order choice and weight update against magnitude, both one-shot (a recovery of
+    a few steps each, so the comparison is of the pruning, and the suite stays inside CI's limit)."""
     r_o = run_prune("minilm", tmp_path / "o", "obert", 0.5, "4x4", steps=1)
-    r_m = run_prune("minilm", tmp_path / "m", "magnitude", 0.5, "4x4", steps=40)
+    r_m = run_prune("minilm", tmp_path / "m", "magnitude", 0.5, "4x4", steps=1)
     assert r_o["achieved_sparsity"] == pytest.approx(0.5, abs=1e-4)
     assert r_o["fidelity"]["mean_cosine"] >= r_m["fidelity"]["mean_cosine"] - 0.02
 

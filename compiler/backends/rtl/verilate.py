@@ -41,6 +41,9 @@ BUILD_ARGS = ("-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", 
 #: -O1 115 s + 68 s; on a small test layer -O0 compiles in half the time of -O1 but simulates
 #: about 3x slower.
 BUILD_OPTS = ("-O0", "-O1", "-Os", "-O2")
+#: environment variable naming the C++ optimization of builds that do not pass one: the test
+#: suite sets -O0 (its simulations are short, so a build that compiles in about half the time wins)
+OPT_ENV = "SPARSEHLS_VERILATOR_OPT"
 
 
 def verilator_root() -> Path | None:
@@ -88,6 +91,8 @@ def build(
     The folder, ``<build_root>/<top>_<key>``, is keyed by everything that changes the model
     except the source files' contents, which make tracks.
     """
+    if opt is None:  # the caller's default: $SPARSEHLS_VERILATOR_OPT (the test suite sets -O0), else -Os
+        opt = os.environ.get(OPT_ENV) or None
     if opt is not None and opt not in BUILD_OPTS:
         raise UserError(f"C++ optimization {opt!r} must be one of {BUILD_OPTS}")
     setup_verilator()
