@@ -69,12 +69,9 @@ class Host:
         return cycles
 
 
-#: cycles of each layer of the current call (the layer datapath's ap_start to its ap_done)
-spans: list[int] = []
-
-
-async def layer_spans(dut: Any) -> None:
-    """Record each layer's cycles: edge triggers on the top's l_start / l_done, no per-cycle callback."""
+async def layer_spans(dut: Any, spans: list[int]) -> None:
+    """Append each layer's cycles (the layer datapath's ap_start to its ap_done) to ``spans``: edge
+    triggers on the top's l_start / l_done, no per-cycle callback."""
     while True:
         await RisingEdge(dut.l_start)
         t0 = cocotb.utils.get_sim_time("ns")
@@ -111,7 +108,8 @@ async def accel_runs(dut: Any) -> None:
         tokens = int(case[f"tokens{i}"])
         host.mem.write(in_addr, case[f"input{i}"].tobytes())
         host.mem.write(out_addr, bytes(tokens * out_row))
-        layers = cocotb.start_soon(layer_spans(dut))
+        spans: list[int] = []
+        layers = cocotb.start_soon(layer_spans(dut, spans))
         cycles = await host.call(
             int(case[f"budget{i}"]), input=in_addr, output=out_addr, n_tokens=tokens, mode=0
         )
@@ -121,8 +119,7 @@ async def accel_runs(dut: Any) -> None:
         want = np.zeros((tokens, out_row), dtype=np.int64)
         want[:, :hidden] = case[f"want{i}"]  # pad bytes must come out 0
         board.compare(got, want, f"sequence {i}")
-        results.append({"tokens": tokens, "cycles": cycles, "layer_cycles": list(spans)})
-        spans.clear()
+        results.append({"tokens": tokens, "cycles": cycles, "layer_cycles": spans})
     out = board.result(results)
     out["load_cycles"] = load
     with open(os.environ["SPARSEHLS_RESULT"], "w") as f:
