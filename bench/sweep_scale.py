@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/sweep_scale.py [--model minilm] [--out bench/results/sweep_scale.json]
 
-Both runs start from an empty task store and write sweep.json; the two files must
+Each repeat runs serial then Ray, both from an empty task store (``--repeat``,
+default 3; the medians are the result, every run is kept).  Both runs and write sweep.json; the two files must
 be byte-identical.  The Ray time counts the local Ray's start and shutdown
 (``ray_total_s``) and is also given without them (``ray_run_s``).  Target
 (issue 21): ray_total_s <= 0.6 x serial_s.  The 1-minute load average is
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -36,33 +38,49 @@ def _task_seconds(folder: Path) -> float:
     return float(sum(json.loads(p.read_text())["seconds"] for p in folder.glob("*.json")))
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="minilm")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sweep_scale.json")
-    a = ap.parse_args(argv)
-    spec = parse_spec(a.model, "u200,u250,u280,u55c", "0,0.5,0.7,0.8,0.9,0.95", "16x16", "128")
-    n = len(spec.points())
+def _one(spec, workers: int) -> dict:
     load = [round(os.getloadavg()[0], 2)]
     with tempfile.TemporaryDirectory(prefix="sweep-scale-") as tmp:
         t0 = time.perf_counter()
         run_sweep(spec, Path(tmp) / "serial", InProcessExecutor(), show=False)
         serial = time.perf_counter() - t0
         load.append(round(os.getloadavg()[0], 2))
-        print(f"serial: {n} points in {serial:.1f} s", flush=True)
         t0 = time.perf_counter()
-        ex = RayExecutor(num_cpus=a.workers)
+        ex = RayExecutor(num_cpus=workers)
         started = time.perf_counter()
         run_sweep(spec, Path(tmp) / "ray", ex, show=False)
         ran = time.perf_counter()
         ex.close()
         ray_total = time.perf_counter() - t0
         load.append(round(os.getloadavg()[0], 2))
-        same = (Path(tmp) / "serial" / "sweep.json").read_bytes() == (
-            Path(tmp) / "ray" / "sweep.json"
-        ).read_bytes()
+        same = (Path(tmp) / "serial" / "sweep.json").read_bytes() == (Path(tmp) / "ray" / "sweep.json").read_bytes()
         busy = {k: round(_task_seconds(Path(tmp) / k / "tasks"), 1) for k in ("serial", "ray")}
+    r = {
+        "serial_s": round(serial, 2),
+        "ray_total_s": round(ray_total, 2),
+        "ray_start_s": round(started - t0, 2),
+        "ray_run_s": round(ran - started, 2),
+        "identical": same,
+        "task_seconds_sum": busy,
+        "loadavg_1m_before_after_serial_after_ray": load,
+    }
+    print(f"serial {serial:.1f} s, ray {ray_total:.1f} s ({ray_total / serial:.3f}x); load {load}", flush=True)
+    return r
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="minilm")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sweep_scale.json")
+    a = ap.parse_args(argv)
+    spec = parse_spec(a.model, "u200,u250,u280,u55c", "0,0.5,0.7,0.8,0.9,0.95", "16x16", "128")
+    n = len(spec.points())
+    runs = [_one(spec, a.workers) for _ in range(a.repeat)]
+    med = {k: statistics.median(r[k] for r in runs) for k in ("serial_s", "ray_total_s", "ray_start_s", "ray_run_s")}
+    same = all(r["identical"] for r in runs)
+    serial, ray_total, ray_run = med["serial_s"], med["ray_total_s"], med["ray_run_s"]
     res = {
         "what": f"`sparsehls sweep {a.model}` ({n} points) on one machine: in-process vs a local Ray with {a.workers} CPUs",
         "points": n,
@@ -70,28 +88,27 @@ def main(argv: list[str] | None = None) -> int:
         "serial_s": round(serial, 2),
         "ray_workers": a.workers,
         "ray_total_s": round(ray_total, 2),
-        "ray_start_s": round(started - t0, 2),
-        "ray_run_s": round(ran - started, 2),
+        "ray_start_s": med["ray_start_s"],
+        "ray_run_s": ray_run,
         "ratio_total": round(ray_total / serial, 3),
-        "ratio_run": round((ran - started) / serial, 3),
+        "ratio_run": round(ray_run / serial, 3),
+        "statistic": f"median of {a.repeat} repeats (serial then Ray each), every run in `runs`",
         "target_ratio": TARGET,
         "target_met": ray_total / serial <= TARGET,
         "identical_sweep_json": same,
-        "task_seconds_sum": busy,
+        "runs": runs,
         "task_seconds_note": "sum over tasks of each task's wall time on its worker: equal sums mean each worker "
         "ran as fast as the serial loop; a larger Ray sum means the two workers did not get two free cores",
         "machine": {
             "cpus": os.cpu_count(),
-            "loadavg_1m_before_after_serial_after_ray": load,
             "platform": platform.platform(),
-            "note": "shared machine: other jobs ran at the same time (see the load average)",
+            "note": "shared machine: other jobs may run at the same time (see each run's load average)",
         },
     }
     write_json(a.out, res)
     print(
         f"ray ({a.workers} CPUs): {ray_total:.1f} s with start ({res['ratio_total']}x serial), "
-        f"{ran - started:.1f} s without ({res['ratio_run']}x); identical JSON: {same}; "
-        f"task seconds summed: serial {busy['serial']}, ray {busy['ray']} -> {a.out}"
+        f"{ray_run:.1f} s without ({res['ratio_run']}x), medians of {a.repeat}; identical JSON: {same} -> {a.out}"
     )
     return 0 if same else 1
 
