@@ -47,3 +47,25 @@ def test_rtlsim_graph_nonlinear_ops(tmp_path, build_root):
     assert set(res["rtl_ops"]) | set(res["golden_only"]) == set(layer1)
     assert {layer1[n] for n in res["golden_only"]} == {"linear"}
     assert res["note"] == NOT_IN_RTL
+
+
+def test_builds_link_the_shared_verilator_runtime(build_root, tmp_path):
+    """A build in a root whose Verilator run-time objects are published links them instead of
+    compiling its own (each compile is about 20 s of g++); the model still simulates (every other
+    hw test after the first build of a session runs on such a build)."""
+    import shutil
+
+    from compiler.backends.rtl import nonlinear, verilate
+
+    nonlinear.build_unit("add", build_root)  # publishes the objects if no build here has yet
+    shared = verilate._shared_runtime(build_root)
+    assert shared is not None and [p.stem for p in shared] == list(verilate.RUNTIME_OBJS)
+    mine = verilate._runtime_dir(tmp_path)
+    mine.mkdir()
+    for p in shared:
+        shutil.copy2(p, mine / p.name)
+    d = nonlinear.build_unit("add", tmp_path, {"HMAX": 64})
+    assert (d / "int_add").exists()
+    assert not list(d.glob("verilated*.o"))
+    log = (d / "build.log").read_text()
+    assert "verilated.cpp" not in log and str(mine / "verilated.o") in log

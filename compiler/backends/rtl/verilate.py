@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -116,7 +117,8 @@ def build(
             _write_if_changed(build_dir / name, text)
         vlt = build_dir / "public_ports.vlt"
         _write_if_changed(vlt, f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
-        with _make_overrides(opt):
+        runtime = _shared_runtime(build_root)
+        with _make_overrides(opt, runtime):
             _runner().build(
                 sources=[*map(Path, sources), *(build_dir / n for n in gen)],
                 hdl_toplevel=top,
@@ -126,7 +128,55 @@ def build(
                 always=False,
                 log_file=build_dir / "build.log",
             )
+        if runtime is None:
+            _publish_runtime(build_root, build_dir)
     return build_dir
+
+
+#: Verilator's run-time library, compiled by make into every build folder (about 20 s of g++ per
+#: build, the same objects each time: they depend on Verilator, the compiler and the flags, not
+#: on the design).  The first build of a build root publishes its objects; later builds link
+#: those (make's VM_GLOBAL_FAST emptied, the objects passed in LOADLIBES) instead of compiling
+#: their own.
+RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+
+def _runtime_dir(build_root: Path) -> Path:
+    """The shared run-time objects' folder, keyed by what they are compiled from and with."""
+    try:
+        cxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    except OSError:
+        cxx = []
+    root = verilator_root()
+    ver = (root / "include" / "verilated_config.h").read_bytes() if root else b""
+    key = json.dumps([str(root), hashlib.sha256(ver).hexdigest(), cxx, BUILD_ARGS], sort_keys=True)
+    return Path(build_root) / f".verilated_runtime_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _shared_runtime(build_root: Path) -> list[Path] | None:
+    folder = _runtime_dir(build_root)
+    objs = [folder / f"{n}.o" for n in RUNTIME_OBJS]
+    if " " in str(folder):  # make's variable would split the path
+        return None
+    return objs if all(o.exists() for o in objs) else None
+
+
+def _publish_runtime(build_root: Path, build_dir: Path) -> None:
+    """Copy a finished build's run-time objects into the shared folder (atomically: a folder
+    renamed into place, so a reader sees all of them or none)."""
+    objs = [build_dir / f"{n}.o" for n in RUNTIME_OBJS]
+    folder = _runtime_dir(build_root)
+    if folder.exists() or not all(o.exists() for o in objs):
+        return
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for o in objs:
+        shutil.copy2(o, tmp / o.name)
+    try:
+        tmp.rename(folder)
+    except OSError:  # another worker published first
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _runner() -> Any:
@@ -142,13 +192,17 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 @contextmanager
-def _make_overrides(opt: str | None) -> Iterator[None]:
-    """The runner's make reads variable overrides from $MAKEFLAGS (it copies os.environ)."""
-    if opt is None:
+def _make_overrides(opt: str | None, runtime: list[Path] | None = None) -> Iterator[None]:
+    """The runner's make reads variable overrides from $MAKEFLAGS (it copies os.environ):
+    the model's C++ optimization, and the shared run-time objects to link instead of compiling."""
+    flags = [f"OPT_FAST={opt}"] if opt is not None else []
+    if runtime:
+        flags += ["VM_GLOBAL_FAST=", "VM_GLOBAL_SLOW=", "LOADLIBES=" + "\\ ".join(map(str, runtime))]
+    if not flags:
         yield
         return
     saved = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = f"OPT_FAST={opt}"
+    os.environ["MAKEFLAGS"] = " ".join(flags)
     try:
         yield
     finally:
