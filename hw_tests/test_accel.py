@@ -59,10 +59,10 @@ def test_accelerator_matches_golden(tmp_path, build_root):
     assert [r["tokens"] for r in res["runs"]] == [16, 16, 9]
     for r in res["runs"]:
         assert abs(r["cycles"] - r["model_cycles"]) <= 0.02 * r["cycles"], r
-        # each layer, counted between the layer datapath's start and done, against its model
+        # each layer, counted between the layer datapath's start and done, is its model exactly:
+        # the layer runs from on-chip RAMs at full rate (no memory in the loop)
         assert len(r["layer_cycles"]) == 2
-        for got, want in zip(r["layer_cycles"], r["layer_model_cycles"], strict=True):
-            assert abs(got - want) <= 0.02 * got, r
+        assert r["layer_cycles"] == r["layer_model_cycles"], r
         assert sum(r["layer_cycles"]) < r["cycles"]  # the input, embedding LN and output lie outside
     # the weight image streams at about a beat per cycle
     assert res["load_cycles"] == pytest.approx(plan.weight_beats, rel=0.02)

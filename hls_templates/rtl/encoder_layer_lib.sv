@@ -21,19 +21,20 @@
 module el_ram #(
     parameter int WL = 4,  // lanes per word
     parameter int LB = 8,  // bits per lane
-    parameter int AW = 4   // address bits (2**AW words)
+    parameter int AW = 4,  // address bits (2**AW words)
+    parameter int NR = 1   // read ports (readers of one stage that run at once: a copy each on chip)
 ) (
-    input  wire              clk,
-    input  wire  [   WL-1:0] we,
-    input  wire  [   AW-1:0] waddr,
-    input  wire  [WL*LB-1:0] wdata,
-    input  wire  [   AW-1:0] raddr,
-    output logic [WL*LB-1:0] rdata
+    input  wire                 clk,
+    input  wire  [      WL-1:0] we,
+    input  wire  [      AW-1:0] waddr,
+    input  wire  [   WL*LB-1:0] wdata,
+    input  wire  [   NR*AW-1:0] raddr,
+    output logic [NR*WL*LB-1:0] rdata
 );
   logic [WL*LB-1:0] mem[2**AW];
   always_ff @(posedge clk) begin
     for (int l = 0; l < WL; l++) if (we[l]) mem[waddr][l*LB+:LB] <= wdata[l*LB+:LB];
-    rdata <= mem[raddr];
+    for (int r = 0; r < NR; r++) rdata[r*WL*LB+:WL*LB] <= mem[raddr[r*AW+:AW]];
   end
 endmodule
 

@@ -70,8 +70,10 @@ class Host:
 
 
 async def layer_spans(dut: Any, spans: list[int]) -> None:
-    """Append each layer's cycles (the layer datapath's ap_start to its ap_done) to ``spans``: edge
-    triggers on the top's l_start / l_done, no per-cycle callback."""
+    """Append each layer's share of the run's cycles to ``spans``: the cycles from the layer
+    datapath's ap_start (l_start) to its ap_done (l_done), plus the top's S_LAYER_GO cycle before
+    it (:data:`accel.LAYER_OVERHEAD` counts both that cycle and the cycle the done is seen in, so
+    the spans add up to the run's layer part).  Edge triggers, no per-cycle callback."""
     while True:
         await RisingEdge(dut.l_start)
         t0 = cocotb.utils.get_sim_time("ns")

@@ -7,17 +7,19 @@ prints a top that instantiates the unchanged unit modules (``sparse_linear``,
 glue of ``encoder_layer_lib.sv``, so that ONE ap_start -> ap_done runs the
 layer on n_tokens tokens of one sequence:
 
-    LOAD x_in, mask_in -> q -> k -> v -> attention (head by head) -> o -> res1
+    LOAD x_in, mask_in -> q | k | v -> attention (head by head) -> o -> res1
     -> ln1 -> fc1 -> gelu -> fc2 -> res2 -> ln2 -> out (y_out)
 
 With ``lanes`` > 1 (the accelerator's build) every stage runs on each token
 lane's tokens at once (lane i holds the tokens t % lanes == i).
 
-A sequencer runs the stages one after another; activations live in on-chip
+A sequencer runs the stages one after another (q, k and v, which read the same
+input, together: one stage, the input RAM with a read port each); activations live in on-chip
 RAMs between them.  Each stage is: start the stage's RAM readers / writers
 (``go``), wait ``PRIME`` cycles until the readers present their first beat,
 start the unit, wait for its ap_done.  So the layer's full-rate cycle count
-is the sum of the units' own exact formulas (``compiler.hw.timing``)
+is the sum over stages of the units' own exact formulas (``compiler.hw.timing``; a stage of
+several units: the longest)
 plus a few fixed cycles per stage: :func:`layer_cycles`.
 
 Everything the RTL cannot take is refused here with :class:`UserError`
@@ -82,7 +84,17 @@ LAYER_OPS = {
     "ln2": "layernorm",
 }
 LINEAR_ROLES = ("q", "k", "v", "o", "fc1", "fc2")
-STAGES = ("load", "q", "k", "v", "attn", "o", "res1", "ln1", "fc1", "gelu", "fc2", "res2", "ln2", "out")
+STAGES = ("load", "qkv", "attn", "o", "res1", "ln1", "fc1", "gelu", "fc2", "res2", "ln2", "out")
+#: the units of a stage (started together, the stage done when every one is): q, k and v read the
+#: same input into three RAMs, so they run at once (the input RAM has a read port each)
+STAGE_UNITS = {"qkv": ("q", "k", "v")}
+
+
+def stage_of(unit: str) -> str:
+    """The sequencer stage a unit (role) runs in."""
+    return next((st for st, units in STAGE_UNITS.items() if unit in units), unit)
+
+
 #: cycles from a stage's adapter ``go`` to the unit's ap_start (the readers' first beat is then valid)
 PRIME = 2
 #: the units' scalar ports, read from ``L<n>_cfg.mem`` (32-bit words)
@@ -132,6 +144,12 @@ class Ram:
     aw: int
     readers: tuple[str, ...]
     writers: tuple[str, ...]
+    #: the readers on each read port: readers of one stage run at once, each on its own port
+    read_ports: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def nr(self) -> int:
+        return max(1, len(self.read_ports))
 
 
 @dataclass(frozen=True)
@@ -148,6 +166,7 @@ class Port:
     n_beats: int  # beats per token
     per_head: bool = False  # lane offset = head * head_dim (attention), else 0
     # filled from the RAM
+    rport: int = 0  # the RAM read port of a reader
     wl: int = 0
     lb: int = 0
     rw: int = 0
@@ -455,8 +474,8 @@ def _plan_ports(
     for r in LINEAR_ROLES:
         p = lin[r]
         src, dst = where[nd[r].inputs[0]], where[nd[r].outputs[0]]
-        ports.append(Port(f"rd_{r}", "rd", src, r, f"{r}.x_in", p.bn, 8, p.kb))
-        ports.append(Port(f"wr_{r}", "wr", dst, r, f"{r}.y_out", p.bm, p.out_bits, p.nb))
+        ports.append(Port(f"rd_{r}", "rd", src, stage_of(r), f"{r}.x_in", p.bn, 8, p.kb))
+        ports.append(Port(f"wr_{r}", "wr", dst, stage_of(r), f"{r}.y_out", p.bm, p.out_bits, p.nb))
     for t in ("k", "v", "q"):
         ports.append(Port(f"rd_attn_{t}", "rd", f"{t}_ram", "attn", f"attn.{t}_in", d, 8, 1, per_head=True))
     ports.append(Port("wr_attn", "wr", "a_ram", "attn", "attn.o_out", d, 8, 1, per_head=True))
@@ -508,6 +527,15 @@ def _plan_rams(ports: list[Port], hq: int, tmax: int) -> tuple[tuple[Ram, ...], 
         span = max(hq if p.per_head else p.n_beats * p.lanes for p in mine)
         rw = -(-span // wl)
         aw = max(1, (tmax * rw - 1).bit_length())
+        rport: dict[str, int] = {}  # the i-th reader of a stage on read port i
+        for p in mine:
+            if p.kind == "rd":
+                rport[p.name] = sum(
+                    1 for q in mine if q.kind == "rd" and q.stage == p.stage and q.name in rport
+                )
+        read_ports = tuple(
+            tuple(n for n, i in rport.items() if i == k) for k in range(max(rport.values(), default=0) + 1)
+        )
         rams.append(
             Ram(
                 name,
@@ -518,9 +546,10 @@ def _plan_rams(ports: list[Port], hq: int, tmax: int) -> tuple[tuple[Ram, ...], 
                 aw,
                 tuple(p.name for p in mine if p.kind == "rd"),
                 tuple(p.name for p in mine if p.kind == "wr"),
+                read_ports,
             )
         )
-        done += [dataclasses.replace(p, wl=wl, rw=rw, aw=aw) for p in mine]
+        done += [dataclasses.replace(p, wl=wl, rw=rw, aw=aw, rport=rport.get(p.name, 0)) for p in mine]
     order = {p.name: i for i, p in enumerate(ports)}
     return tuple(rams), tuple(sorted(done, key=lambda p: order[p.name]))
 
@@ -566,12 +595,20 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
         loadable is not None or plan.add_w == 1,
         "lock-step int_add units (add_w > 1) need the loadable build (their tables come over tbl_*)",
     )
-    stages = [{"name": s, "done": None if s in ("load", "out") else f"{s}_all_done"} for s in STAGES]
+    stages = [
+        {
+            "name": s,
+            "done": None if s in ("load", "out") else f"{s}_all_done",
+            "units": STAGE_UNITS.get(s, (s,)),
+        }
+        for s in STAGES
+    ]
     lanes = plan.lanes
     caps = loadable.caps if loadable else {r: rom_capacity(p) for r, p in plan.linears.items()}
     linears = [
         {
             "role": r,
+            "stage": stage_of(r),
             "n": p.n,
             "k": p.k,
             "bm": p.bm,
@@ -690,14 +727,13 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
     n = plan.lanes
     tl = -(-t // n)
     out = {"load": t * max(plan.x_beats, 1) + LOAD_OVERHEAD}
-    for r, p in plan.linears.items():
+    for r, p in plan.linears.items():  # units of one stage run at once: the stage takes the longest
         rq = p.rq_cycles
-        out[r] = (
-            timing.linear_cycles(
-                tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=rq, row_nnz=p.row_nnz if rq > 1 else None
-            )
-            + STAGE_OVERHEAD
+        c = timing.linear_cycles(
+            tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=rq, row_nnz=p.row_nnz if rq > 1 else None
         )
+        st = stage_of(r)
+        out[st] = max(out.get(st, 0), c + STAGE_OVERHEAD)
     att = timing.attention_cycles(t, plan.head_dim, queries=tl)
     out["attn"] = plan.heads // plan.attn_w * (att + STAGE_OVERHEAD)
     for r in ("res1", "res2"):  # add_w units in lock-step: hidden / add_w beats a token
