@@ -361,8 +361,13 @@ def accel_cycles(plan: AccelPlan, tokens: int) -> dict[str, int]:
 
 def layer_model_cycles(plan: AccelPlan, tokens: int) -> list[int]:
     """Predicted cycles of each layer of one run, layer start to layer done (the testbench's
-    per-layer count), plus the sequencer's cycle between layers."""
-    return [rtl_layer.layer_cycles(p, int(tokens)) + LAYER_OVERHEAD for p in plan.layers]
+    per-layer count), plus the sequencer's cycle between layers.  The layers chain in the layer
+    datapath's RAMs: only the first loads its input, only the last streams its output out."""
+    last = len(plan.layers) - 1
+    return [
+        rtl_layer.layer_cycles(p, int(tokens), load=i == 0, out=i == last) + LAYER_OVERHEAD
+        for i, p in enumerate(plan.layers)
+    ]
 
 
 def load_cycles_model(plan: AccelPlan) -> int:

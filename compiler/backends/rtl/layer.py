@@ -746,11 +746,14 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
     return {s: out[s] for s in STAGES}
 
 
-def layer_cycles(plan: LayerPlan, tokens: int) -> int:
-    """Predicted cycles ap_start -> ap_done of one call on ``tokens`` tokens, full-rate streams."""
+def layer_cycles(plan: LayerPlan, tokens: int, load: bool = True, out: bool = True) -> int:
+    """Predicted cycles ap_start -> ap_done of one call on ``tokens`` tokens, full-rate streams.
+    ``load`` / ``out`` False: a chained call (the accelerator's ``skip_load`` / ``skip_out``) that
+    leaves out the LOAD / OUT stage."""
     if tokens <= 0:
         return 1
-    return sum(stage_cycles(plan, tokens).values())
+    st = stage_cycles(plan, tokens)
+    return sum(c for s, c in st.items() if (s != "load" or load) and (s != "out" or out))
 
 
 def ideal_cycles(plan: LayerPlan, tokens: int) -> int:
