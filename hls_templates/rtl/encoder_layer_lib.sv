@@ -228,14 +228,15 @@ endmodule
 // output register; the input is stalled only while it is full and not taken.
 module el_pack #(
     parameter int P  = 4,
-    parameter int TW = 8
+    parameter int TW = 8,
+    parameter int I  = 1   // bytes per input beat (a power of two dividing P and h)
 ) (
     input  wire              clk,
     input  wire              rst_n,
     input  wire              go,
     input  wire  [   TW-1:0] n_tok,
     input  wire  [     15:0] h,
-    input  wire  [      7:0] in_tdata,
+    input  wire  [    I*8-1:0] in_tdata,
     input  wire              in_tvalid,
     output logic             in_tready,
     output logic [P*8-1:0]  out_tdata,
@@ -243,7 +244,7 @@ module el_pack #(
     input  wire              out_tready,
     output logic             busy
 );
-  localparam int LW = (P > 1) ? $clog2(P) : 1;
+  localparam int LW = (P / I > 1) ? $clog2(P / I) : 1;
   logic act, in_fire, out_fire, emit;
   logic [TW-1:0] t, nt_r;
   logic [15:0] c, h_r;
@@ -254,10 +255,10 @@ module el_pack #(
   assign in_fire = in_tvalid && in_tready;
   assign out_fire = out_tvalid && out_tready;
   assign busy = act || out_tvalid;
-  assign emit = (32'(l) == P - 1) || (c + 16'd1 == h_r);
+  assign emit = (32'(l) == P / I - 1) || (c + 16'(I) == h_r);
   always_comb begin
     w_next = w;
-    w_next[32'(l)*8+:8] = in_tdata;
+    w_next[32'(l)*8*I+:8*I] = in_tdata;
   end
 
   always_ff @(posedge clk) begin
@@ -291,11 +292,11 @@ module el_pack #(
           w <= w_next;
           l <= l + 1'b1;
         end
-        if (c + 16'd1 == h_r) begin
+        if (c + 16'(I) == h_r) begin
           c <= '0;
           t <= t + 1'b1;
           if (t + 1'b1 == nt_r) act <= 1'b0;
-        end else c <= c + 16'd1;
+        end else c <= c + 16'(I);
       end
     end
   end

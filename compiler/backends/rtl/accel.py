@@ -93,6 +93,12 @@ class AccelPlan:
         return self.layers[0]
 
     @property
+    def eln_w(self) -> int:
+        """The embedding LayerNorm's W: the layers' LayerNorm W, at most the act RAM's lanes
+        (its packer takes W bytes a beat) and the 16 int32 lanes of a memory beat."""
+        return eln_width(self.shape)
+
+    @property
     def tmax(self) -> int:
         return self.shape.tmax
 
@@ -123,6 +129,13 @@ class AccelPlan:
     @property
     def line_beats(self) -> int:
         return max(r.beats for r in self.regions)
+
+
+def eln_width(p: rtl_layer.LayerPlan) -> int:
+    w = p.ln_w
+    while w > 1 and (w > p.x_lanes or w > DW // 32 or p.hidden % w):
+        w //= 2
+    return w
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -207,7 +220,7 @@ def plan_accel(
     _check(0 <= eln_p["eps_q"] < 2**32, "embedding LayerNorm eps_q must fit 32 bits")
 
     caps = {r: max(2, sum(max(1, p.linears[r].nnzb) for p in plans)) for r in rtl_layer.LINEAR_ROLES}
-    regions = _regions(plans, caps, eln_p)
+    regions = _regions(plans, caps, eln_p, eln_width(plans[0]))
     widest = max(r.bits for r in regions)
     core = rtl_layer.Loadable(layers=nl, caps=caps, tblw=widest, top=CORE)
     return AccelPlan(
@@ -231,7 +244,7 @@ def _with_builds(p: rtl_layer.LayerPlan, builds: Builds) -> rtl_layer.LayerPlan:
 
 
 def _regions(
-    plans: tuple[rtl_layer.LayerPlan, ...], caps: dict[str, int], eln: dict[str, Any]
+    plans: tuple[rtl_layer.LayerPlan, ...], caps: dict[str, int], eln: dict[str, Any], eln_w: int = 1
 ) -> tuple[Region, ...]:
     """Every table, in load order: the engines' (all layers of a role one after another, indptr
     cumulative), the residual adds', the LayerNorms', the scalars', the embedding LayerNorm's."""
@@ -275,7 +288,11 @@ def _regions(
     ew = {k: v for k, v in eln.items() if k != "eps_q"}
     out.append(
         Region(
-            EMB_UNIT, 0, rtl_layer.LN_PARAM_BITS, tuple(_words(nonlinear.layernorm_mem(h, **ew), h)), "ln_emb"
+            EMB_UNIT,
+            0,
+            rtl_layer.LN_PARAM_BITS * eln_w,
+            tuple(_words(nonlinear.layernorm_mem(h, **ew, lanes=eln_w), h // eln_w)),
+            "ln_emb",
         )
     )
     return tuple(out)
@@ -353,7 +370,7 @@ def accel_cycles(plan: AccelPlan, tokens: int) -> dict[str, int]:
     """Predicted cycles of one run (ap_start -> ap_done) by part: input + embedding LayerNorm,
     every layer (the chained layer's exact formula), output; full-rate memory."""
     t, h = int(tokens), plan.hidden
-    eln = timing.unit_cycles("layernorm", t * h, t, h) + plan.mask_beats + MEM_LATENCY + 2
+    eln = timing.unit_cycles("layernorm", t * h, t, h, lanes=plan.eln_w) + plan.mask_beats + MEM_LATENCY + 2
     layers = sum(layer_model_cycles(plan, t))
     out = t * plan.shape.x_beats + 4 + MEM_LATENCY
     return {"input_eln": eln, "layers": layers, "output": out, "total": eln + layers + out + RUN_OVERHEAD}
@@ -448,7 +465,8 @@ def render_accel(plan: AccelPlan) -> dict[str, str]:
         core_tblw=plan.core.tblw,
         emb_unit=EMB_UNIT,
         eln_eps_q=plan.eln["eps_q"],
-        ln_bits=rtl_layer.LN_PARAM_BITS,
+        ln_bits=rtl_layer.LN_PARAM_BITS * plan.eln_w,
+        eln_w=plan.eln_w,
         act_aw=max(1, (plan.tmax * s.x_beats - 1).bit_length()),
         rd_inst=_engine_inst("sparsehls_axi_rd", "rd", MAXI_READ, "out"),
         wr_inst=_engine_inst("sparsehls_axi_wr", "wr", MAXI_WRITE, "in"),
