@@ -183,3 +183,22 @@ def test_int_run_in_slices_equals_one_batch(monkeypatch):
     assert sliced.keys() == whole.keys()
     for k in whole:
         assert same(sliced[k], whole[k]), k
+
+
+def test_run_to_stops_at_the_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's gather for the RTL accelerator: the embedding LayerNorm's input, equal to the full
+    trace's, without running any node after it (they are made to fail here)."""
+    g = make_bert_graph(layers=1, hidden=32, heads=2, ffn=64, seq=8, seed=2)
+    g = quantize(g, random_feeds(g, 2, seed=1))
+    feeds = random_feeds(g, 2, seed=4)
+    eln = next(n for n in g.nodes if n.role == "ln_emb")
+    want = interpreter.run(g, feeds, mode="int", trace=True)[eln.inputs[0]]
+    after = {n.op for n in g.nodes[g.nodes.index(g.producer(eln.inputs[0])) + 1 :]}
+    assert {"layernorm", "linear"} <= after, after
+    for op in after:
+        mod = interpreter.OP_MODULES[op]
+        monkeypatch.setattr(mod, "run_int", lambda *a: (_ for _ in ()).throw(AssertionError("ran too far")))
+    got = interpreter.run_to(g, feeds, eln.inputs[0])
+    assert np.array_equal(got, want)
+    with pytest.raises(KeyError):
+        interpreter.run_to(g, feeds, "no such tensor")

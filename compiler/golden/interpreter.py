@@ -57,7 +57,23 @@ def _run_in_slices(graph: Graph, feeds: Mapping[str, np.ndarray], trace: bool) -
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _run(graph: Graph, feeds: Mapping[str, np.ndarray], mode: str, trace: bool) -> dict[str, np.ndarray]:
+def run_to(graph: Graph, feeds: Mapping[str, np.ndarray], tensor: str, mode: str = "int") -> np.ndarray:
+    """The value of one tensor, running the graph's nodes in order only until it is produced
+    (e.g. the embedding sum a host gathers for an accelerator that computes the rest).
+    KeyError if no node produces it and it is no input."""
+    if tensor in graph.inputs:
+        return np.asarray(feeds[tensor]).astype(np.int64)
+    if graph.producer(tensor) is None:
+        raise KeyError(f"no node produces {tensor}")
+    if mode == "int" and not graph.quantized:
+        raise ValueError("integer mode needs a quantized graph")
+    with threadpool_limits(limits=1, user_api="blas"), intops.weight_cache():
+        return _run(graph, feeds, mode, False, stop_at=tensor)[tensor]
+
+
+def _run(
+    graph: Graph, feeds: Mapping[str, np.ndarray], mode: str, trace: bool, stop_at: str | None = None
+) -> dict[str, np.ndarray]:
     env: dict[str, np.ndarray] = {}
     for name in graph.inputs:
         if name not in feeds:
@@ -68,6 +84,8 @@ def _run(graph: Graph, feeds: Mapping[str, np.ndarray], mode: str, trace: bool) 
         fn = mod.run_int if mode == "int" else mod.run_float
         ins = [env[t] for t in node.inputs]
         env[node.outputs[0]] = fn(node, ins, graph)
+        if node.outputs[0] == stop_at:
+            return env
     if trace:
         return env
     return {name: env[name] for name in graph.outputs}
