@@ -191,8 +191,14 @@ def _tile_ends(
     rq_cycles: int,
     row_nnz: Sequence[int] | np.ndarray | None,
     xw: int = 1,
+    arrive: Sequence[int] | None = None,
+    row_ends: list[int] | None = None,
 ) -> list[int]:
-    """Cycle (from ap_start) of each token tile's last Y read."""
+    """Cycle (from ap_start) of each token tile's last Y read.
+
+    ``arrive``: per token, the first cycle its first x_in beat can be taken (a producer chained
+    row by row; default: every beat at once, full rate); ``row_ends``: filled with each token's
+    last Y read."""
     kbx = x_beats(kb, xw)
     rq: _RequantQueue | None = None
     walker = timing.walker_ready  # first descriptor in the FIFO
@@ -209,9 +215,16 @@ def _tile_ends(
     c_last: list[int] = []  # cycle of the tile's last issue
     st_last: list[int] = []  # cycle of the tile's last Y read
     ld_next = timing.load_start
+    first = 0
     for k, t in enumerate(tiles):
         ld_start = ld_next if k < 2 else max(ld_next, c_last[k - 2] + 1)
-        ld_end.append(ld_start + t * kbx)
+        if arrive is None:
+            ld_end.append(ld_start + t * kbx)
+        else:
+            cur = ld_start
+            for j in range(first, first + t):
+                cur = max(cur, int(arrive[j])) + kbx
+            ld_end.append(cur)
         ld_next = ld_end[k]
         cs = max(ld_end[k], walker if nnzb else 0)
         if k >= 1:
@@ -229,7 +242,32 @@ def _tile_ends(
             y_ready = cs + 1
         ss = y_ready if k == 0 else max(y_ready, st_last[k - 1] + 1)
         st_last.append(ss + t * nb - 1)
+        if row_ends is not None:
+            row_ends += [ss + (j + 1) * nb - 1 for j in range(t)]
+        first += t
     return st_last
+
+
+def linear_rows(
+    tokens: int,
+    nb: int,
+    kb: int,
+    nnzb: int,
+    tt: int,
+    timing: EngineTiming = TIMING,
+    *,
+    rq_cycles: int = 1,
+    row_nnz: Sequence[int] | np.ndarray | None = None,
+    xw: int = 1,
+    arrive: Sequence[int] | None = None,
+) -> tuple[list[int], int]:
+    """(each token's last Y read, ap_done) in cycles from ap_start, the input of token j arriving
+    from cycle ``arrive[j]`` on (None: full rate), as :func:`linear_cycles`."""
+    if tokens <= 0:
+        return [], 1
+    rows: list[int] = []
+    ends = _tile_ends(tokens, nb, kb, nnzb, tt, timing, rq_cycles, row_nnz, xw, arrive, rows)
+    return rows, ends[-1] + timing.out
 
 
 def ideal_cycles(tokens: int, nnzb: int) -> int:

@@ -51,7 +51,8 @@ module el_rd #(
     parameter int OLB = 8,  // output bits per lane (>= LB)
     parameter int AW  = 4,
     parameter int RW  = 1,  // RAM words per token row
-    parameter int TW  = 8   // token counter bits
+    parameter int TW  = 8,  // token counter bits
+    parameter int GATE = 0  // 1: read row t only once t < avail (the rows its producer has written)
 ) (
     input  wire               clk,
     input  wire               rst_n,
@@ -59,6 +60,7 @@ module el_rd #(
     input  wire  [    TW-1:0] n_tok,    // >= 1
     input  wire  [      15:0] n_beats,  // >= 1
     input  wire  [      15:0] lane0,    // a multiple of R
+    input  wire  [      TW:0] avail,    // GATE = 1: rows complete in the RAM (a writer's `rows`)
     output logic [    AW-1:0] raddr,
     input  wire  [ WL*LB-1:0] rdata,
     output logic [R*OLB-1:0] tdata,
@@ -79,7 +81,7 @@ module el_rd #(
   logic [R*LB-1:0] slice;
   logic [R*OLB-1:0] ext;
 
-  assign iss = act && (cnt + 3'(v1) < 3'(FD));
+  assign iss = act && (cnt + 3'(v1) < 3'(FD)) && (GATE == 0 || {1'b0, t} < avail);
   assign raddr = iss ? base + AW'(off / 16'(WL)) : '0;
   assign pop = tvalid && tready;
   assign tvalid = cnt != 3'd0;
@@ -171,7 +173,8 @@ module el_wr #(
     output logic [    WL-1:0] we,
     output logic [    AW-1:0] waddr,
     output logic [ WL*LB-1:0] wdata,
-    output logic              busy
+    output logic              busy,
+    output logic [      TW:0] rows  // rows of this pass fully written (a chained reader's avail)
 );
   logic act, fire;
   logic [TW-1:0] t, nt_r;
@@ -181,6 +184,7 @@ module el_wr #(
 
   assign tready = act;
   assign busy = act;
+  assign rows = {1'b0, t};
   assign fire = tvalid && act;
   for (genvar l = 0; l < P; l++) begin : g_ext
     assign ext[l*LB+:LB] = LB'($signed(tdata[l*ILB+:ILB]));

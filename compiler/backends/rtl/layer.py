@@ -84,10 +84,13 @@ LAYER_OPS = {
     "ln2": "layernorm",
 }
 LINEAR_ROLES = ("q", "k", "v", "o", "fc1", "fc2")
-STAGES = ("load", "qkv", "attn", "o", "res1", "ln1", "fc1", "gelu", "fc2", "res2", "ln2", "out")
+STAGES = ("load", "qkv", "attn", "o", "res1", "ln1", "ffn", "res2", "ln2", "out")
 #: the units of a stage (started together, the stage done when every one is): q, k and v read the
 #: same input into three RAMs, so they run at once (the input RAM has a read port each)
-STAGE_UNITS = {"qkv": ("q", "k", "v")}
+STAGE_UNITS = {"qkv": ("q", "k", "v"), "ffn": ("fc1", "gelu", "fc2")}
+#: chained readers of a stage: reader -> the writer whose finished rows it may read (row by row
+#: behind it, in one RAM): gelu follows fc1's output rows and fc2 follows gelu's
+CHAINED = {"rd_gelu": "wr_fc1", "rd_fc2": "wr_gelu"}
 
 
 def stage_of(unit: str) -> str:
@@ -167,6 +170,7 @@ class Port:
     per_head: bool = False  # lane offset = head * head_dim (attention), else 0
     # filled from the RAM
     rport: int = 0  # the RAM read port of a reader
+    after: str = ""  # a chained reader: the writer (same stage) whose rows it follows
     wl: int = 0
     lb: int = 0
     rw: int = 0
@@ -486,13 +490,13 @@ def _plan_ports(
         ports.append(Port(f"wr_{role}", "wr", "r_ram", role, f"{role}.r_out", aw, 32, hidden // aw))
     ports.append(Port("rd_ln1", "rd", "r_ram", "ln1", "ln1.x_in", lnw, 32, hidden // lnw))
     ports.append(Port("wr_ln1", "wr", "l_ram", "ln1", "ln1.y_out", lnw, 8, hidden // lnw))
-    ports.append(Port("rd_gelu", "rd", "f_ram", "gelu", "gelu.x_in", gw, 32, ffn // gw))
-    ports.append(Port("wr_gelu", "wr", "g_ram", "gelu", "gelu.y_out", gw, 8, ffn // gw))
+    ports.append(Port("rd_gelu", "rd", "f_ram", stage_of("gelu"), "gelu.x_in", gw, 32, ffn // gw))
+    ports.append(Port("wr_gelu", "wr", "g_ram", stage_of("gelu"), "gelu.y_out", gw, 8, ffn // gw))
     ports.append(Port("rd_ln2", "rd", "r_ram", "ln2", "ln2.x_in", lnw, 32, hidden // lnw))
     # the layer output: ln2 into the x RAM (free after res1), then out to y_out in token order
     ports.append(Port("wr_ln2", "wr", "x_ram", "ln2", "ln2.y_out", lnw, 8, hidden // lnw))
     ports.append(Port("rd_out", "rd", "x_ram", "out", "y_out", lin["q"].bn, 8, -(-hidden // lin["q"].bn)))
-    return [dataclasses.replace(p, lb=lb[p.ram]) for p in ports]
+    return [dataclasses.replace(p, lb=lb[p.ram], after=CHAINED.get(p.name, "")) for p in ports]
 
 
 RAM_WHAT = {
@@ -645,6 +649,7 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
             prime=PRIME,
             stages=stages,
             linears=linears,
+            linear_roles=LINEAR_ROLES,
             rams=plan.rams,
             readers=[p for p in plan.ports if p.kind == "rd"],
             writers=[p for p in plan.ports if p.kind == "wr"],
@@ -723,27 +728,62 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
     With token lanes every stage takes as long as its busiest lane (lane 0: ceil(T / lanes)
     tokens), attention streams all T keys to every lane, and the layer output leaves in token
     order once every lane's ln2 is done (x_beats beats a token)."""
-    t, h, f = int(tokens), plan.hidden, plan.ffn
+    t, h = int(tokens), plan.hidden
     n = plan.lanes
     tl = -(-t // n)
     out = {"load": t * max(plan.x_beats, 1) + LOAD_OVERHEAD}
     for r, p in plan.linears.items():  # units of one stage run at once: the stage takes the longest
+        if r in STAGE_UNITS["ffn"]:
+            continue
         rq = p.rq_cycles
         c = timing.linear_cycles(
             tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=rq, row_nnz=p.row_nnz if rq > 1 else None
         )
         st = stage_of(r)
         out[st] = max(out.get(st, 0), c + STAGE_OVERHEAD)
+    out["ffn"] = ffn_cycles(plan, tl) + STAGE_OVERHEAD
     att = timing.attention_cycles(t, plan.head_dim, queries=tl)
     out["attn"] = plan.heads // plan.attn_w * (att + STAGE_OVERHEAD)
     for r in ("res1", "res2"):  # add_w units in lock-step: hidden / add_w beats a token
         out[r] = timing.unit_cycles("add", tl * h // plan.add_w) + STAGE_OVERHEAD
     ln = timing.unit_cycles("layernorm", tl * h, tl, h, lanes=plan.ln_w) + STAGE_OVERHEAD
     out["ln1"] = ln
-    out["gelu"] = timing.unit_cycles("gelu", tl * f // plan.gelu_w) + STAGE_OVERHEAD
     out["ln2"] = ln
     out["out"] = t * max(plan.x_beats, 1) + OUT_OVERHEAD
     return {s: out[s] for s in STAGES}
+
+
+#: chained rows (cycles): a producer's last Y read of a row -> the row counted in its RAM writer
+#: (the y_out beat, the write), and a row counted -> the chained reader's first beat valid
+CHAIN_Y_TO_ROW = 3
+CHAIN_ROW_TO_BEAT = 2
+#: GELU: a beat taken -> its result beat written (int_gelu's pipeline)
+GELU_PIPE = 12
+
+
+def ffn_cycles(plan: LayerPlan, tl: int) -> int:
+    """fc1 -> gelu -> fc2 chained row by row in one stage (each reader follows its producer's
+    finished rows): cycles from the units' start to fc2's ap_done, at the busiest lane's ``tl``
+    tokens."""
+    lin = plan.linears
+
+    def rows(p: LinearPlan, arrive: list[int] | None) -> tuple[list[int], int]:
+        rnz = p.row_nnz if p.rq_cycles > 1 else None
+        return timing.linear_rows(
+            tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=p.rq_cycles, row_nnz=rnz, arrive=arrive
+        )
+
+    if tl <= 0:
+        return 1
+    f1, _ = rows(lin["fc1"], None)
+    beats = plan.ffn // plan.gelu_w  # a row's GELU beats, one a cycle
+    g_rows, end = [], 0
+    for y in f1:
+        start = max(end, y + CHAIN_Y_TO_ROW + CHAIN_ROW_TO_BEAT)
+        end = start + beats
+        g_rows.append(end - 1 + GELU_PIPE + 1)  # the row's last result counted in its writer
+    _, done = rows(lin["fc2"], [r + CHAIN_ROW_TO_BEAT for r in g_rows])
+    return done
 
 
 def layer_cycles(plan: LayerPlan, tokens: int, load: bool = True, out: bool = True) -> int:
