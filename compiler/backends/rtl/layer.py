@@ -84,13 +84,13 @@ LAYER_OPS = {
     "ln2": "layernorm",
 }
 LINEAR_ROLES = ("q", "k", "v", "o", "fc1", "fc2")
-STAGES = ("load", "qkv", "attn", "o", "res1", "ln1", "ffn", "res2", "ln2", "out")
+STAGES = ("load", "qkv", "attn", "ores1", "ln1", "ffn", "ln2", "out")
 #: the units of a stage (started together, the stage done when every one is): q, k and v read the
 #: same input into three RAMs, so they run at once (the input RAM has a read port each)
-STAGE_UNITS = {"qkv": ("q", "k", "v"), "ffn": ("fc1", "gelu", "fc2")}
-#: chained readers of a stage: reader -> the writer whose finished rows it may read (row by row
-#: behind it, in one RAM): gelu follows fc1's output rows and fc2 follows gelu's
-CHAINED = {"rd_gelu": "wr_fc1", "rd_fc2": "wr_gelu"}
+STAGE_UNITS = {"qkv": ("q", "k", "v"), "ores1": ("o", "res1"), "ffn": ("fc1", "gelu", "fc2", "res2")}
+#: the chains of a stage, in order: each unit reads its predecessor's output row by row behind it
+#: (its RAM reader follows the rows the predecessor's writer has finished)
+CHAINS = {"ores1": ("o", "res1"), "ffn": ("fc1", "gelu", "fc2", "res2")}
 
 
 def stage_of(unit: str) -> str:
@@ -463,16 +463,17 @@ def _plan_ports(
         nd["k"].outputs[0]: "k_ram",
         nd["v"].outputs[0]: "v_ram",
         nd["attn"].outputs[0]: "a_ram",
-        nd["o"].outputs[0]: "r_ram",
-        nd["res1"].outputs[0]: "r_ram",  # in place: every element is read before it is written
+        nd["o"].outputs[0]: "p_ram",
+        nd["res1"].outputs[0]: "r_ram",
         nd["ln1"].outputs[0]: "l_ram",
         nd["fc1"].outputs[0]: "f_ram",
         nd["gelu"].outputs[0]: "g_ram",
-        nd["fc2"].outputs[0]: "r_ram",
+        nd["fc2"].outputs[0]: "p_ram",
         nd["res2"].outputs[0]: "r_ram",
     }
     lnw, gw, aw = widths
     lb = {"x_ram": 8, "q_ram": 8, "k_ram": 8, "v_ram": 8, "a_ram": 8, "l_ram": 8, "g_ram": 8, "r_ram": 32}
+    lb["p_ram"] = 32
     lb["f_ram"] = lin["fc1"].out_bits
     ports = [Port("wr_x", "wr", "x_ram", "load", "x_in", lin["q"].bn, 8, -(-hidden // lin["q"].bn))]
     for r in LINEAR_ROLES:
@@ -485,9 +486,10 @@ def _plan_ports(
     ports.append(Port("wr_attn", "wr", "a_ram", "attn", "attn.o_out", d, 8, 1, per_head=True))
     for role in ("res1", "res2"):
         a, b = nd[role].inputs
-        ports.append(Port(f"rd_{role}_a", "rd", where[a], role, f"{role}.a_in", aw, 32, hidden // aw))
-        ports.append(Port(f"rd_{role}_b", "rd", where[b], role, f"{role}.b_in", aw, 32, hidden // aw))
-        ports.append(Port(f"wr_{role}", "wr", "r_ram", role, f"{role}.r_out", aw, 32, hidden // aw))
+        st = stage_of(role)
+        ports.append(Port(f"rd_{role}_a", "rd", where[a], st, f"{role}.a_in", aw, 32, hidden // aw))
+        ports.append(Port(f"rd_{role}_b", "rd", where[b], st, f"{role}.b_in", aw, 32, hidden // aw))
+        ports.append(Port(f"wr_{role}", "wr", "r_ram", st, f"{role}.r_out", aw, 32, hidden // aw))
     ports.append(Port("rd_ln1", "rd", "r_ram", "ln1", "ln1.x_in", lnw, 32, hidden // lnw))
     ports.append(Port("wr_ln1", "wr", "l_ram", "ln1", "ln1.y_out", lnw, 8, hidden // lnw))
     ports.append(Port("rd_gelu", "rd", "f_ram", stage_of("gelu"), "gelu.x_in", gw, 32, ffn // gw))
@@ -496,7 +498,18 @@ def _plan_ports(
     # the layer output: ln2 into the x RAM (free after res1), then out to y_out in token order
     ports.append(Port("wr_ln2", "wr", "x_ram", "ln2", "ln2.y_out", lnw, 8, hidden // lnw))
     ports.append(Port("rd_out", "rd", "x_ram", "out", "y_out", lin["q"].bn, 8, -(-hidden // lin["q"].bn)))
-    return [dataclasses.replace(p, lb=lb[p.ram], after=CHAINED.get(p.name, "")) for p in ports]
+    return [dataclasses.replace(p, lb=lb[p.ram], after=_chained_after(p, ports)) for p in ports]
+
+
+def _chained_after(p: Port, ports: list[Port]) -> str:
+    """The writer a chained reader follows: its unit's predecessor in a chain, on the RAM that
+    predecessor writes ("" for every other port)."""
+    unit = p.what.split(".")[0]
+    for chain in CHAINS.values():
+        if p.kind == "rd" and unit in chain[1:]:
+            w = next(q for q in ports if q.name == f"wr_{chain[chain.index(unit) - 1]}")
+            return w.name if w.ram == p.ram else ""
+    return ""
 
 
 RAM_WHAT = {
@@ -505,7 +518,8 @@ RAM_WHAT = {
     "k_ram": "k (int8)",
     "v_ram": "v (int8)",
     "a_ram": "attention output (int8), head by head",
-    "r_ram": "o, res1, fc2, res2 (int32, in place)",
+    "p_ram": "o, then fc2 (int32): the residual adds' chained input",
+    "r_ram": "res1, then res2 (int32)",
     "l_ram": "ln1 output (int8), kept for fc1 and res2",
     "f_ram": "fc1 output",
     "g_ram": "gelu output (int8)",
@@ -733,7 +747,7 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
     tl = -(-t // n)
     out = {"load": t * max(plan.x_beats, 1) + LOAD_OVERHEAD}
     for r, p in plan.linears.items():  # units of one stage run at once: the stage takes the longest
-        if r in STAGE_UNITS["ffn"]:
+        if any(r in c for c in CHAINS.values()):
             continue
         rq = p.rq_cycles
         c = timing.linear_cycles(
@@ -741,11 +755,10 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
         )
         st = stage_of(r)
         out[st] = max(out.get(st, 0), c + STAGE_OVERHEAD)
-    out["ffn"] = ffn_cycles(plan, tl) + STAGE_OVERHEAD
+    for st, chain in CHAINS.items():
+        out[st] = chain_cycles(plan, tl, chain) + STAGE_OVERHEAD
     att = timing.attention_cycles(t, plan.head_dim, queries=tl)
     out["attn"] = plan.heads // plan.attn_w * (att + STAGE_OVERHEAD)
-    for r in ("res1", "res2"):  # add_w units in lock-step: hidden / add_w beats a token
-        out[r] = timing.unit_cycles("add", tl * h // plan.add_w) + STAGE_OVERHEAD
     ln = timing.unit_cycles("layernorm", tl * h, tl, h, lanes=plan.ln_w) + STAGE_OVERHEAD
     out["ln1"] = ln
     out["ln2"] = ln
@@ -757,32 +770,38 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
 #: (the y_out beat, the write), and a row counted -> the chained reader's first beat valid
 CHAIN_Y_TO_ROW = 3
 CHAIN_ROW_TO_BEAT = 2
-#: GELU: a beat taken -> its result beat written (int_gelu's pipeline)
-GELU_PIPE = 12
 
 
-def ffn_cycles(plan: LayerPlan, tl: int) -> int:
-    """fc1 -> gelu -> fc2 chained row by row in one stage (each reader follows its producer's
-    finished rows): cycles from the units' start to fc2's ap_done, at the busiest lane's ``tl``
-    tokens."""
-    lin = plan.linears
-
-    def rows(p: LinearPlan, arrive: list[int] | None) -> tuple[list[int], int]:
-        rnz = p.row_nnz if p.rq_cycles > 1 else None
-        return timing.linear_rows(
-            tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=p.rq_cycles, row_nnz=rnz, arrive=arrive
-        )
-
+def chain_cycles(plan: LayerPlan, tl: int, units: tuple[str, ...]) -> int:
+    """Units chained row by row in one stage (each reader follows its producer's finished rows):
+    cycles from the units' start to the last unit's ap_done, at the busiest lane's ``tl`` tokens.
+    A linear runs the engine's tile schedule with each token's input arriving when its row is
+    written (:func:`timing.linear_rows`); GELU and the residual add take one beat a cycle, a row
+    of ffn / gelu_w or hidden / add_w beats, and count a row written their latency - 1 cycles
+    after its last beat (their ap_done likewise after the last)."""
     if tl <= 0:
         return 1
-    f1, _ = rows(lin["fc1"], None)
-    beats = plan.ffn // plan.gelu_w  # a row's GELU beats, one a cycle
-    g_rows, end = [], 0
-    for y in f1:
-        start = max(end, y + CHAIN_Y_TO_ROW + CHAIN_ROW_TO_BEAT)
-        end = start + beats
-        g_rows.append(end - 1 + GELU_PIPE + 1)  # the row's last result counted in its writer
-    _, done = rows(lin["fc2"], [r + CHAIN_ROW_TO_BEAT for r in g_rows])
+    arrive: list[int] | None = None
+    done = 0
+    for u in units:
+        if u in plan.linears:
+            p = plan.linears[u]
+            rnz = p.row_nnz if p.rq_cycles > 1 else None
+            ys, done = timing.linear_rows(
+                tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=p.rq_cycles, row_nnz=rnz, arrive=arrive
+            )
+            written = [y + CHAIN_Y_TO_ROW for y in ys]
+        else:
+            kind = LAYER_OPS[u]
+            beats = plan.ffn // plan.gelu_w if kind == "gelu" else plan.hidden // plan.add_w
+            lat = timing.UNIT_LATENCY[kind]
+            assert arrive is not None, "a chain starts with a linear"
+            written, end = [], 0
+            for a in arrive:
+                end = max(end, a) + beats
+                written.append(end - 1 + lat)
+            done = written[-1]
+        arrive = [w + CHAIN_ROW_TO_BEAT for w in written]
     return done
 
 
