@@ -53,7 +53,9 @@ def _one(spec, workers: int) -> dict:
         ex.close()
         ray_total = time.perf_counter() - t0
         load.append(round(os.getloadavg()[0], 2))
-        same = (Path(tmp) / "serial" / "sweep.json").read_bytes() == (Path(tmp) / "ray" / "sweep.json").read_bytes()
+        same = (Path(tmp) / "serial" / "sweep.json").read_bytes() == (
+            Path(tmp) / "ray" / "sweep.json"
+        ).read_bytes()
         busy = {k: round(_task_seconds(Path(tmp) / k / "tasks"), 1) for k in ("serial", "ray")}
     r = {
         "serial_s": round(serial, 2),
@@ -64,7 +66,9 @@ def _one(spec, workers: int) -> dict:
         "task_seconds_sum": busy,
         "loadavg_1m_before_after_serial_after_ray": load,
     }
-    print(f"serial {serial:.1f} s, ray {ray_total:.1f} s ({ray_total / serial:.3f}x); load {load}", flush=True)
+    print(
+        f"serial {serial:.1f} s, ray {ray_total:.1f} s ({ray_total / serial:.3f}x); load {load}", flush=True
+    )
     return r
 
 
@@ -78,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = parse_spec(a.model, "u200,u250,u280,u55c", "0,0.5,0.7,0.8,0.9,0.95", "16x16", "128")
     n = len(spec.points())
     runs = [_one(spec, a.workers) for _ in range(a.repeat)]
-    med = {k: statistics.median(r[k] for r in runs) for k in ("serial_s", "ray_total_s", "ray_start_s", "ray_run_s")}
+    med = {
+        k: statistics.median(r[k] for r in runs)
+        for k in ("serial_s", "ray_total_s", "ray_start_s", "ray_run_s")
+    }
     same = all(r["identical"] for r in runs)
     serial, ray_total, ray_run = med["serial_s"], med["ray_total_s"], med["ray_run_s"]
     res = {
