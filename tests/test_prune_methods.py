@@ -58,8 +58,58 @@ def test_per_matrix_exact(tmp_path: Path, method: str, steps: int | None) -> Non
         assert m["zero_blocks"] == m["target_zero_blocks"] == round(0.6 * m["blocks"]), name
     assert whole_blocks(tmp_path / "o", r, 4, 8) == r["zero_blocks"]
     if method == "obert":
-        assert r["settings"]["pruning_steps"] == (steps or 1)
+        assert r["settings"]["pruning_steps"] == (steps or 3)  # gradual by default
         assert r["settings"]["schedule"][-1] == pytest.approx(0.6)
+
+
+def test_obert_cubic_schedule_hand_worked() -> None:
+    """s_t = s_f + (s_i - s_f)(1 - t/n)^3 worked by hand for s_f = 0.8, n = 3:
+    0.8 (1 - 8/27) = 0.562963, 0.8 (1 - 1/27) = 0.770370, 0.8; with s_i = 0.5, n = 2: 0.8 - 0.3/8."""
+    from compiler.prune.obert import cubic_schedule
+
+    assert cubic_schedule(0.8, 3) == pytest.approx([0.562963, 0.770370, 0.8], abs=1e-6)
+    assert cubic_schedule(0.8, 2, initial=0.5) == pytest.approx([0.7625, 0.8])
+    assert cubic_schedule(0.9, 1) == [0.9]  # one-shot
+
+
+def test_obert_gradual_steps_reach_their_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default oBERT prunes gradually: before each recovery run the weights themselves hold the
+    schedule's number of zero blocks (counted from the weights, 4x8 blocks), and the final checkpoint
+    the requested one; --steps 1 is one-shot (one recovery run, at the end)."""
+    from compiler.prune import objective
+
+    seen: list[int] = []
+    real = objective.Context.finetune
+
+    def spy(self, steps, masks, *a, **k):  # type: ignore[no-untyped-def]
+        zero = 0
+        for t in self.targets:
+            z = (t.weight.detach() == 0).float()
+            zero += int((block_sum(z, 4, 8) == block_sum(torch.ones_like(z), 4, 8)).sum())
+        seen.append(zero)
+        return real(self, steps, masks, *a, **k)
+
+    monkeypatch.setattr(objective.Context, "finetune", spy)
+    src = tiny(tmp_path)
+    r = run_prune(str(src), tmp_path / "o", "obert", 0.6, "4x8")
+    per = [m["blocks"] for m in r["matrices"].values()]
+    # 0.6 (1 - (2/3)^3) = 0.42222, 0.6 (1 - (1/3)^3) = 0.57778 (recovery after each), 0.6 (final recovery)
+    want = [sum(round(s * n) for n in per) for s in (0.422222, 0.577778, 0.6)]
+    assert seen == want
+    assert whole_blocks(tmp_path / "o", r, 4, 8) == want[-1] == r["zero_blocks"]
+    seen.clear()
+    run_prune(str(src), tmp_path / "one", "obert", 0.6, "4x8", steps=1)
+    assert seen == [want[-1]]
+
+
+def test_obert_fisher_samples_cover_the_block() -> None:
+    """Enough gradient samples for the Fisher block: rank(sum g g^T) <= m, so m >= B (here 2B)."""
+    from compiler.prune.obert import fisher_block_size, grad_samples_for
+
+    for bn, cols in ((16, 384), (4, 384), (64, 1536), (1, 32)):
+        b = fisher_block_size(bn, cols)
+        assert grad_samples_for(b) >= 2 * b
+    assert fisher_block_size(16, 384) == 32 and fisher_block_size(64, 1536) == 64
 
 
 @pytest.mark.parametrize("method", ["pgb", "ae"])
