@@ -27,10 +27,12 @@ def _one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _small_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tiny models need no long schedules; the mechanisms are the same."""
+def _small_budgets(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tiny models need no long schedules; the mechanisms are the same.  No VADER cache: the
+    tests do not depend on what this machine has fetched (probe scoring is tested on its own)."""
     from compiler.prune import ae, obert, pgb
 
+    monkeypatch.setenv("SPARSEHLS_VADER_DIR", str(tmp_path_factory.mktemp("no-vader")))
     monkeypatch.setattr(obert, "FINETUNE_STEPS", 3)
     monkeypatch.setattr(obert, "BETWEEN_STEPS", 2)
     monkeypatch.setattr(obert, "GRAD_SAMPLES", 32)
@@ -120,7 +122,44 @@ def test_global_budget_exact(tmp_path: Path, method: str) -> None:
     assert whole_blocks(tmp_path / "o", r, 4, 4) == r["zero_blocks"]
     if method == "ae":
         info = r["method_info"]
-        assert info["search_loss_best"] <= info["search_loss_uniform"] + 1e-9
+        assert info["search_best"] <= info["search_uniform"] + 1e-9
+
+
+def test_ae_scores_candidates_by_the_probe(tmp_path: Path) -> None:
+    """AE's search ranks candidates by the probe's Spearman on a labelled set, not by the loss:
+    every score call is recorded with the candidate (its zero weights per matrix), its probe and its
+    loss; the kept allocation is the probe's best, which here is not the loss's best."""
+    from compiler.prune import ae, probe
+
+    ctx, tok, cal, _ = make_context(tiny(tmp_path, layers=3), calib.default_set(), 4, 4, 0.5, steps=0)
+    texts = cal.texts[:90]
+    rows = [
+        (t, float(len(t.split()) % 7) + 0.1 * i % 3) for i, t in enumerate(texts)
+    ]  # a text-dependent label
+    scorer = probe.Scorer(tok, rows[:60], rows[60:])
+    seen: list[tuple[tuple[int, ...], float, float]] = []
+
+    def recorded(model):  # type: ignore[no-untyped-def]
+        zeros = tuple(int((t.weight == 0).sum()) for t in ctx.targets)
+        q = scorer(model)
+        seen.append((zeros, q, ctx.eval_loss(ae.EVAL_BATCHES)))
+        return q
+
+    ctx.quality = recorded
+    r = ae.prune_ae(ctx)
+    assert r.info["search_score"] == "-probe_spearman"
+    chosen = tuple(int((~r.masks[t.name]).sum()) for t in ctx.targets)
+    by_probe = max(seen, key=lambda x: x[1])
+    by_loss = min(seen, key=lambda x: x[2])
+    assert chosen == by_probe[0]
+    assert r.info["search_best"] == pytest.approx(-by_probe[1])
+    assert by_loss[0] != by_probe[0]  # the two scores disagree here, so the test tells them apart
+
+
+def test_ae_without_vader_falls_back_to_the_loss(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    r = run_prune(str(tiny(tmp_path)), tmp_path / "o", "ae", 0.5, "4x4", steps=0)
+    assert r["method_info"]["search_score"] == "distill_loss"
+    assert any("no VADER sentences" in m for m in caplog.messages)
 
 
 def test_pgb_permutation_preserves_function(tmp_path: Path) -> None:

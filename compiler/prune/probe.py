@@ -116,6 +116,48 @@ def embed(model: Any, tokenize: Callable[[list[str]], dict[str, Any]], texts: li
     return np.concatenate(out)
 
 
+class Scorer:
+    """The probe as a score of a model on fixed labelled sentences: Spearman on ``test`` of a ridge
+    fitted on ``train`` (both tokenized once).  Higher is better.  Used by AE's search."""
+
+    def __init__(
+        self,
+        tokenize: Callable[[list[str]], dict[str, Any]],
+        train: Sequence[tuple[str, float]],
+        test: Sequence[tuple[str, float]],
+    ) -> None:
+        def batches(rows: Sequence[tuple[str, float]]) -> list[dict[str, Any]]:
+            texts = [t for t, _ in rows]
+            return [tokenize(texts[i : i + EMBED_BATCH]) for i in range(0, len(texts), EMBED_BATCH)]
+
+        self.train, self.test = batches(train), batches(test)
+        self.y_train = np.array([y for _, y in train], dtype=np.float64)
+        self.y_test = np.array([y for _, y in test], dtype=np.float64)
+
+    def __call__(self, model: Any) -> float:
+        import torch
+
+        from compiler.prune.objective import run_model
+
+        with torch.no_grad():
+            etr, ete = (
+                np.concatenate([run_model(model, b).embedding.double().numpy() for b in bs])
+                for bs in (self.train, self.test)
+            )
+        return float(probe_scores(etr, self.y_train, ete, self.y_test)["spearman"])
+
+
+def vader_scorer(tokenize: Callable[[list[str]], dict[str, Any]], n_train: int, n_test: int) -> Scorer | None:
+    """A :class:`Scorer` on fixed subsets of the VADER probe splits; None without the data."""
+    from compiler.data import vader
+
+    if not vader.available():
+        return None
+    train = subset(vader.load(split="probe_train"), n_train, "train")
+    test = subset(vader.load(split="probe_test"), n_test, "test")
+    return Scorer(tokenize, [(r.text, r.score) for r in train], [(r.text, r.score) for r in test])
+
+
 def evaluate(
     model: Any,
     tokenize: Callable[[list[str]], dict[str, Any]],
