@@ -180,3 +180,72 @@ def evaluate(
     if dense is not None:
         res["mean_cosine_to_dense"] = mean_cosine(ete, dense)
     return res, ete
+
+
+# -- python -m compiler.prune.probe DENSE PRUNED: the demo's table --------------------
+
+
+def _model_and_tokenizer(arg: str, max_len: int) -> tuple[Any, Callable[[list[str]], dict[str, Any]], Any]:
+    import json
+    from pathlib import Path
+
+    from compiler.checkpoint import load_hf_model, resolve_model
+    from compiler.prune.calib import make_tokenizer
+
+    folder = resolve_model(arg).path
+    model = load_hf_model(folder).eval()
+    rep = Path(folder) / "prune_report.json"
+    perm = (
+        (json.loads(rep.read_text()).get("method_info") or {}).get("hidden_permutation")
+        if rep.is_file()
+        else None
+    )
+    return model, make_tokenizer(folder, int(model.config.vocab_size), max_len), perm
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Probe Spearman, sign accuracy and cosine to dense of a pruned checkpoint next to its dense model."""
+    import argparse
+    import sys
+
+    import torch
+
+    from compiler.data import vader
+    from compiler.errors import UserError
+
+    ap = argparse.ArgumentParser(prog="python -m compiler.prune.probe", description=main.__doc__)
+    ap.add_argument("dense")
+    ap.add_argument("pruned")
+    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--n-test", type=int, default=500)
+    ap.add_argument("--max-len", type=int, default=64)
+    a = ap.parse_args(argv)
+    if not vader.available():
+        print(
+            f"probe: skipped, no VADER sentences in {vader.cache_dir()} ('make data' where PyPI is reachable)"
+        )
+        return 0
+    torch.set_num_threads(1)  # fastest on a shared 2-core machine (docs/pruning.md)
+    try:
+        dm, dtok, _ = _model_and_tokenizer(a.dense, a.max_len)
+        dense, demb = evaluate(dm, dtok, a.n_train, a.n_test)
+        pm, ptok, perm = _model_and_tokenizer(a.pruned, a.max_len)
+        pruned, pemb = evaluate(pm, ptok, a.n_train, a.n_test)
+    except UserError as e:
+        print(f"probe: {e}", file=sys.stderr)
+        return 2
+    if perm is not None:  # pgb with a hidden permutation: back to the dense model's order
+        pemb = pemb[:, np.argsort(np.asarray(perm))]
+    cos = mean_cosine(pemb, demb)
+    print(
+        f"sentiment probe (VADER, {a.n_train} train / {a.n_test} test sentences; ridge on mean-pooled embeddings)"
+    )
+    print(f"  {'model':<10} {'Spearman':>9} {'sign acc':>9} {'cosine to dense':>16}")
+    print(f"  {'dense':<10} {dense['spearman']:>9.3f} {dense['sign_accuracy']:>9.3f} {1.0:>16.3f}")
+    print(f"  {'pruned':<10} {pruned['spearman']:>9.3f} {pruned['sign_accuracy']:>9.3f} {cos:>16.3f}")
+    print(f"  (cosine between unrelated sentences of the dense model: {dense['unrelated_cosine']:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
