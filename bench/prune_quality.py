@@ -65,6 +65,56 @@ def _probe_model(folder: Path, max_len: int, n_train: int, n_test: int, dense: A
     return res, emb
 
 
+def int_probe(folder: Path, seq: int, block: str, n_train: int, n_test: int, dense: Any = None, perm: Any = None) -> dict[str, Any]:  # fmt: skip
+    """Compile ``folder`` (golden backend: ``sparsehls compile --no-hls --no-csim``) and probe the
+    integer model: its dequantized output, mean-pooled over real tokens, as the embedding."""
+    import numpy as np
+
+    from compiler.checkpoint import parse_block
+    from compiler.data import vader
+    from compiler.frontend.inputs import encode, load_tokenizer
+    from compiler.golden import interpreter
+    from compiler.ir.io import load_graph
+    from compiler.pipeline import CompileOptions, compile_model, dequantized_output, pooled
+    from compiler.prune import probe
+
+    train = probe.subset(vader.load(split="probe_train"), n_train, "train")
+    test = probe.subset(vader.load(split="probe_test"), n_test, "test")
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        opts = CompileOptions(seq_len=seq, block=parse_block(block), csim=False, hls=False)
+        rep = compile_model(str(folder), Path(d) / "p", opts)
+        t_compile = time.perf_counter() - t0
+        q, tok = load_graph(Path(d) / "p" / "ir"), load_tokenizer(Path(d) / "p" / "tokenizer")
+
+        def emb(texts: list[str]) -> Any:
+            out = []
+            for i in range(0, len(texts), probe.EMBED_BATCH):
+                f = encode(tok, texts[i : i + probe.EMBED_BATCH], seq)
+                f = {k: f[k] for k in q.inputs}
+                y = interpreter.run(q, f, mode="int")[q.outputs[0]]
+                out.append(pooled(dequantized_output(q, y), f["attention_mask"]))
+            return np.concatenate(out)
+
+        t1 = time.perf_counter()
+        etr, ete = emb([r.text for r in train]), emb([r.text for r in test])
+        res = probe.probe_scores(
+            etr, np.array([r.score for r in train]), ete, np.array([r.score for r in test])
+        )
+        if perm is not None:
+            ete = ete[:, np.argsort(np.asarray(perm))]
+        out = {
+            "probe_spearman": round(res["spearman"], 4),
+            "probe_sign_accuracy": round(res["sign_accuracy"], 4),
+            "int_vs_float_cosine": rep.get("checks", {}).get("golden_int_vs_float_cosine"),
+            "compile_s": round(t_compile, 1),
+            "probe_s": round(time.perf_counter() - t1, 1),
+        }
+        if dense is not None:
+            out["mean_cosine_to_dense"] = round(probe.mean_cosine(ete, dense), 4)
+    return out
+
+
 def one_row(a: argparse.Namespace) -> dict[str, Any]:
     """Child process: prune one configuration, then probe it."""
     import numpy as np
@@ -89,7 +139,13 @@ def one_row(a: argparse.Namespace) -> dict[str, Any]:
         dense = np.load(a.dense_emb)
         perm = (rep.get("method_info") or {}).get("hidden_permutation")
         res, _ = _probe_model(out, rep["max_len"], a.n_train, a.n_test, dense, perm)
+        integer = (
+            int_probe(out, rep["max_len"], a.blk, a.n_train, a.n_test, dense, perm) if a.int_probe else None
+        )
+    if integer is not None:
+        integer["probe_loss_vs_float"] = round(res["spearman"] - integer["probe_spearman"], 4)
     return {
+        **({"compiled_int": integer} if integer is not None else {}),
         "probe_spearman": round(res["spearman"], 4),
         "probe_sign_accuracy": round(res["sign_accuracy"], 4),
         "mean_cosine_to_dense": round(res["mean_cosine_to_dense"], 4),
@@ -148,6 +204,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--pgb-permute-hidden", action="store_true", help="pgb also permutes the hidden dimension"
     )
+    ap.add_argument(
+        "--int-probe",
+        action="store_true",
+        help="also compile each result (golden backend) and probe the integer model (~6 min a row)",
+    )
     ap.add_argument("--label", default=None, help="a note stored with every row of this run (e.g. partial)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     # the child process's own arguments
@@ -166,6 +227,8 @@ def _child_args(a: argparse.Namespace, method: str, sp: float, blk: str, emb: Pa
     args += ["--threads", str(a.threads), "--dense-emb", str(emb)]
     if a.pgb_permute_hidden:
         args.append("--pgb-permute-hidden")
+    if a.int_probe:
+        args.append("--int-probe")
     if a.steps is not None:
         args += ["--steps", str(a.steps)]
     if a.time_budget is not None:

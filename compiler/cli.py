@@ -338,7 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="distillation text: 'vader' (make data) or a TSV/CSV/JSONL file with a text column (optional label)",
     )
     s.add_argument(
-        "--steps", type=int, default=None, help="fine-tune steps (meaning per method: docs/pruning.md)"
+        "--steps",
+        type=int,
+        default=None,
+        help="fine-tune steps; obert: pruning steps of its gradual schedule (3; 1 = one-shot); docs/pruning.md",
     )
     s.add_argument("--batch", type=int, default=8, help="sentences per distillation step (8)")
     s.add_argument(

@@ -203,3 +203,30 @@ def test_report_renders_in_headless_chromium(report_html: Path, tmp_path: Path) 
     cmd = [*base, "--window-size=1300,1800", f"--screenshot={shot}", report_html.as_uri()]
     subprocess.run(cmd, capture_output=True, timeout=120)
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_plots_pruning_quality(bench_out: Path, tmp_path: Path) -> None:
+    """A prune_quality.json next to the project: the report gains the quality-vs-sparsity plot, one
+    series per recipe, points in sparsity order."""
+    from compiler.bench import figures
+    from compiler.bench.report import render_report
+
+    row = {"method": "pgb", "block": "16x16", "steps": 40, "probe_spearman": 0.5, "mean_cosine_to_dense": 0.7}
+    doc = {
+        "dense": {"minilm": {"probe_spearman": 0.645, "unrelated_cosine": 0.09}},
+        "rows": [
+            {**row, "sparsity": 0.8},
+            {**row, "sparsity": 0.5, "probe_spearman": 0.58, "mean_cosine_to_dense": 0.79},
+            {**row, "method": "obert", "steps": None, "sparsity": 0.5},
+        ],
+    }
+    assert figures.prune_quality_series(doc) == {
+        "obert 16x16": [(0.5, 0.5, 0.7)],
+        "pgb 16x16 40 steps": [(0.5, 0.58, 0.79), (0.8, 0.5, 0.7)],
+    }
+    project = tmp_path / "project"
+    shutil.copytree(bench_out / "project", project)
+    (tmp_path / "prune_quality.json").write_text(json.dumps(doc))
+    html = render_report(project).read_text()
+    assert 'alt="pruning quality"' in html and "## Pruning quality" not in html
+    assert "Pruning quality" in html

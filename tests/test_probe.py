@@ -67,3 +67,21 @@ def test_evaluate_on_a_tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     res2, _ = probe.evaluate(model, tok, n_train=30, n_test=20, dense=emb)
     assert res2["mean_cosine_to_dense"] == pytest.approx(1.0)
     assert res2["spearman"] == pytest.approx(res["spearman"])
+
+
+def test_demo_table_dense_vs_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`python -m compiler.prune.probe DENSE PRUNED` (make demo): the dense model's cosine to itself is
+    1, another model's is below; offline it says the probe is skipped and succeeds."""
+    from test_prune import tiny
+    from test_vader import fake_cache
+
+    monkeypatch.setenv("SPARSEHLS_VADER_DIR", str(tmp_path / "none"))
+    assert probe.main([str(tmp_path), str(tmp_path)]) == 0
+    assert "probe: skipped, no VADER sentences" in capsys.readouterr().out
+    monkeypatch.setenv("SPARSEHLS_VADER_DIR", str(fake_cache(tmp_path / "v", n=60)))
+    src, other = tiny(tmp_path), tiny(tmp_path, name="other", seed=1)
+    assert probe.main([str(src), str(other), "--n-train", "30", "--n-test", "20"]) == 0
+    rows = {ln.split()[0]: ln.split()[1:] for ln in capsys.readouterr().out.splitlines()[2:4]}
+    assert float(rows["dense"][2]) == 1.0
+    assert float(rows["pruned"][2]) < 0.99
+    assert -1 <= float(rows["pruned"][0]) <= 1

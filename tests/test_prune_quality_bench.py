@@ -66,3 +66,32 @@ def test_prune_quality_undoes_a_hidden_permutation(tmp_path: Path, monkeypatch: 
     assert row["pgb_permute_hidden"] and row["settings"]["permute_hidden"]
     assert row["mean_cosine_to_dense"] == pytest.approx(1.0, abs=1e-4)
     assert row["probe_spearman"] == pytest.approx(dense["probe_spearman"], abs=2e-3)
+
+
+def test_int_probe_embeds_like_the_float_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--int-probe: the compiled integer model's embeddings (dequantized, mean-pooled over real
+    tokens, in sentence order) point where the float checkpoint's do, sentence by sentence."""
+    import random
+
+    from ckpts import make_checkpoint
+    from test_bad_input import WORDS, add_tokenizer
+
+    from compiler.data import vader
+
+    rng = random.Random(0)  # VADER-format files whose words the tiny tokenizer knows
+    for name in vader.FILES.values():
+        rows = [
+            f"{i}\t{rng.uniform(-4, 4):.3f}\t" + " ".join(rng.choices(WORDS[4:], k=rng.randint(2, 12)))
+            for i in range(60)
+        ]
+        (tmp_path / "v").mkdir(exist_ok=True)
+        (tmp_path / "v" / name).write_text("\r\n".join(rows) + "\r\n")
+    monkeypatch.setenv("SPARSEHLS_VADER_DIR", str(tmp_path / "v"))
+    ckpt = add_tokenizer(make_checkpoint(tmp_path / "ckpt"), 120)
+    bench = _bench()
+    _, float_emb = bench._probe_model(ckpt, 16, 30, 20)
+    r = bench.int_probe(ckpt, 16, "4x4", 30, 20, dense=float_emb)
+    assert r["mean_cosine_to_dense"] > 0.98, r
+    assert "probe_spearman" in r and r["int_vs_float_cosine"] > 0.9  # (fake sentences: mostly [UNK])
+    shuffled = bench.int_probe(ckpt, 16, "4x4", 30, 20, dense=float_emb[::-1].copy())
+    assert shuffled["mean_cosine_to_dense"] < r["mean_cosine_to_dense"] - 0.01  # the check can fail

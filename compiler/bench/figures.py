@@ -169,3 +169,37 @@ def latency(rep: dict[str, Any], bench: dict[str, Any] | None, gpu: dict[str, An
         fontsize=9,
     )
     return _save(fig, path)
+
+
+def prune_quality_series(doc: dict[str, Any]) -> dict[str, list[tuple[float, float, float]]]:
+    """``bench/results/prune_quality.json`` rows as one series per recipe (method, block, steps):
+    sorted (sparsity, probe Spearman, mean cosine to dense)."""
+    out: dict[str, list[tuple[float, float, float]]] = {}
+    for r in doc.get("rows", []):
+        key = f"{r['method']} {r['block']}" + ("" if r.get("steps") is None else f" {r['steps']} steps")
+        out.setdefault(key, []).append(
+            (float(r["sparsity"]), float(r["probe_spearman"]), float(r["mean_cosine_to_dense"]))
+        )
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def prune_quality(doc: dict[str, Any], path: Path) -> Path:
+    """Probe Spearman and cosine to dense vs sparsity, one line per recipe; the dense model's probe
+    and its cosine between unrelated sentences as dashed lines."""
+    plt = plt_agg()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, pts in prune_quality_series(doc).items():
+        xs = [100 * p[0] for p in pts]
+        a1.plot(xs, [p[1] for p in pts], marker="o", label=key)
+        a2.plot(xs, [p[2] for p in pts], marker="o", label=key)
+    dense = next(iter(doc.get("dense", {}).values()), None)
+    if dense is not None:
+        a1.axhline(dense["probe_spearman"], ls="--", color="k", label="dense")
+        a2.axhline(dense["unrelated_cosine"], ls="--", color="tab:red", label="dense, unrelated sentences")
+    a1.set(xlabel="block sparsity (%)", ylabel="probe Spearman (VADER test)", title="sentiment probe")
+    a2.set(
+        xlabel="block sparsity (%)", ylabel="mean cosine to dense", title="embedding fidelity", ylim=(0, 1.02)
+    )
+    for ax in (a1, a2):
+        ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -109,6 +109,7 @@ def project_markdown(rep: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+QUALITY_JSON = "prune_quality.json"  # bench/prune_quality.py's results, next to the project
 FIGURES = ("layer_cycles.png", "resources.png", "block_map.png", "report_latency.png")
 
 
@@ -154,7 +155,8 @@ def figures_markdown(rep: dict[str, Any], gpu_res: dict[str, Any], have_bench: b
 
 
 def render_report(project: Path) -> Path:
-    """Write ``project/report.html`` from report.json and the IR (+ bench.json next to it, if any)."""
+    """Write ``project/report.html`` from report.json and the IR (+ bench.json and
+    prune_quality.json next to it, if any)."""
     import tempfile
 
     from compiler.ir.io import load_graph
@@ -185,6 +187,15 @@ def render_report(project: Path) -> Path:
                 figures.block_maps(load_graph(project / "ir"), t / FIGURES[2]),
                 figures.latency(rep, res, gpu_res, t / FIGURES[3]),
             ]
+        quality = next(
+            (p for p in (project / QUALITY_JSON, project.parent / QUALITY_JSON) if p.exists()), None
+        )
+        if quality is not None:
+            md += (
+                "\n## Pruning quality\n\nProbe Spearman and cosine to dense vs sparsity per recipe, from "
+                f"`{quality}` (`bench/prune_quality.py`).\n\n![pruning quality](prune_quality.png)\n"
+            )
+            pngs.append(figures.prune_quality(read_json(quality, "object"), t / "prune_quality.png"))
         if res is not None:
             md += "\n" + markdown(res)
             rb = "u250" if "u250" in res["fpga"] else next(iter(res["fpga"]))

@@ -2,9 +2,13 @@
 al. 2022, "An Automatic and Efficient BERT Pruning Framework", AE-BERT).
 
 A candidate is a number of zero blocks for every prunable matrix, summing to
-exactly round(s * total blocks).  Candidates are scored cheaply: block-magnitude
-masks with those counts are applied to the dense weights and the distillation
-loss is measured on ``EVAL_BATCHES`` calibration batches (no training).  An
+exactly round(s * total blocks).  Block-magnitude masks with those counts are
+applied to the dense weights (no training) and the candidate is scored on the task
+metric, as AE-BERT scores its candidates by task performance: ``ctx.quality``, the
+VADER sentiment probe's Spearman on fixed subsets (:data:`SEARCH_TRAIN` /
+:data:`SEARCH_TEST` sentences, set by the prune command).  Without the VADER data
+the fallback is the one-shot distillation loss on ``EVAL_BATCHES`` calibration
+batches (the report's ``method_info.search_score`` says which).  An
 evolutionary search starts from the uniform allocation plus random
 budget-preserving perturbations, keeps the best ``ELITE`` each generation and
 mutates them by moving blocks between matrices (``GENERATIONS`` x ``POPULATION``
@@ -26,6 +30,8 @@ GENERATIONS = 8
 POPULATION = 10
 ELITE = 3
 EVAL_BATCHES = 4
+SEARCH_TRAIN = 300  # probe sentences per candidate: ~500 short sentences, ~10 s on MiniLM, 1 thread
+SEARCH_TEST = 200
 FINETUNE_STEPS = 40
 MAX_FRACTION = 0.98  # no matrix is emptied by the search
 
@@ -54,12 +60,15 @@ def prune_ae(ctx: Context) -> PruneResult:
             out[n] = expand(keep.view(shape), ctx.bm, ctx.bn, ctx.targets[names.index(n)].shape)
         return out
 
+    quality = ctx.quality
+
     @torch.no_grad()
     def score(counts: list[int]) -> float:
+        """Lower is better: minus the probe's Spearman, or the distillation loss."""
         m = masks_for(counts)
         for t in ctx.targets:
             t.weight.copy_(dense[t.name] * m[t.name])
-        return ctx.eval_loss(EVAL_BATCHES)
+        return -quality(ctx.student) if quality is not None else ctx.eval_loss(EVAL_BATCHES)
 
     def mutate(c: list[int], strength: float) -> list[int]:
         c = list(c)
@@ -88,10 +97,10 @@ def prune_ae(ctx: Context) -> PruneResult:
         evals += len(children)
         pop = elite + children
         if ctx.progress:
-            ctx.progress(f"ae generation {gen + 1}/{GENERATIONS}: best loss {min(p[0] for p in pop):.4f}")
+            ctx.progress(f"ae generation {gen + 1}/{GENERATIONS}: best score {min(p[0] for p in pop):.4f}")
     pop.sort(key=lambda x: x[0])
-    best_loss, best = pop[0]
-    uniform_loss = score(uniform)
+    best_score, best = pop[0]
+    uniform_score = score(uniform)
     with torch.no_grad():
         for t in ctx.targets:
             t.weight.copy_(dense[t.name])
@@ -110,7 +119,13 @@ def prune_ae(ctx: Context) -> PruneResult:
             "finetune_steps": steps,
             "lr": ctx.lr,
         },
-        info={"layer_ratios": ratios, "search_loss_best": best_loss, "search_loss_uniform": uniform_loss},
+        info={
+            "layer_ratios": ratios,
+            # both "lower is better": -Spearman of the probe, or the distillation loss
+            "search_score": "-probe_spearman" if quality is not None else "distill_loss",
+            "search_best": best_score,
+            "search_uniform": uniform_score,
+        },
     )
 
 

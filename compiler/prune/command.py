@@ -94,6 +94,8 @@ def run_prune(
         ref.path, textset, bm, bn, float(sparsity), seed, steps, progress, batch, max_len
     )
     ctx.on_step, ctx.deadline = on_step, deadline
+    if method == "ae":
+        ctx.quality = _ae_quality(tokenize)
     student, teacher, targets, heads = ctx.student, ctx.teacher, ctx.targets, ctx.heads
     log.info(
         "pruning %s with %s to %.3f in %dx%d blocks (%d matrices)",
@@ -147,6 +149,15 @@ def run_prune(
         report["time_s"],
     )
     return report
+
+
+def _ae_quality(tokenize: calib.Tokenize) -> Callable[[Any], float] | None:
+    from compiler.prune import ae, probe
+
+    scorer = probe.vader_scorer(tokenize, ae.SEARCH_TRAIN, ae.SEARCH_TEST)
+    if scorer is None:
+        log.warning("ae: no VADER sentences ('make data'): candidates are scored by the distillation loss")
+    return scorer
 
 
 def make_context(

@@ -13,9 +13,16 @@ and the round(s * blocks) blocks of lowest saliency are removed in each matrix.
 The OBS update then corrects the remaining weights of each Fisher block for all
 its removed weights P jointly:  dw = -F^-1[:, P] [(F^-1)_PP]^-1 w_P.
 
-``--steps N`` (default 1 = one-shot): N pruning steps on a cubic sparsity
-schedule, re-estimating the Fisher each time, with 20 masked distillation steps
-in between; then 40 masked distillation steps at the end.
+Gradual by default, as in the paper: ``--steps K`` pruning steps (default
+:data:`PRUNING_STEPS`; ``--steps 1`` is one-shot) on the cubic schedule of Zhu & Gupta
+that oBERT uses, s_t = s_f + (s_i - s_f) (1 - t/K)^3 for t = 1..K from the dense model
+(s_i = 0), re-estimating the Fisher at each step, with :data:`BETWEEN_STEPS` masked
+distillation steps between pruning steps (recovery before the next Fisher), then
+:data:`FINETUNE_STEPS` at the end.
+
+Gradient samples: the empirical Fisher of a B-wide block from m samples has rank <= m,
+so m >= B is needed for it to be invertible without leaning on the damping; we take
+m = max(:data:`GRAD_SAMPLES`, :data:`SAMPLES_PER_WEIGHT` x B) (64 for B = 32, 128 for B = 64).
 """
 
 from __future__ import annotations
@@ -31,10 +38,22 @@ from compiler.prune.result import PruneResult
 
 log = logging.getLogger(__name__)
 
-GRAD_SAMPLES = 64
+GRAD_SAMPLES = 64  # at least this many gradient samples per Fisher estimate
+SAMPLES_PER_WEIGHT = 2  # ... and at least 2 per weight of a Fisher block (rank >= B)
+PRUNING_STEPS = 3  # default K of the gradual schedule (1 = one-shot)
 DAMP = 1e-3  # relative to the mean Fisher diagonal of the matrix
 BETWEEN_STEPS = 20
 FINETUNE_STEPS = 40
+
+
+def cubic_schedule(final: float, steps: int, initial: float = 0.0) -> list[float]:
+    """Target sparsity after each of ``steps`` pruning steps: s_f + (s_i - s_f)(1 - t/steps)^3, t = 1..steps."""
+    return [final + (initial - final) * (1.0 - t / steps) ** 3 for t in range(1, steps + 1)]
+
+
+def grad_samples_for(fisher_block: int) -> int:
+    """Gradient samples for one Fisher estimate of ``fisher_block``-wide blocks."""
+    return max(GRAD_SAMPLES, SAMPLES_PER_WEIGHT * fisher_block)
 
 
 def fisher_block_size(bn: int, cols: int) -> int:
@@ -107,12 +126,14 @@ def obs_update(w: torch.Tensor, finv: torch.Tensor, keep: torch.Tensor) -> torch
 
 
 def prune_obert(ctx: Context) -> PruneResult:
-    n_steps = max(1, ctx.steps or 1)
-    sched = [ctx.sparsity * (1.0 - (1.0 - (k + 1) / n_steps) ** 3) for k in range(n_steps)]
+    n_steps = PRUNING_STEPS if ctx.steps is None else max(1, ctx.steps)
+    sched = cubic_schedule(ctx.sparsity, n_steps)
+    fb = max(fisher_block_size(ctx.bn, t.shape[1]) for t in ctx.targets)
+    samples = grad_samples_for(fb)
     masks: dict[str, torch.Tensor] | None = None
     for k, s_k in enumerate(sched):
         new_masks: dict[str, torch.Tensor] = {}
-        one_shot_prune(ctx, s_k, new_masks, masks)
+        one_shot_prune(ctx, s_k, new_masks, masks, grad_samples=samples)
         masks = new_masks
         if k < n_steps - 1:
             ctx.finetune(BETWEEN_STEPS, masks, seed_offset=k)
@@ -121,9 +142,9 @@ def prune_obert(ctx: Context) -> PruneResult:
     assert masks is not None
     ctx.finetune(FINETUNE_STEPS, masks, seed_offset=n_steps)
     settings: dict[str, Any] = {
-        "grad_samples": GRAD_SAMPLES,
+        "grad_samples": samples,
         "damp": DAMP,
-        "fisher_block": fisher_block_size(ctx.bn, min(t.shape[1] for t in ctx.targets)),
+        "fisher_block": fb,
         "pruning_steps": n_steps,
         "schedule": [round(x, 4) for x in sched],
         "between_steps": BETWEEN_STEPS if n_steps > 1 else 0,
@@ -139,9 +160,11 @@ def one_shot_prune(
     masks_out: dict[str, torch.Tensor],
     prev: dict[str, torch.Tensor] | None,
     update: bool = True,
-    grad_samples: int = GRAD_SAMPLES,
+    grad_samples: int | None = None,
 ) -> None:
     """Prune every target to ``sparsity`` (blocks, per matrix) with OBS; keeps ``prev`` pruned."""
+    if grad_samples is None:
+        grad_samples = grad_samples_for(max(fisher_block_size(ctx.bn, t.shape[1]) for t in ctx.targets))
     finvs = fisher_inverses(ctx, grad_samples, prev)
     for t in ctx.targets:
         finv = finvs.pop(t.name)

@@ -118,6 +118,7 @@ class Context:
     progress: Callable[[str], None] | None = None
     on_step: StepHook | None = None
     deadline: float | None = None  # time.monotonic() at which fine-tuning stops
+    quality: Callable[[Any], float] | None = None  # task score of the student (higher is better)
     cache_bytes: int = TEACHER_CACHE_BYTES
     teacher_cache: dict[int, Outputs] = field(default_factory=dict)
     recovery: dict[str, Any] = field(default_factory=dict)  # what fine-tuning did, for the report

@@ -116,6 +116,48 @@ def embed(model: Any, tokenize: Callable[[list[str]], dict[str, Any]], texts: li
     return np.concatenate(out)
 
 
+class Scorer:
+    """The probe as a score of a model on fixed labelled sentences: Spearman on ``test`` of a ridge
+    fitted on ``train`` (both tokenized once).  Higher is better.  Used by AE's search."""
+
+    def __init__(
+        self,
+        tokenize: Callable[[list[str]], dict[str, Any]],
+        train: Sequence[tuple[str, float]],
+        test: Sequence[tuple[str, float]],
+    ) -> None:
+        def batches(rows: Sequence[tuple[str, float]]) -> list[dict[str, Any]]:
+            texts = [t for t, _ in rows]
+            return [tokenize(texts[i : i + EMBED_BATCH]) for i in range(0, len(texts), EMBED_BATCH)]
+
+        self.train, self.test = batches(train), batches(test)
+        self.y_train = np.array([y for _, y in train], dtype=np.float64)
+        self.y_test = np.array([y for _, y in test], dtype=np.float64)
+
+    def __call__(self, model: Any) -> float:
+        import torch
+
+        from compiler.prune.objective import run_model
+
+        with torch.no_grad():
+            etr, ete = (
+                np.concatenate([run_model(model, b).embedding.double().numpy() for b in bs])
+                for bs in (self.train, self.test)
+            )
+        return float(probe_scores(etr, self.y_train, ete, self.y_test)["spearman"])
+
+
+def vader_scorer(tokenize: Callable[[list[str]], dict[str, Any]], n_train: int, n_test: int) -> Scorer | None:
+    """A :class:`Scorer` on fixed subsets of the VADER probe splits; None without the data."""
+    from compiler.data import vader
+
+    if not vader.available():
+        return None
+    train = subset(vader.load(split="probe_train"), n_train, "train")
+    test = subset(vader.load(split="probe_test"), n_test, "test")
+    return Scorer(tokenize, [(r.text, r.score) for r in train], [(r.text, r.score) for r in test])
+
+
 def evaluate(
     model: Any,
     tokenize: Callable[[list[str]], dict[str, Any]],
@@ -138,3 +180,72 @@ def evaluate(
     if dense is not None:
         res["mean_cosine_to_dense"] = mean_cosine(ete, dense)
     return res, ete
+
+
+# -- python -m compiler.prune.probe DENSE PRUNED: the demo's table --------------------
+
+
+def _model_and_tokenizer(arg: str, max_len: int) -> tuple[Any, Callable[[list[str]], dict[str, Any]], Any]:
+    import json
+    from pathlib import Path
+
+    from compiler.checkpoint import load_hf_model, resolve_model
+    from compiler.prune.calib import make_tokenizer
+
+    folder = resolve_model(arg).path
+    model = load_hf_model(folder).eval()
+    rep = Path(folder) / "prune_report.json"
+    perm = (
+        (json.loads(rep.read_text()).get("method_info") or {}).get("hidden_permutation")
+        if rep.is_file()
+        else None
+    )
+    return model, make_tokenizer(folder, int(model.config.vocab_size), max_len), perm
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Probe Spearman, sign accuracy and cosine to dense of a pruned checkpoint next to its dense model."""
+    import argparse
+    import sys
+
+    import torch
+
+    from compiler.data import vader
+    from compiler.errors import UserError
+
+    ap = argparse.ArgumentParser(prog="python -m compiler.prune.probe", description=main.__doc__)
+    ap.add_argument("dense")
+    ap.add_argument("pruned")
+    ap.add_argument("--n-train", type=int, default=1000)
+    ap.add_argument("--n-test", type=int, default=500)
+    ap.add_argument("--max-len", type=int, default=64)
+    a = ap.parse_args(argv)
+    if not vader.available():
+        print(
+            f"probe: skipped, no VADER sentences in {vader.cache_dir()} ('make data' where PyPI is reachable)"
+        )
+        return 0
+    torch.set_num_threads(1)  # fastest on a shared 2-core machine (docs/pruning.md)
+    try:
+        dm, dtok, _ = _model_and_tokenizer(a.dense, a.max_len)
+        dense, demb = evaluate(dm, dtok, a.n_train, a.n_test)
+        pm, ptok, perm = _model_and_tokenizer(a.pruned, a.max_len)
+        pruned, pemb = evaluate(pm, ptok, a.n_train, a.n_test)
+    except UserError as e:
+        print(f"probe: {e}", file=sys.stderr)
+        return 2
+    if perm is not None:  # pgb with a hidden permutation: back to the dense model's order
+        pemb = pemb[:, np.argsort(np.asarray(perm))]
+    cos = mean_cosine(pemb, demb)
+    print(
+        f"sentiment probe (VADER, {a.n_train} train / {a.n_test} test sentences; ridge on mean-pooled embeddings)"
+    )
+    print(f"  {'model':<10} {'Spearman':>9} {'sign acc':>9} {'cosine to dense':>16}")
+    print(f"  {'dense':<10} {dense['spearman']:>9.3f} {dense['sign_accuracy']:>9.3f} {1.0:>16.3f}")
+    print(f"  {'pruned':<10} {pruned['spearman']:>9.3f} {pruned['sign_accuracy']:>9.3f} {cos:>16.3f}")
+    print(f"  (cosine between unrelated sentences of the dense model: {dense['unrelated_cosine']:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
