@@ -237,7 +237,8 @@ def synth_unit(key: UnitKey, folder: Path, cache_dir: Path | None, timeout_s: in
     )
     seconds = _run_yosys(script, folder, key.label, timeout_s)
     stat = json.loads((folder / "stat.json").read_text())
-    res = {**_resources(_cell_counts(stat, f"\\{key.module}")), "seconds": round(seconds, 1), "cached": False}
+    (top,) = stat["modules"]  # flattened: the derived $paramod module only
+    res = {**_resources(_cell_counts(stat, top)), "seconds": round(seconds, 1), "cached": False}
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps({**res, "unit": key.label}, indent=1, sort_keys=True) + "\n")
@@ -276,6 +277,15 @@ def utilisation(total: dict[str, Any], board: str) -> dict[str, Any]:
     }
 
 
+def _check_units(want: Counter[UnitKey], found: Counter[UnitKey]) -> None:
+    if found != want:
+        raise RuntimeError(
+            "the rendered accelerator's unit instances differ from the plan's: "
+            f"only in Yosys {sorted(k.label for k in found - want)}, only in the plan "
+            f"{sorted(k.label for k in want - found)}"
+        )
+
+
 def synth_accel(
     plan: accel.AccelPlan,
     workdir: Path,
@@ -287,18 +297,14 @@ def synth_accel(
     build synthesized once times its instances, plus the glue.  ``timeout_s`` is per Yosys run."""
     workdir = Path(workdir)
     t0 = time.perf_counter()
-    glue, found = synth_glue(plan, workdir / "glue", timeout_s)
     want = planned_units(plan)
-    if found != want:
-        raise RuntimeError(
-            "the rendered accelerator's unit instances differ from the plan's: "
-            f"only in Yosys {sorted(k.label for k in found - want)}, only in the plan "
-            f"{sorted(k.label for k in want - found)}"
-        )
+    _check_units(want, elaborated_units(plan, workdir / "hierarchy", timeout_s))
     units = []
     for i, (key, n) in enumerate(sorted(want.items())):
         one = synth_unit(key, workdir / f"unit{i}", cache_dir, timeout_s)
         units.append({"unit": key.label, "module": key.module, "instances": n, "each": one})
+    glue, found = synth_glue(plan, workdir / "glue", timeout_s)
+    _check_units(want, found)
     total = {r: glue[r] + sum(u["instances"] * u["each"][r] for u in units) for r in RESOURCES}
     out: dict[str, Any] = {
         **total,
