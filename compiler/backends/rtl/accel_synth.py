@@ -268,12 +268,19 @@ def synth_glue(
 # --------------------------------------------------------------------------
 def utilisation(total: dict[str, Any], board: str) -> dict[str, Any]:
     """Share of the board's resources used, and whether each is within the 80 % fit budget."""
-    have = get_board(board).totals()
+    b = get_board(board)
+    have = b.totals()
+    slr = {r: int(getattr(b, f"{r}_per_slr")) for r in RESOURCES}
     return {
         "board": board,
         "available": have,
         "utilisation": {r: round(total[r] / have[r], 4) for r in RESOURCES},
         "fits_80pct": {r: total[r] <= FIT_BUDGET * have[r] for r in RESOURCES},
+        # the Vitis connectivity places the one kernel in SLR0 (xo.py): what one SLR holds
+        "slrs": b.slrs,
+        "available_per_slr": slr,
+        "utilisation_one_slr": {r: round(total[r] / slr[r], 4) for r in RESOURCES},
+        "fits_one_slr_80pct": {r: total[r] <= FIT_BUDGET * slr[r] for r in RESOURCES},
     }
 
 
@@ -299,7 +306,7 @@ def synth_accel(
     t0 = time.perf_counter()
     want = planned_units(plan)
     _check_units(want, elaborated_units(plan, workdir / "hierarchy", timeout_s))
-    units = []
+    units: list[dict[str, Any]] = []
     for i, (key, n) in enumerate(sorted(want.items())):
         one = synth_unit(key, workdir / f"unit{i}", cache_dir, timeout_s)
         units.append({"unit": key.label, "module": key.module, "instances": n, "each": one})
