@@ -89,7 +89,7 @@ def planned_units(plan: accel.AccelPlan) -> Counter[UnitKey]:
     out[_key("int_layernorm", {"HMAX": s.hidden, "W": s.ln_w, **loadable})] += 2 * s.lanes  # ln1, ln2
     out[_key("int_gelu", {"IN_IDENTITY": int(s.gelu_identity)})] += s.lanes * s.gelu_w
     # the top's embedding LayerNorm (its table holds one LayerNorm: LAYERS 1)
-    out[_key("int_layernorm", {"HMAX": s.hidden, "W": 1, "LAYERS": 1, "LOADABLE": 1})] += 1
+    out[_key("int_layernorm", {"HMAX": s.hidden, "W": plan.eln_w, "LAYERS": 1, "LOADABLE": 1})] += 1
     return out
 
 
