@@ -11,7 +11,7 @@ JOBS   ?= 2
 DEMO   ?= demo_out
 APT_XRT := DEBIAN_FRONTEND=noninteractive apt-get install -y -q libxrt-dev >/dev/null 2>&1
 
-.PHONY: setup data demo test test-slow test-fast lint bench clean
+.PHONY: setup data demo test test-slow test-long test-fast lint bench clean
 
 setup: $(STAMP) data
 
@@ -46,16 +46,19 @@ demo: setup
 	$(BIN)/sparsehls compile $(DEMO)/minilm-80 -o $(DEMO)/project --block 16x16 --board u250 --force
 	$(BIN)/sparsehls run $(DEMO)/project --text "FPGAs run sparse transformers fast." --backend csim
 
-# the default suite: every tier this machine can run except `slow` (the real MiniLM end to end,
-# about 5 minutes more on 2 cores), so that CI stays inside its 15 minutes; `make test-slow` runs it
+# the default suite: every tier this machine can run except `long` (Yosys on a whole accelerator,
+# tens of minutes on 2 cores), so that CI stays inside its 15 minutes; `make test-long` runs it
 test: setup
-	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --durations=25 -m "not slow"
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --durations=25 -m "not long"
 
 test-slow: setup
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --durations=25 -m slow
 
+test-long: setup
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --durations=25 -m long
+
 test-fast: setup
-	$(PY) -m pytest -n $(JOBS) -q -m "not slow and not sim"
+	$(PY) -m pytest -n $(JOBS) -q -m "not slow and not sim and not long"
 
 lint: setup
 	$(BIN)/ruff check compiler runtime tests hw_tests bench

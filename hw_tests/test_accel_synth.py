@@ -67,7 +67,7 @@ def _small_accel() -> accel.AccelPlan:
     return accel.plan_accel(quantize(g, random_feeds(g, 2, seed=1)), lanes=1)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_whole_top_is_the_sum_of_its_parts(tmp_path):
     plan = _small_accel()
     res = accel_synth.synth_accel(plan, tmp_path / "w", board="u250", cache_dir=tmp_path / "cache")
