@@ -7,8 +7,10 @@ prints a top that instantiates the unchanged unit modules (``sparse_linear``,
 glue of ``encoder_layer_lib.sv``, so that ONE ap_start -> ap_done runs the
 layer on n_tokens tokens of one sequence:
 
-    LOAD x_in, mask_in -> q | k | v -> attention (head by head) -> o -> res1
-    -> ln1 -> fc1 -> gelu -> fc2 -> res2 -> ln2 -> out (y_out)
+    LOAD x_in, mask_in -> q | k | v -> attention (head by head) -> o => res1
+    -> ln1 -> fc1 => gelu => fc2 => res2 -> ln2 -> out (y_out)
+
+(``|``: at once; ``=>``: chained row by row in one stage, :data:`CHAINS`).
 
 With ``lanes`` > 1 (the accelerator's build) every stage runs on each token
 lane's tokens at once (lane i holds the tokens t % lanes == i).
@@ -18,9 +20,8 @@ input, together: one stage, the input RAM with a read port each); activations li
 RAMs between them.  Each stage is: start the stage's RAM readers / writers
 (``go``), wait ``PRIME`` cycles until the readers present their first beat,
 start the unit, wait for its ap_done.  So the layer's full-rate cycle count
-is the sum over stages of the units' own exact formulas (``compiler.hw.timing``; a stage of
-several units: the longest)
-plus a few fixed cycles per stage: :func:`layer_cycles`.
+is the sum over stages of the units' own exact formulas (``compiler.hw.timing``; q | k | v:
+the longest; a chain: :func:`chain_cycles`) plus a few fixed cycles per stage: :func:`layer_cycles`.
 
 Everything the RTL cannot take is refused here with :class:`UserError`
 (before any tool runs).  Numerics: the golden ops, bit for bit (every unit is
@@ -32,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,10 +89,10 @@ LINEAR_ROLES = ("q", "k", "v", "o", "fc1", "fc2")
 STAGES = ("load", "qkv", "attn", "ores1", "ln1", "ffn", "ln2", "out")
 #: the units of a stage (started together, the stage done when every one is): q, k and v read the
 #: same input into three RAMs, so they run at once (the input RAM has a read port each)
-STAGE_UNITS = {"qkv": ("q", "k", "v"), "ores1": ("o", "res1"), "ffn": ("fc1", "gelu", "fc2", "res2")}
 #: the chains of a stage, in order: each unit reads its predecessor's output row by row behind it
 #: (its RAM reader follows the rows the predecessor's writer has finished)
 CHAINS = {"ores1": ("o", "res1"), "ffn": ("fc1", "gelu", "fc2", "res2")}
+STAGE_UNITS = {"qkv": ("q", "k", "v"), **CHAINS}
 
 
 def stage_of(unit: str) -> str:
@@ -546,11 +548,11 @@ def _plan_rams(ports: list[Port], hq: int, tmax: int) -> tuple[tuple[Ram, ...], 
         rw = -(-span // wl)
         aw = max(1, (tmax * rw - 1).bit_length())
         rport: dict[str, int] = {}  # the i-th reader of a stage on read port i
+        per_stage: Counter[str] = Counter()
         for p in mine:
             if p.kind == "rd":
-                rport[p.name] = sum(
-                    1 for q in mine if q.kind == "rd" and q.stage == p.stage and q.name in rport
-                )
+                rport[p.name] = per_stage[p.stage]
+                per_stage[p.stage] += 1
         read_ports = tuple(
             tuple(n for n, i in rport.items() if i == k) for k in range(max(rport.values(), default=0) + 1)
         )
@@ -626,7 +628,6 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
     linears = [
         {
             "role": r,
-            "stage": stage_of(r),
             "n": p.n,
             "k": p.k,
             "bm": p.bm,
@@ -663,7 +664,6 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
             prime=PRIME,
             stages=stages,
             linears=linears,
-            linear_roles=LINEAR_ROLES,
             rams=plan.rams,
             readers=[p for p in plan.ports if p.kind == "rd"],
             writers=[p for p in plan.ports if p.kind == "wr"],
@@ -749,12 +749,8 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
     for r, p in plan.linears.items():  # units of one stage run at once: the stage takes the longest
         if any(r in c for c in CHAINS.values()):
             continue
-        rq = p.rq_cycles
-        c = timing.linear_cycles(
-            tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=rq, row_nnz=p.row_nnz if rq > 1 else None
-        )
         st = stage_of(r)
-        out[st] = max(out.get(st, 0), c + STAGE_OVERHEAD)
+        out[st] = max(out.get(st, 0), _linear_rows(p, tl)[1] + STAGE_OVERHEAD)
     for st, chain in CHAINS.items():
         out[st] = chain_cycles(plan, tl, chain) + STAGE_OVERHEAD
     att = timing.attention_cycles(t, plan.head_dim, queries=tl)
@@ -772,6 +768,12 @@ CHAIN_Y_TO_ROW = 3
 CHAIN_ROW_TO_BEAT = 2
 
 
+def _linear_rows(p: LinearPlan, tl: int, arrive: list[int] | None = None) -> tuple[list[int], int]:
+    """:func:`timing.linear_rows` of a planned engine on ``tl`` tokens."""
+    rnz = p.row_nnz if p.rq_cycles > 1 else None
+    return timing.linear_rows(tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=p.rq_cycles, row_nnz=rnz, arrive=arrive)
+
+
 def chain_cycles(plan: LayerPlan, tl: int, units: tuple[str, ...]) -> int:
     """Units chained row by row in one stage (each reader follows its producer's finished rows):
     cycles from the units' start to the last unit's ap_done, at the busiest lane's ``tl`` tokens.
@@ -785,11 +787,7 @@ def chain_cycles(plan: LayerPlan, tl: int, units: tuple[str, ...]) -> int:
     done = 0
     for u in units:
         if u in plan.linears:
-            p = plan.linears[u]
-            rnz = p.row_nnz if p.rq_cycles > 1 else None
-            ys, done = timing.linear_rows(
-                tl, p.nb, p.kb, p.nnzb, p.tt, rq_cycles=p.rq_cycles, row_nnz=rnz, arrive=arrive
-            )
+            ys, done = _linear_rows(plan.linears[u], tl, arrive)
             written = [y + CHAIN_Y_TO_ROW for y in ys]
         else:
             kind = LAYER_OPS[u]

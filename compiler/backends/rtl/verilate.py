@@ -10,6 +10,7 @@ pytest-xdist workers share a build, and ``cocotb_tools.runner`` with
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -141,8 +142,9 @@ def build(
 RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
 
 
-def _runtime_dir(build_root: Path) -> Path:
-    """The shared run-time objects' folder, keyed by what they are compiled from and with."""
+@functools.lru_cache(maxsize=1)
+def _runtime_key() -> str:
+    """What the run-time objects are compiled from and with: Verilator, g++, the flags."""
     try:
         cxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
     except OSError:
@@ -150,7 +152,12 @@ def _runtime_dir(build_root: Path) -> Path:
     root = verilator_root()
     ver = (root / "include" / "verilated_config.h").read_bytes() if root else b""
     key = json.dumps([str(root), hashlib.sha256(ver).hexdigest(), cxx, BUILD_ARGS], sort_keys=True)
-    return Path(build_root) / f".verilated_runtime_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _runtime_dir(build_root: Path) -> Path:
+    """The shared run-time objects' folder of a build root."""
+    return Path(build_root) / f".verilated_runtime_{_runtime_key()}"
 
 
 def _shared_runtime(build_root: Path) -> list[Path] | None:
