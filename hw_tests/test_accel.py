@@ -171,14 +171,27 @@ def test_missing_verilator_is_one_line(tmp_path, monkeypatch):
     assert not (tmp_path / "w").exists()  # refused before anything is written
 
 
+def _with_tables(plan: accel.AccelPlan, weights: int, other: int) -> accel.AccelPlan:
+    """``plan`` with two tables of q's engine: block weights of ``weights`` bytes, bias ``other``."""
+    w = accel.Region(0, accel.MEM_NAMES.index("weights"), 8, (0,) * weights, "q.weights")
+    b = accel.Region(0, accel.MEM_NAMES.index("bias"), 8, (0,) * other, "q.bias")
+    return accel.AccelPlan(plan.layers, plan.core, plan.eln, plan.emb_name, (w, b))
+
+
 def test_fitting_lanes():
+    """Block weights once per lane pair, the other tables once per lane (worked by hand: 1 MB
+    budget, weights W and bias B; L lanes need ceil(L / 2) W + L B)."""
     from compiler.hw.boards import FIT_BUDGET, get_board
 
     plan = accel.plan_accel(tiny_bert())
     assert accel.fitting_lanes(plan, "u250", 16) == 16  # a tiny model's tables fit 16 times
-    have = get_board("u55c").onchip_bytes * FIT_BUDGET
-    copies = int(have / 3 // accel.table_bytes(plan))  # tables of about a third of the budget
-    third = accel.AccelPlan(plan.layers, plan.core, plan.eln, plan.emb_name, plan.regions * copies)
-    assert have / 4 < accel.table_bytes(third) <= have / 3
-    assert accel.fitting_lanes(third, "u55c", 16) == 2  # two copies fit, four do not
-    assert accel.fitting_lanes(third, "u55c", 1) == 1
+    have = int(get_board("u55c").onchip_bytes * FIT_BUDGET)
+    # W = 0.5, B = 0.1: 2 lanes 0.5 + 0.2 = 0.7 fit, 4 lanes 1.0 + 0.4 = 1.4 do not
+    big_w = _with_tables(plan, have // 2, have // 10)
+    assert accel.table_bytes(big_w, 2) == have // 2 + 2 * (have // 10)
+    assert accel.fitting_lanes(big_w, "u55c", 16) == 2
+    assert accel.fitting_lanes(big_w, "u55c", 1) == 1
+    # W = 0.2, B = 0.05: 4 lanes 0.4 + 0.2 = 0.6 fit, 8 lanes 0.8 + 0.4 = 1.2 do not; one copy of
+    # the tables per lane (the build before weight sharing) would have stopped at 2 lanes (1.0 at 4)
+    small_w = _with_tables(plan, have // 5, have // 20)
+    assert accel.fitting_lanes(small_w, "u55c", 16) == 4

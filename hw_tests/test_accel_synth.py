@@ -8,6 +8,8 @@ the engines' multipliers to DSPs and their tables to block RAM or LUTRAM.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_accel import WIDTHS, tiny_bert
 
@@ -41,9 +43,11 @@ def test_planned_units_match_yosys_hierarchy(tmp_path):
     found = accel_synth.elaborated_units(plan, tmp_path)
     assert found == want
     by_module = {m: sum(n for k, n in found.items() if k.module == m) for m in accel_synth.UNIT_PARAMS}
-    # per lane: 6 engines, 2 attention heads, 2 x 4 adders, 2 LayerNorms, 4 GELUs; + the embedding LN
+    # per lane: 6 engines, 2 attention heads, 2 x 4 adders, 2 LayerNorms, 4 GELUs; + the embedding LN;
+    # per lane pair: one block-weight table per engine role, read by both lanes' engines
     assert by_module == {
         "sparse_linear": 12,
+        "sparse_wmem": 6,
         "int_attention_head": 4,
         "int_add": 16,
         "int_layernorm": 5,
@@ -51,6 +55,39 @@ def test_planned_units_match_yosys_hierarchy(tmp_path):
     }
     # the check can fail: another build of the same model elaborates other units
     assert accel_synth.planned_units(accel.plan_accel(tiny_bert(), lanes=1)) != found
+
+
+def _wmem_cells(tmp_path, name: str, **params: int) -> dict[str, int]:
+    folder = tmp_path / name
+    folder.mkdir()
+    src = accel.RTL_DIR / "sparse_linear.sv"
+    (folder / src.name).write_bytes(src.read_bytes())
+    (folder / "pkg.sv").write_bytes((accel.RTL_DIR / "sparsehls_pkg.sv").read_bytes())
+    for mem in accel.MEM_NAMES:  # read_verilog elaborates the engine's default (ROM) build too
+        (folder / f"{mem}.mem").write_text("0\n")
+    chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
+    synth.run_yosys(
+        f"read_verilog -sv pkg.sv {src.name}; chparam {chparam} sparse_wmem; "
+        "synth_xilinx -family xcup -flatten -top sparse_wmem; tee -q -o stat.json stat -json",
+        folder, name, 600,
+    )  # fmt: skip
+    stat = json.loads((folder / "stat.json").read_text())
+    (top,) = stat["modules"]
+    cells = stat["modules"][top]["num_cells_by_type"]
+    return {k: int(v) for k, v in cells.items() if k in ("RAMB36E2", "RAMB18E2", "URAM288")}
+
+
+def test_a_lane_pair_shares_one_weight_table(tmp_path):
+    """The block-weight table two lanes' engines read costs the RAMs of one (Yosys' mapping, counts
+    worked by hand), and URAM = 1 puts it in UltraRAM.
+
+    144 x 1,024 bits: read by one engine, a simple dual-port RAMB36 (512 x 72) -> 2 wide x 2 deep = 4;
+    by two, a true dual-port RAMB36 (1K x 36 a port) -> 4 wide x 1 deep = 4, not 8.  In UltraRAM
+    (4K x 72, two ports): 2 URAM288 either way."""
+    one = _wmem_cells(tmp_path, "one", WW=144, DEPTH=1024, NR=1)
+    two = _wmem_cells(tmp_path, "two", WW=144, DEPTH=1024, NR=2)
+    assert one == two == {"RAMB36E2": 4}
+    assert _wmem_cells(tmp_path, "uram", WW=144, DEPTH=4096, NR=2, URAM=1) == {"URAM288": 2}
 
 
 def test_yosys_timeout_is_one_line(tmp_path):

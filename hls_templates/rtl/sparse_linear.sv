@@ -29,6 +29,12 @@
 // starts at indptr[l*(NB+1)]), the row tables NBP rows per layer.
 //   tbl_we, tbl_sel (0 indptr, 1 indices, 2 weights, 3 bias, 4 mult, 5 shift,
 //   6 yconst), tbl_addr, tbl_wdata (low bits): one table line per write.
+// The block-weight table (the bulk of the bytes) is a sparse_wmem (below):
+// inside the engine when WEXT = 0; outside when WEXT = 1, where the engine
+// reads it through w_re / w_addr / w_q (w_q one cycle after w_re, held
+// otherwise) and tbl_sel 2 writes nothing here: the accelerator gives two
+// token lanes' engines of a role one sparse_wmem with two read ports, so the
+// weights are held once per lane pair (docs/rtl.md, "Weight tables").
 //
 // Micro-architecture (docs/rtl.md has the picture and the cycle model):
 //   LOAD    : x_in beats -> X tile buffer (2 tile banks of TT tokens x KB
@@ -78,6 +84,7 @@ module sparse_linear #(
     parameter int LAYERS = 1,  // matrices of this shape held (re-targeted by `layer`)
     parameter int LOADABLE = 0,  // 0: ROMs from the *_MEM files; 1: RAMs written through tbl_*
     parameter int TBLW = 64,  // width of tbl_wdata (>= the widest table line when LOADABLE = 1)
+    parameter int WEXT = 0,  // 1: the block-weight table is outside (w_re / w_addr / w_q)
     parameter INDPTR_MEM = "indptr.mem",
     parameter INDICES_MEM = "indices.mem",
     parameter WEIGHTS_MEM = "weights.mem",
@@ -100,8 +107,11 @@ module sparse_linear #(
     input  wire  [        2:0] tbl_sel,
     input  wire  [       31:0] tbl_addr,
     input  wire  [   TBLW-1:0] tbl_wdata,
+    input  wire  [((PACK == 2) ? BM / 2 * BN * 17 : BM * BN * 8)-1:0] w_q,  // WEXT = 1 only
     /* verilator lint_on UNUSEDSIGNAL */
     /* verilator lint_on UNUSEDSIGNAL */
+    output logic               w_re,  // block-weight read: w_q <= table[w_addr] on the next edge
+    output logic [$clog2(NNZB_CAP)-1:0] w_addr,
     input  wire  [XW*BN*8-1:0] x_in_TDATA,
     input  wire                x_in_TVALID,
     output logic               x_in_TREADY,
@@ -140,7 +150,6 @@ module sparse_linear #(
   // ---------------------------------------------------------------- tables
   logic [PW-1:0] indptr_rom[0:LAYERS*(NB+1)-1];
   logic [KW-1:0] indices_rom[0:NNZB_CAP-1];
-  logic [WW-1:0] w_rom[0:NNZB_CAP-1];
   logic [BM*32-1:0] bias_rom[0:LAYERS*NBP-1];
   logic [BM*31-1:0] mult_rom[0:LAYERS*NBP-1];  // 31-bit unsigned multipliers
   logic [BM*6-1:0] shift_rom[0:LAYERS*NBP-1];  // shifts 1..62
@@ -149,7 +158,6 @@ module sparse_linear #(
     initial begin
       $readmemh(INDPTR_MEM, indptr_rom);
       $readmemh(INDICES_MEM, indices_rom);
-      $readmemh(WEIGHTS_MEM, w_rom);
       $readmemh(BIAS_MEM, bias_rom);
       $readmemh(MULT_MEM, mult_rom);
       $readmemh(SHIFT_MEM, shift_rom);
@@ -161,7 +169,7 @@ module sparse_linear #(
         case (tbl_sel)
           3'd0: indptr_rom[LIW'(tbl_addr)] <= tbl_wdata[PW-1:0];
           3'd1: indices_rom[AW'(tbl_addr)] <= tbl_wdata[KW-1:0];
-          3'd2: w_rom[AW'(tbl_addr)] <= tbl_wdata[WW-1:0];
+          3'd2: ;  // the block weights: sparse_wmem below
           3'd3: bias_rom[LRW'(tbl_addr)] <= tbl_wdata[BM*32-1:0];
           3'd4: mult_rom[LRW'(tbl_addr)] <= tbl_wdata[BM*31-1:0];
           3'd5: shift_rom[LRW'(tbl_addr)] <= tbl_wdata[BM*6-1:0];
@@ -169,6 +177,19 @@ module sparse_linear #(
         endcase
       end
     end
+  end
+
+  // block weights: S1 reads one line a block (on its first token), held for the tile
+  logic [WW-1:0] w_rq;
+  if (WEXT == 0) begin : g_wown
+    sparse_wmem #(
+        .WW(WW), .DEPTH(NNZB_CAP), .NR(1), .LOADABLE(LOADABLE), .MEM(WEIGHTS_MEM)
+    ) u_w (
+        .ap_clk(ap_clk), .we(LOADABLE != 0 && tbl_we && tbl_sel == 3'd2), .waddr(AW'(tbl_addr)),
+        .wdata(WW'(tbl_wdata)), .re(w_re), .raddr(w_addr), .q(w_rq)
+    );
+  end else begin : g_wext
+    assign w_rq = w_q;
   end
 
   // ---------------------------------------------------------------- buffers
@@ -368,6 +389,8 @@ module sparse_linear #(
   assign c_blk_end = c_fire && ({1'b0, c_t} == c_tte - 1'b1);
   assign c_tile_end = c_blk_end && h_end;
   assign pop = c_blk_end;
+  assign w_re = c_fire && c_t == '0;  // a block's weights, read on its first token
+  assign w_addr = h_p;
 
   logic [1:0] ydone_set_pipe;
   assign xclr = (c_tile_end || (c_can_start && nnz == '0)) ? (2'b01 << c_bank) : 2'b00;
@@ -453,7 +476,7 @@ module sparse_linear #(
   if (PACK == 1) begin : g_mac1
     logic [WW-1:0] w1;
     logic signed [15:0] p2[0:BM*BN-1];
-    always_ff @(posedge ap_clk) if (c_fire && c_t == '0) w1 <= w_rom[h_p];
+    assign w1 = w_rq;
     for (genvar r = 0; r < BM; r++) begin : g_mr
       for (genvar c = 0; c < BN; c++) begin : g_mc
         always_ff @(posedge ap_clk)
@@ -473,7 +496,7 @@ module sparse_linear #(
     localparam int NQ = BM / 2;
     logic [WW-1:0] wk1;
     logic signed [34:0] pp2[0:NQ*BN-1];
-    always_ff @(posedge ap_clk) if (c_fire && c_t == '0) wk1 <= w_rom[h_p];
+    assign wk1 = w_rq;
     for (genvar q = 0; q < NQ; q++) begin : g_pq
       for (genvar c = 0; c < BN; c++) begin : g_pc
         logic signed [26:0] opa;
@@ -770,5 +793,65 @@ module sparse_linear_rq_mul #(
 endmodule
 
 /* verilator lint_on DECLFILENAME */
+
+`default_nettype wire
+
+// sparse_wmem: an engine's block-weight table, one line (a BM x BN block) per
+// nonzero block, every layer's blocks one after another.  One write port (the
+// start-up load, or $readmemh when LOADABLE = 0) and NR = 1 or 2 read ports,
+// each registered with an enable (q[i] <= mem[raddr[i]] when re[i], held
+// otherwise).  Port 0 shares its address with the write port (the load and
+// the reads never overlap), so the table maps onto the two ports of one block
+// RAM or UltraRAM whether one engine reads it or two lanes' engines do.
+// URAM = 1 asks for UltraRAM (ram_style "ultra"; loadable builds only: a
+// URAM288 has no initial contents).
+`default_nettype none
+
+/* verilator lint_off DECLFILENAME */
+module sparse_wmem #(
+    parameter int WW = 8,  // bits per line
+    parameter int DEPTH = 2,  // lines (>= 2)
+    parameter int NR = 1,  // read ports: 1 or 2
+    parameter int URAM = 0,  // 1: UltraRAM
+    parameter int LOADABLE = 1,  // 0: contents from MEM ($readmemh)
+    parameter MEM = "weights.mem"
+) (
+    input  wire                          ap_clk,
+    input  wire                          we,
+    input  wire  [  $clog2(DEPTH)-1:0]   waddr,
+    input  wire  [             WW-1:0]   wdata,
+    input  wire  [             NR-1:0]   re,
+    input  wire  [NR*$clog2(DEPTH)-1:0] raddr,
+    output logic [          NR*WW-1:0]   q
+);
+  /* verilator lint_on DECLFILENAME */
+  localparam int AW = $clog2(DEPTH);
+  logic [AW-1:0] a0;
+  assign a0 = we ? waddr : raddr[AW-1:0];
+  logic [WW-1:0] q_r[NR];
+  for (genvar i = 0; i < NR; i++) begin : g_q
+    assign q[i*WW+:WW] = q_r[i];
+  end
+  if (URAM != 0) begin : g_uram
+    (* ram_style = "ultra" *) logic [WW-1:0] mem[0:DEPTH-1];
+    always_ff @(posedge ap_clk)
+      if (we) mem[a0] <= wdata;
+      else if (re[0]) q_r[0] <= mem[a0];
+    for (genvar i = 1; i < NR; i++) begin : g_rd
+      always_ff @(posedge ap_clk) if (re[i]) q_r[i] <= mem[raddr[i*AW+:AW]];
+    end
+  end else begin : g_bram
+    logic [WW-1:0] mem[0:DEPTH-1];
+    if (LOADABLE == 0) begin : g_rom
+      initial $readmemh(MEM, mem);
+    end
+    always_ff @(posedge ap_clk)
+      if (we) mem[a0] <= wdata;
+      else if (re[0]) q_r[0] <= mem[a0];
+    for (genvar i = 1; i < NR; i++) begin : g_rd
+      always_ff @(posedge ap_clk) if (re[i]) q_r[i] <= mem[raddr[i*AW+:AW]];
+    end
+  end
+endmodule
 
 `default_nettype wire

@@ -511,11 +511,22 @@ def write_host_data(plan: AccelPlan, seqs: list[Sequence], folder: Path) -> Path
     return root
 
 
-def table_bytes(plan: AccelPlan) -> int:
-    """On-chip bytes of the tables as built (each RAM's depth times its word width)."""
+def table_bytes(plan: AccelPlan, lanes: int | None = None) -> int:
+    """On-chip bytes of the tables as built for ``lanes`` token lanes (default: the plan's), each
+    RAM's depth times its word width: the engines' block weights once per lane pair (two lanes'
+    engines read one ``sparse_wmem``), their other tables and the adds' and LayerNorms' once per
+    lane, the scalars and the embedding LayerNorm's once."""
+    lanes = plan.shape.lanes if lanes is None else max(1, lanes)
+    engines = {rtl_layer.TBL_UNITS[r] for r in rtl_layer.LINEAR_ROLES}
+    once = {rtl_layer.TBL_UNITS["cfg"], EMB_UNIT}
+    weights = MEM_NAMES.index("weights")
     bits = 0
     for r in plan.regions:
-        bits += r.lines * r.bits
+        if r.unit in engines and r.sel == weights:
+            copies = rtl_layer.weight_copies(lanes)
+        else:
+            copies = 1 if r.unit in once else lanes
+        bits += r.lines * r.bits * copies
     return bits // 8
 
 
@@ -565,23 +576,23 @@ def lanes_for_schedule(schedule: Mapping[str, Any]) -> int:
 
 
 def fitting_lanes(plan: AccelPlan, board: str, most: int) -> int:
-    """The most token lanes (a power of two, <= ``most``, >= 1) whose copies of the tables fit."""
+    """The most token lanes (a power of two, <= ``most``, >= 1) whose tables fit (:func:`table_bytes`)."""
     from compiler.hw.boards import FIT_BUDGET, get_board
 
     have = get_board(board).onchip_bytes * FIT_BUDGET
     lanes = max(1, most)
-    while lanes > 1 and table_bytes(plan) * lanes > have:
+    while lanes > 1 and table_bytes(plan, lanes) > have:
         lanes //= 2
     return lanes
 
 
 def check_fits(plan: AccelPlan, board: str) -> None:
-    """Refuse a design whose tables (one copy per token lane) exceed the board's on-chip memory
+    """Refuse a design whose tables (:func:`table_bytes`) exceed the board's on-chip memory
     (URAM + BRAM) budget."""
     from compiler.hw.boards import FIT_BUDGET, get_board
 
     have = get_board(board).onchip_bytes * FIT_BUDGET
-    need = table_bytes(plan) * plan.shape.lanes
+    need = table_bytes(plan)
     _check(
         need <= have,
         f"the accelerator's on-chip tables need {need / 1e6:.1f} MB ({plan.shape.lanes} token lane"
@@ -614,7 +625,7 @@ def design_summary(plan: AccelPlan, tokens: int) -> dict[str, Any]:
             "rq_fabric": q.rq_fabric,
             "tt": q.tt,
         },
-        "table_bytes": table_bytes(plan) * s.lanes,
+        "table_bytes": table_bytes(plan),
         "padded_layers": {str(k): v for k, v in plan.padded.items()},
         "weight_image_bytes": len(weight_image(plan)),
         "model_cycles_by_part": parts,

@@ -3,11 +3,13 @@
 A flattened Yosys ``synth_xilinx`` of the whole top takes well over 25 minutes
 on a BERT-base build, so the top is synthesized hierarchically:
 
-* **units** (``sparse_linear``, ``int_attention_head``, ``int_add``,
-  ``int_layernorm``, ``int_gelu``): every distinct (module, parameters) of the
-  generated top is synthesized once, on its own, and multiplied by its instance
-  count.  Their tables (block-sparse weights, biases, requant and LayerNorm
-  parameters, every layer's) live inside them, so they are counted here.
+* **units** (``sparse_linear``, ``sparse_wmem``, ``int_attention_head``,
+  ``int_add``, ``int_layernorm``, ``int_gelu``): every distinct (module,
+  parameters) of the generated top is synthesized once, on its own, and
+  multiplied by its instance count.  Their tables (the engines' block weights
+  in the ``sparse_wmem`` a lane pair shares, the engines' indices, biases and
+  requant parameters, the LayerNorms' and adds' parameters, every layer's)
+  live inside them, so they are counted here.
   Results are cached by a hash of the sources, the parameters and the tool.
 * **glue**: the top and the layer module with the units as blackboxes: the
   AXI4-Lite control, the AXI4 master shell, the activation RAMs, the stream
@@ -44,8 +46,9 @@ log = logging.getLogger(__name__)
 UNIT_PARAMS: dict[str, tuple[str, ...]] = {
     "sparse_linear": (
         "BM", "BN", "NB", "KB", "NNZB_CAP", "TT", "OB", "PACK", "REQ_LANES", "XW", "RQ_FABRIC",
-        "LAYERS", "LOADABLE", "TBLW",
+        "LAYERS", "LOADABLE", "TBLW", "WEXT",
     ),
+    "sparse_wmem": ("WW", "DEPTH", "NR", "URAM", "LOADABLE"),
     "int_attention_head": ("D", "SMAX"),
     "int_add": ("HMAX", "LAYERS", "LOADABLE", "FABRIC"),
     "int_layernorm": ("HMAX", "LAYERS", "LOADABLE", "W"),
@@ -80,9 +83,20 @@ def planned_units(plan: accel.AccelPlan) -> Counter[UnitKey]:
         lin = {
             "BM": p.bm, "BN": p.bn, "NB": p.nb, "KB": p.kb, "NNZB_CAP": core.caps[role], "TT": p.tt,
             "OB": p.out_bits, "PACK": p.pack, "REQ_LANES": p.rq_lanes, "XW": p.xw, "RQ_FABRIC": p.rq_fabric,
-            "TBLW": core.tblw, **loadable,
+            "TBLW": core.tblw, "WEXT": 1, **loadable,
         }  # fmt: skip
         out[_key("sparse_linear", lin)] += s.lanes
+        # the block weights: one table per lane pair, read through its two ports (an odd lane alone)
+        cap = core.caps[role]
+        wmem = {
+            "WW": rtl_layer.table_bits(p, cap)["weights"], "DEPTH": cap,
+            "URAM": int(rtl_layer.weight_uram(cap)), "LOADABLE": 1,
+        }  # fmt: skip
+        pairs, alone = divmod(s.lanes, rtl_layer.WEIGHT_SHARE)
+        if pairs:
+            out[_key("sparse_wmem", {**wmem, "NR": rtl_layer.WEIGHT_SHARE})] += pairs
+        if alone:
+            out[_key("sparse_wmem", {**wmem, "NR": 1})] += 1
     out[_key("int_attention_head", {"D": s.head_dim, "SMAX": s.smax})] += s.lanes * s.attn_w
     add = {"HMAX": s.hidden // s.add_w, "FABRIC": int(s.add_fabric), **loadable}
     out[_key("int_add", add)] += 2 * s.lanes * s.add_w  # res1, res2

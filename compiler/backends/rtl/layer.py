@@ -599,6 +599,26 @@ class Loadable:
     top: str
 
 
+#: token lanes whose engines of one role read one block-weight table (``sparse_wmem``): the two
+#: ports of its block RAM / UltraRAM, so a loadable build holds the weights once per lane pair
+WEIGHT_SHARE = 2
+#: a loadable block-weight table deeper than this many lines is marked UltraRAM.  At a given
+#: width a RAMB36 holds 512 lines (72 bits wide), a URAM288 4,096: past 1,024 lines the block-RAM
+#: share of the board it takes (3+ rows of RAMB36, of 2,688 on a U250) exceeds the URAM share
+#: (1 row of 1,280), and every supported card (U200, U250, U280, U55C) has URAM.
+URAM_MIN_LINES = 1025
+
+
+def weight_copies(lanes: int) -> int:
+    """Block-weight tables of each linear role held by a loadable build of ``lanes`` token lanes."""
+    return -(-max(1, lanes) // WEIGHT_SHARE)
+
+
+def weight_uram(cap: int) -> bool:
+    """Whether a loadable block-weight table of ``cap`` lines is built in UltraRAM."""
+    return cap >= URAM_MIN_LINES
+
+
 def tbl_widths(plan: LayerPlan, caps: dict[str, int]) -> dict[int, int]:
     """Bits of the widest table word of every unit of the table port (tbl_unit -> bits)."""
     out = {TBL_UNITS[r]: max(table_bits(p, caps[r]).values()) for r, p in plan.linears.items()}
@@ -641,6 +661,9 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
             "pack": p.pack,
             "rq_lanes": p.rq_lanes,
             "rq_fabric": p.rq_fabric,
+            "ww": table_bits(p, caps[r])["weights"],
+            "aw": max(1, (caps[r] - 1).bit_length()),
+            "uram": int(loadable is not None and weight_uram(caps[r])),
         }
         for r, p in plan.linears.items()
     ]
@@ -685,6 +708,8 @@ def render_layer(plan: LayerPlan, loadable: Loadable | None = None) -> str:
             attn_w=plan.attn_w,
             add_param_bits=ADD_PARAM_BITS,
             lanes=lanes,
+            wshare=WEIGHT_SHARE,
+            wcopies=weight_copies(lanes),
             sfx=[f"_l{i}" for i in range(lanes)],
             lane_bits=max(0, (lanes - 1).bit_length()),
             lane_bits_w=max(1, (lanes - 1).bit_length()),

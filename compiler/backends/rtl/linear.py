@@ -436,6 +436,7 @@ module {{ top }} (
     output wire          y_out_TVALID,
     input  wire          y_out_TREADY
 );
+  /* verilator lint_off PINCONNECTEMPTY */
   sparse_linear #(
       .BM({{ bm }}),
       .BN({{ bn }}),
@@ -463,8 +464,10 @@ module {{ top }} (
 {%- for port in ports %}
       .{{ port }}({{ port }}),
 {%- endfor %}
-      .layer(8'd0), .tbl_we(1'b0), .tbl_sel(3'd0), .tbl_addr(32'd0), .tbl_wdata('0)  // ROM build: one layer, no table port
+      .layer(8'd0), .tbl_we(1'b0), .tbl_sel(3'd0), .tbl_addr(32'd0), .tbl_wdata('0),  // ROM build: one layer, no table port
+      .w_re(), .w_addr(), .w_q('0)  // its own weight table (WEXT = 0)
   );
+  /* verilator lint_on PINCONNECTEMPTY */
 endmodule
 
 `default_nettype wire
