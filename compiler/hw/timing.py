@@ -362,7 +362,7 @@ LN_TAIL = 10
 LANE_UNITS = ("layernorm",)  # units with a W-lane build
 
 
-def _ln_beats_stats(width: int, lanes: int) -> tuple[int, int]:
+def layernorm_beats_stats(width: int, lanes: int) -> tuple[int, int]:
     """int_layernorm: beats per row and cycles of one row's statistics phase."""
     return -(-width // lanes), LN_STATS + lanes.bit_length() - 1
 
@@ -373,7 +373,7 @@ def layernorm_unit_cycles(rows: int, width: int, lanes: int = 1) -> int:
     Steady state: one row per max(beats + 2, statistics) cycles."""
     if rows <= 0:
         return 1
-    beats, stats = _ln_beats_stats(width, lanes)
+    beats, stats = layernorm_beats_stats(width, lanes)
     ends = (beats + 1) + (beats + LN_TAIL)  # phase 0 (load only), last phase (output only)
     if rows == 1:
         return ends + stats
@@ -385,7 +385,7 @@ def layernorm_first_row(width: int, lanes: int = 1, rows: int = 1) -> int:
     """Latency of the first row of a ``rows``-row int_layernorm call (full rate), from its first x
     beat to its last y beat, both counted: a one-row call (unit_cycles) less its ap_start cycle,
     with phase 1 as long as the second row's load makes it."""
-    beats, stats = _ln_beats_stats(width, lanes)
+    beats, stats = layernorm_beats_stats(width, lanes)
     return beats + (max(beats + 1, stats) if rows > 1 else stats) + beats + LN_TAIL
 
 

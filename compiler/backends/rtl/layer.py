@@ -8,7 +8,7 @@ glue of ``encoder_layer_lib.sv``, so that ONE ap_start -> ap_done runs the
 layer on n_tokens tokens of one sequence:
 
     LOAD x_in, mask_in -> q | k | v -> attention (head by head) -> o => res1
-    -> ln1 -> fc1 => gelu => fc2 => res2 -> ln2 -> out (y_out)
+    => ln1 -> fc1 => gelu => fc2 => res2 => ln2 -> out (y_out)
 
 (``|``: at once; ``=>``: chained row by row in one stage, :data:`CHAINS`).
 
@@ -86,12 +86,12 @@ LAYER_OPS = {
     "ln2": "layernorm",
 }
 LINEAR_ROLES = ("q", "k", "v", "o", "fc1", "fc2")
-STAGES = ("load", "qkv", "attn", "ores1", "ln1", "ffn", "ln2", "out")
+STAGES = ("load", "qkv", "attn", "o_ln1", "ffn", "out")
 #: the units of a stage (started together, the stage done when every one is): q, k and v read the
 #: same input into three RAMs, so they run at once (the input RAM has a read port each)
 #: the chains of a stage, in order: each unit reads its predecessor's output row by row behind it
 #: (its RAM reader follows the rows the predecessor's writer has finished)
-CHAINS = {"ores1": ("o", "res1"), "ffn": ("fc1", "gelu", "fc2", "res2")}
+CHAINS = {"o_ln1": ("o", "res1", "ln1"), "ffn": ("fc1", "gelu", "fc2", "res2", "ln2")}
 STAGE_UNITS = {"qkv": ("q", "k", "v"), **CHAINS}
 
 
@@ -492,13 +492,13 @@ def _plan_ports(
         ports.append(Port(f"rd_{role}_a", "rd", where[a], st, f"{role}.a_in", aw, 32, hidden // aw))
         ports.append(Port(f"rd_{role}_b", "rd", where[b], st, f"{role}.b_in", aw, 32, hidden // aw))
         ports.append(Port(f"wr_{role}", "wr", "r_ram", st, f"{role}.r_out", aw, 32, hidden // aw))
-    ports.append(Port("rd_ln1", "rd", "r_ram", "ln1", "ln1.x_in", lnw, 32, hidden // lnw))
-    ports.append(Port("wr_ln1", "wr", "l_ram", "ln1", "ln1.y_out", lnw, 8, hidden // lnw))
+    ports.append(Port("rd_ln1", "rd", "r_ram", stage_of("ln1"), "ln1.x_in", lnw, 32, hidden // lnw))
+    ports.append(Port("wr_ln1", "wr", "l_ram", stage_of("ln1"), "ln1.y_out", lnw, 8, hidden // lnw))
     ports.append(Port("rd_gelu", "rd", "f_ram", stage_of("gelu"), "gelu.x_in", gw, 32, ffn // gw))
     ports.append(Port("wr_gelu", "wr", "g_ram", stage_of("gelu"), "gelu.y_out", gw, 8, ffn // gw))
-    ports.append(Port("rd_ln2", "rd", "r_ram", "ln2", "ln2.x_in", lnw, 32, hidden // lnw))
+    ports.append(Port("rd_ln2", "rd", "r_ram", stage_of("ln2"), "ln2.x_in", lnw, 32, hidden // lnw))
     # the layer output: ln2 into the x RAM (free after res1), then out to y_out in token order
-    ports.append(Port("wr_ln2", "wr", "x_ram", "ln2", "ln2.y_out", lnw, 8, hidden // lnw))
+    ports.append(Port("wr_ln2", "wr", "x_ram", stage_of("ln2"), "ln2.y_out", lnw, 8, hidden // lnw))
     ports.append(Port("rd_out", "rd", "x_ram", "out", "y_out", lin["q"].bn, 8, -(-hidden // lin["q"].bn)))
     return [dataclasses.replace(p, lb=lb[p.ram], after=_chained_after(p, ports)) for p in ports]
 
@@ -780,9 +780,6 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
         out[st] = chain_cycles(plan, tl, chain) + STAGE_OVERHEAD
     att = timing.attention_cycles(t, plan.head_dim, queries=tl)
     out["attn"] = plan.heads // plan.attn_w * (att + STAGE_OVERHEAD)
-    ln = timing.unit_cycles("layernorm", tl * h, tl, h, lanes=plan.ln_w) + STAGE_OVERHEAD
-    out["ln1"] = ln
-    out["ln2"] = ln
     out["out"] = t * max(plan.x_beats, 1) + OUT_OVERHEAD
     return {s: out[s] for s in STAGES}
 
@@ -814,6 +811,9 @@ def chain_cycles(plan: LayerPlan, tl: int, units: tuple[str, ...]) -> int:
         if u in plan.linears:
             ys, done = _linear_rows(plan.linears[u], tl, arrive)
             written = [y + CHAIN_Y_TO_ROW for y in ys]
+        elif LAYER_OPS[u] == "layernorm":
+            assert arrive is not None and u == units[-1], "a chained LayerNorm ends its chain"
+            return _layernorm_chained(arrive, plan.hidden, plan.ln_w)
         else:
             kind = LAYER_OPS[u]
             beats = plan.ffn // plan.gelu_w if kind == "gelu" else plan.hidden // plan.add_w
@@ -826,6 +826,27 @@ def chain_cycles(plan: LayerPlan, tl: int, units: tuple[str, ...]) -> int:
             done = written[-1]
         arrive = [w + CHAIN_ROW_TO_BEAT for w in written]
     return done
+
+
+def _layernorm_chained(arrive: list[int], width: int, lanes: int) -> int:
+    """int_layernorm's ap_done on rows whose first beat can be taken at ``arrive`` (its beats one a
+    cycle after), in the chain's time (the unit's first phase starts at 0).  Its lock-step phases
+    (``compiler.hw.timing``, LayerNorm): phase k loads row k, computes row k - 1's statistics
+    and writes row k - 2, and ends the cycle after its last active stage: the load takes the row's
+    B beats from max(its arrival, the phase start + 1 while the output pass of row k - 2 reads
+    ahead of it in the same buffer), the statistics take a fixed time, the output B + 1."""
+    beats, stats = timing.layernorm_beats_stats(width, lanes)
+    rows = len(arrive)
+    start = 0
+    for k in range(rows + 1):
+        reading_ahead = int(k >= 2)  # OUT of row k - 2 active
+        length = beats + 1 if reading_ahead else 0
+        if k < rows:
+            length = max(length, max(arrive[k] - start, reading_ahead) + beats + 1)
+        if k >= 1:
+            length = max(length, stats)
+        start += length
+    return start + beats + timing.LN_TAIL - 1  # the last phase writes row rows - 1 only
 
 
 def layer_cycles(plan: LayerPlan, tokens: int, load: bool = True, out: bool = True) -> int:
