@@ -31,6 +31,8 @@ PARAMS = [
     dict(BM=4, BN=4, NB=3, KB=5, NNZB_CAP=15, TT=4, RQ_FABRIC=2),
     dict(BM=16, BN=16, NB=2, KB=4, NNZB_CAP=8, TT=2, PACK=2, REQ_LANES=4, XW=2, RQ_FABRIC=2),
     dict(BM=8, BN=2, NB=3, KB=9, NNZB_CAP=27, TT=2, PACK=2, REQ_LANES=2, OB=32, RQ_FABRIC=2),
+    # the accelerator's build: loadable, the block weights outside (a sparse_wmem shared by two lanes)
+    dict(BM=16, BN=16, NB=5, KB=7, NNZB_CAP=35, TT=2, PACK=2, REQ_LANES=4, LAYERS=3, LOADABLE=1, TBLW=2176, WEXT=1),
 ]
 
 
@@ -53,6 +55,20 @@ def test_engine_lint_clean(params, tmp_path):
     _lint(
         [f"-G{k}={v}" for k, v in params.items()]
         + [str(linear.PKG_SV), str(linear.CORE_SV), "--top-module", "sparse_linear"],
+        tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(NR=1), dict(NR=2), dict(NR=2, URAM=1), dict(NR=1, LOADABLE=0)],
+    ids=["one-port", "lane-pair", "lane-pair-uram", "rom"],
+)
+def test_weight_table_lint_clean(params, tmp_path):
+    (tmp_path / "weights.mem").write_text("0\n")
+    _lint(
+        [f"-G{k}={v}" for k, v in {"WW": 144, "DEPTH": 1500, **params}.items()]
+        + [str(linear.PKG_SV), str(linear.CORE_SV), "--top-module", "sparse_wmem"],
         tmp_path,
     )
 

@@ -611,8 +611,10 @@ def design_summary(plan: AccelPlan, tokens: int) -> dict[str, Any]:
         "layers": len(plan.layers),
         "lanes": s.lanes,
         "engines": len(s.linears) * s.lanes,
-        "engines_note": "per token lane one engine per matrix role (its own copy of the tables), re-targeted "
-        "over the layers; the stages of a layer run one after another",
+        "engines_note": "per token lane one engine per matrix role, re-targeted over the layers (its own "
+        "index, bias and requant tables; the block weights one table per lane pair, read through its two "
+        "ports); the stages of a layer run one after another, except q | k | v at once and the chained "
+        "o => res1 => ln1 and fc1 => gelu => fc2 => res2 => ln2",
         "attention_lanes": s.lanes * s.attn_w,
         "gelu_lanes": s.lanes * s.gelu_w,
         "add_lanes": s.lanes * s.add_w,
