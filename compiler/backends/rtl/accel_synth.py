@@ -11,7 +11,8 @@ on a BERT-base build, so the top is synthesized hierarchically:
   requant parameters, the LayerNorms' and adds' parameters, every layer's)
   live inside them, so they are counted here.
   Results are cached by a hash of the sources, the parameters and the tool.
-* **glue**: the top and the layer module with the units as blackboxes: the
+* **glue**: the top and the layer module with the units as blackboxes (read as empty
+  ``(* blackbox *)`` modules, :func:`unit_stubs`, so Yosys never elaborates them): the
   AXI4-Lite control, the AXI4 master shell, the activation RAMs, the stream
   adapters, the sequencer, the scalar-parameter RAM and the embedding gather
   of the weight image.  Yosys maps its memories itself (``memory_libmap``:
@@ -121,6 +122,27 @@ def _copy_sources(plan: accel.AccelPlan, folder: Path) -> list[str]:
         (folder / name).write_text(text)
         names.append(name)
     return names
+
+
+#: the sources of the modules the glue instantiates besides the units (dependencies first)
+GLUE_SOURCES = ("sparsehls_pkg.sv", "encoder_layer_lib.sv", "sparsehls_axi.sv")
+STUBS = "units_blackbox.sv"
+
+
+def unit_stubs() -> str:
+    """Every unit module as an empty ``(* blackbox *)`` module with its own parameter and port
+    header (copied from its source), so that the glue's synthesis never elaborates a unit."""
+    out = ["// units as blackboxes for the glue's synthesis (compiler/backends/rtl/accel_synth.py)"]
+    texts = {src.name: src.read_text() for src in accel.SOURCES}
+    for module in UNIT_PARAMS:
+        head = next(
+            (t[i : t.index("\n);", i) + 3] for t in texts.values() if (i := t.find(f"\nmodule {module} #(")) >= 0),
+            None,
+        )
+        if head is None:
+            raise RuntimeError(f"no ANSI header of module {module} in the RTL sources")
+        out.append(f"(* blackbox *){head}\nendmodule")
+    return "\n".join(out) + "\n"
 
 
 def _units_selection() -> str:
@@ -250,7 +272,17 @@ def synth_glue(
     """The top and the layer module with every unit a blackbox: their own resources, and the unit
     instances Yosys elaborated."""
     folder = Path(folder)
-    names = _copy_sources(plan, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for src in accel.SOURCES:
+        if src.name in GLUE_SOURCES:
+            shutil.copyfile(src, folder / src.name)
+            names.append(src.name)
+    (folder / STUBS).write_text(unit_stubs())
+    names.insert(1, STUBS)
+    for name, text in accel.render_accel(plan).items():
+        (folder / name).write_text(text)
+        names.append(name)
     script = (
         _prelude(names)
         + f"synth_xilinx -family xcup -flatten -top {accel.TOP}; tee -q -o stat.json stat -json"
