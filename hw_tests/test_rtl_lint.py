@@ -32,7 +32,20 @@ PARAMS = [
     dict(BM=16, BN=16, NB=2, KB=4, NNZB_CAP=8, TT=2, PACK=2, REQ_LANES=4, XW=2, RQ_FABRIC=2),
     dict(BM=8, BN=2, NB=3, KB=9, NNZB_CAP=27, TT=2, PACK=2, REQ_LANES=2, OB=32, RQ_FABRIC=2),
     # the accelerator's build: loadable, the block weights outside (a sparse_wmem shared by two lanes)
-    dict(BM=16, BN=16, NB=5, KB=7, NNZB_CAP=35, TT=2, PACK=2, REQ_LANES=4, LAYERS=3, LOADABLE=1, TBLW=2176, WEXT=1),
+    dict(
+        BM=16,
+        BN=16,
+        NB=5,
+        KB=7,
+        NNZB_CAP=35,
+        TT=2,
+        PACK=2,
+        REQ_LANES=4,
+        LAYERS=3,
+        LOADABLE=1,
+        TBLW=2176,
+        WEXT=1,
+    ),
 ]
 
 

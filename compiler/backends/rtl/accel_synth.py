@@ -136,7 +136,11 @@ def unit_stubs() -> str:
     texts = {src.name: src.read_text() for src in accel.SOURCES}
     for module in UNIT_PARAMS:
         head = next(
-            (t[i : t.index("\n);", i) + 3] for t in texts.values() if (i := t.find(f"\nmodule {module} #(")) >= 0),
+            (
+                t[i : t.index("\n);", i) + 3]
+                for t in texts.values()
+                if (i := t.find(f"\nmodule {module} #(")) >= 0
+            ),
             None,
         )
         if head is None:

@@ -767,7 +767,7 @@ def stage_cycles(plan: LayerPlan, tokens: int) -> dict[str, int]:
     With token lanes every stage takes as long as its busiest lane (lane 0: ceil(T / lanes)
     tokens), attention streams all T keys to every lane, and the layer output leaves in token
     order once every lane's ln2 is done (x_beats beats a token)."""
-    t, h = int(tokens), plan.hidden
+    t = int(tokens)
     n = plan.lanes
     tl = -(-t // n)
     out = {"load": t * max(plan.x_beats, 1) + LOAD_OVERHEAD}
