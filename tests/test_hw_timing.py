@@ -65,3 +65,15 @@ def test_wide_x_port_halves_a_wide_matrix_tile_load() -> None:
     assert d.costs.xw == 2
     st = phase_b_stages(wl, d, wl.layers[0], layer_timing(wl, d, wl.layers[0]).kernels)
     assert st["fc2"].take == d.tt * 96 and st["fc1"].take == d.tt * 24
+
+
+def test_chained_layernorm_at_full_rate_is_the_unit_formula() -> None:
+    """The phase-by-phase LayerNorm (rows arriving at any time) and the closed-form call count agree
+    when every row is there from the start (the chained form counts from the first phase, one
+    cycle after ap_start)."""
+    for rows, width, lanes in [(1, 24, 1), (2, 24, 1), (8, 24, 1), (32, 768, 4), (5, 32, 2), (3, 384, 16)]:
+        full = timing.layernorm_chained([-(10**9)] * rows, width, lanes)
+        assert full + 1 == timing.layernorm_unit_cycles(rows, width, lanes), (rows, width, lanes)
+    # a row that arrives late delays the call past the full-rate count
+    late = timing.layernorm_chained([-(10**9)] * 3 + [10**5], 768, 4)
+    assert late > timing.layernorm_unit_cycles(4, 768, 4)

