@@ -57,23 +57,25 @@ def test_planned_units_match_yosys_hierarchy(tmp_path):
     assert accel_synth.planned_units(accel.plan_accel(tiny_bert(), lanes=1)) != found
 
 
-def _wmem_cells(tmp_path, name: str, **params: int) -> dict[str, int]:
+def _ram_cells(tmp_path, name: str, top: str = "sparse_wmem", src: str = "sparse_linear.sv", **params: int):
+    """Block RAM / UltraRAM cells of module ``top`` (in ``src``) with ``params``, as Yosys maps it."""
     folder = tmp_path / name
     folder.mkdir()
-    src = accel.RTL_DIR / "sparse_linear.sv"
-    (folder / src.name).write_bytes(src.read_bytes())
-    (folder / "pkg.sv").write_bytes((accel.RTL_DIR / "sparsehls_pkg.sv").read_bytes())
-    for mem in accel.MEM_NAMES:  # read_verilog elaborates the engine's default (ROM) build too
+    srcs = ["sparsehls_pkg.sv", *(["int_divu.sv", "int_isqrt.sv"] if top == "int_layernorm" else []), src]
+    for n in srcs:
+        (folder / n).write_bytes((accel.RTL_DIR / n).read_bytes())
+    # read_verilog elaborates the default (ROM) builds too
+    for mem in (*accel.MEM_NAMES, "add_params", "ln_params"):
         (folder / f"{mem}.mem").write_text("0\n")
     chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
     synth.run_yosys(
-        f"read_verilog -sv pkg.sv {src.name}; chparam {chparam} sparse_wmem; "
-        "synth_xilinx -family xcup -flatten -top sparse_wmem; tee -q -o stat.json stat -json",
+        f"read_verilog -sv {' '.join(srcs)}; chparam {chparam} {top}; "
+        f"synth_xilinx -family xcup -flatten -top {top}; tee -q -o stat.json stat -json",
         folder, name, 600,
     )  # fmt: skip
     stat = json.loads((folder / "stat.json").read_text())
-    (top,) = stat["modules"]
-    cells = stat["modules"][top]["num_cells_by_type"]
+    (mod,) = stat["modules"]
+    cells = stat["modules"][mod]["num_cells_by_type"]
     return {k: int(v) for k, v in cells.items() if k in ("RAMB36E2", "RAMB18E2", "URAM288")}
 
 
@@ -84,10 +86,27 @@ def test_a_lane_pair_shares_one_weight_table(tmp_path):
     144 x 1,024 bits: read by one engine, a simple dual-port RAMB36 (512 x 72) -> 2 wide x 2 deep = 4;
     by two, a true dual-port RAMB36 (1K x 36 a port) -> 4 wide x 1 deep = 4, not 8.  In UltraRAM
     (4K x 72, two ports): 2 URAM288 either way."""
-    one = _wmem_cells(tmp_path, "one", WW=144, DEPTH=1024, NR=1)
-    two = _wmem_cells(tmp_path, "two", WW=144, DEPTH=1024, NR=2)
+    one = _ram_cells(tmp_path, "one", WW=144, DEPTH=1024, NR=1)
+    two = _ram_cells(tmp_path, "two", WW=144, DEPTH=1024, NR=2)
     assert one == two == {"RAMB36E2": 4}
-    assert _wmem_cells(tmp_path, "uram", WW=144, DEPTH=4096, NR=2, URAM=1) == {"URAM288": 2}
+    assert _ram_cells(tmp_path, "uram", WW=144, DEPTH=4096, NR=2, URAM=1) == {"URAM288": 2}
+
+
+def test_deep_activation_and_parameter_rams_are_ultraram(tmp_path):
+    """The generator's URAM rule (deeper than 1,024 words) on the activation RAMs and the adders'
+    and LayerNorms' parameter tables, counted by hand:
+
+    el_ram 2,048 x 128 bits (16 int8 lanes, byte enables): RAMB36 as 2K x 18 -> 8 wide = 8; URAM288
+    (4K x 72) -> 2 wide x 1 deep = 2.  int_add of 12 layers x 384 channels (4,608 x 140 bits):
+    2 wide x 2 deep = 4 URAM288, no block RAM.  int_layernorm W = 4 of 12 layers x 768 (2,304 x 536
+    bits): 8 wide x 1 deep = 8 URAM288, beside its two row buffers (512 x 128 bits: 2 RAMB36)."""
+    ram = dict(top="el_ram", src="encoder_layer_lib.sv", WL=16, LB=8, AW=11)
+    assert _ram_cells(tmp_path, "bram", **ram) == {"RAMB36E2": 8}
+    assert _ram_cells(tmp_path, "uram", **ram, URAM=1) == {"URAM288": 2}
+    lay = dict(LAYERS=12, LOADABLE=1)
+    assert _ram_cells(tmp_path, "add", "int_add", "int_add.sv", HMAX=384, FABRIC=1, **lay) == {"URAM288": 4}
+    ln = _ram_cells(tmp_path, "ln", "int_layernorm", "int_layernorm.sv", HMAX=768, W=4, **lay)
+    assert ln == {"URAM288": 8, "RAMB36E2": 2}
 
 
 def test_yosys_timeout_is_one_line(tmp_path):

@@ -132,6 +132,11 @@ UNIT_PARAMS = [
     ("layernorm", {"HMAX": 40}),
     ("layernorm", {"HMAX": 1024, "W": 16}),
     ("layernorm", {"HMAX": 64, "W": 4}),
+    # the accelerator's loadable builds: every layer's parameters in a RAM (UltraRAM when deep)
+    ("add", {"HMAX": 384, "LAYERS": 12, "LOADABLE": 1, "FABRIC": 1}),
+    ("add", {"HMAX": 48, "LAYERS": 2, "LOADABLE": 1}),
+    ("layernorm", {"HMAX": 768, "LAYERS": 12, "LOADABLE": 1, "W": 4}),
+    ("layernorm", {"HMAX": 64, "LAYERS": 2, "LOADABLE": 1}),
     ("softmax", {"LMAX": 512}),
     ("softmax", {"LMAX": 20}),
     ("attention", {"D": 8, "SMAX": 128}),
@@ -154,5 +159,15 @@ def test_unit_lint_clean(unit, params, tmp_path):
         [f"-G{k}={v}" for k, v in params.items()]
         + [str(p) for p in spec.paths()]
         + ["--top-module", spec.top],
+        tmp_path,
+    )
+
+
+@pytest.mark.parametrize("params", [dict(NR=1), dict(NR=3), dict(NR=1, URAM=1), dict(NR=2, URAM=1)])
+def test_activation_ram_lint_clean(params, tmp_path):
+    lib = linear.RTL_DIR / "encoder_layer_lib.sv"
+    _lint(
+        [f"-G{k}={v}" for k, v in {"WL": 16, "LB": 32, "AW": 13, **params}.items()]
+        + [str(linear.PKG_SV), str(lib), "--top-module", "el_ram"],
         tmp_path,
     )

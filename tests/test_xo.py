@@ -161,7 +161,9 @@ def test_connectivity_names_real_ports_and_banks(package: Path, board: str) -> N
     assert len({(s[2], s[3]) for s in sps}) == 1  # one AXI master: one bank
     for _, _, mem, n in sps:
         assert mem == b.memory and int(n) < b.channels
-    slr = re.findall(r"^slr=(\w+):SLR(\d+)$", text, re.M)
+    # no SLR assignment (a kernel larger than one SLR must have none), only the commented hint
+    assert not re.findall(r"^slr=", text, re.M)
+    slr = re.findall(r"^# slr=(\w+):SLR(\d+)$", text, re.M)
     assert len(slr) == 1 and slr[0][0] == xo.CU and int(slr[0][1]) < b.slrs
     make = (package / "vitis" / "Makefile").read_text()
     assert f"PLATFORM_{board} := {b.platform}" in make

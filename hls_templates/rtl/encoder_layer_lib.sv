@@ -18,11 +18,15 @@
 /* verilator lint_off DECLFILENAME */
 
 // Simple dual-port RAM: lane write enables, registered read (one cycle).
+// URAM = 1 asks for UltraRAM (ram_style "ultra"): the generator sets it on RAMs
+// deeper than 1,024 words (layer.URAM_MIN_LINES, as for the weight tables),
+// where a RAMB36 column would be mostly address depth (docs/rtl.md, "Resources").
 module el_ram #(
     parameter int WL = 4,  // lanes per word
     parameter int LB = 8,  // bits per lane
     parameter int AW = 4,  // address bits (2**AW words)
-    parameter int NR = 1   // read ports (readers of one stage that run at once: a copy each on chip)
+    parameter int NR = 1,  // read ports (readers of one stage that run at once: a copy each on chip)
+    parameter int URAM = 0  // 1: UltraRAM
 ) (
     input  wire                 clk,
     input  wire  [      WL-1:0] we,
@@ -31,10 +35,18 @@ module el_ram #(
     input  wire  [   NR*AW-1:0] raddr,
     output logic [NR*WL*LB-1:0] rdata
 );
-  logic [WL*LB-1:0] mem[2**AW];
-  always_ff @(posedge clk) begin
-    for (int l = 0; l < WL; l++) if (we[l]) mem[waddr][l*LB+:LB] <= wdata[l*LB+:LB];
-    for (int r = 0; r < NR; r++) rdata[r*WL*LB+:WL*LB] <= mem[raddr[r*AW+:AW]];
+  if (URAM != 0) begin : g_uram
+    (* ram_style = "ultra" *) logic [WL*LB-1:0] mem[2**AW];
+    always_ff @(posedge clk) begin
+      for (int l = 0; l < WL; l++) if (we[l]) mem[waddr][l*LB+:LB] <= wdata[l*LB+:LB];
+      for (int r = 0; r < NR; r++) rdata[r*WL*LB+:WL*LB] <= mem[raddr[r*AW+:AW]];
+    end
+  end else begin : g_bram
+    logic [WL*LB-1:0] mem[2**AW];
+    always_ff @(posedge clk) begin
+      for (int l = 0; l < WL; l++) if (we[l]) mem[waddr][l*LB+:LB] <= wdata[l*LB+:LB];
+      for (int r = 0; r < NR; r++) rdata[r*WL*LB+:WL*LB] <= mem[raddr[r*AW+:AW]];
+    end
   end
 endmodule
 

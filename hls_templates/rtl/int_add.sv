@@ -61,12 +61,6 @@ module int_add #(
   localparam int AW = $clog2(HMAX);
 
   localparam int LAW = $clog2(LAYERS * HMAX);
-  logic [PW-1:0] rom[LAYERS*HMAX];
-  if (LOADABLE == 0) begin : g_rom
-    initial $readmemh({MEM_PREFIX, "add_params.mem"}, rom);
-  end else begin : g_ram
-    always_ff @(posedge ap_clk) if (tbl_we) rom[LAW'(tbl_addr)] <= tbl_wdata;
-  end
 
   logic running, start_fire, finish, in_fire, out_fire, adv, want, both;
   logic use_b_r;
@@ -126,13 +120,28 @@ module int_add #(
   logic [PW-1:0] s0_p;
   logic [31:0] s4_out;
 
+  // the parameter table (every layer's channels): a ROM ($readmemh), or a RAM written by the
+  // start-up load, in UltraRAM when deeper than 1,024 words (the generator's rule for tables)
+  if (LOADABLE == 0) begin : g_rom
+    logic [PW-1:0] rom[LAYERS*HMAX];
+    initial $readmemh({MEM_PREFIX, "add_params.mem"}, rom);
+    always_ff @(posedge ap_clk) if (adv) s0_p <= rom[base+LAW'(ch)];
+  end else if (LAYERS * HMAX > 1024) begin : g_uram
+    (* ram_style = "ultra" *) logic [PW-1:0] rom[LAYERS*HMAX];
+    always_ff @(posedge ap_clk) if (tbl_we) rom[LAW'(tbl_addr)] <= tbl_wdata;
+    always_ff @(posedge ap_clk) if (adv) s0_p <= rom[base+LAW'(ch)];
+  end else begin : g_ram
+    logic [PW-1:0] rom[LAYERS*HMAX];
+    always_ff @(posedge ap_clk) if (tbl_we) rom[LAW'(tbl_addr)] <= tbl_wdata;
+    always_ff @(posedge ap_clk) if (adv) s0_p <= rom[base+LAW'(ch)];
+  end
+
   sparsehls_valid_pipe #(.N(PIPE)) u_valid (.clk(ap_clk), .rst_n(ap_rst_n), .en(adv), .in(in_fire), .v(v));
 
   always_ff @(posedge ap_clk) begin
     if (adv) begin
       s0_a <= 64'($signed(a_in_TDATA));
       s0_b <= use_b_r ? 64'($signed(b_in_TDATA)) : 64'sd0;
-      s0_p <= rom[base+LAW'(ch)];
       s1_sa <= s0_p[37:32];
       s1_sb <= s0_p[75:70];
       s1_c <= $signed(s0_p[139:76]);

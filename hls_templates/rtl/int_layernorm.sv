@@ -91,12 +91,6 @@ module int_layernorm #(
   end
 
   localparam int LAW = $clog2(LAYERS * DEPTH);
-  logic [W*PW-1:0] rom[LAYERS*DEPTH];
-  if (LOADABLE == 0) begin : g_rom
-    initial $readmemh({MEM_PREFIX, "ln_params.mem"}, rom);
-  end else begin : g_ram
-    always_ff @(posedge ap_clk) if (tbl_we) rom[LAW'(tbl_addr)] <= tbl_wdata;
-  end
   logic [W*32-1:0] buf_r[2**(AW+1)];  // two row buffers: address {buffer, beat}
 
   logic unused_running, start_fire, finish, in_fire, out_fire, adv, issue;  // the phases (la, sa, oa) run the unit
@@ -375,10 +369,24 @@ module int_layernorm #(
   logic signed [32:0] rd_mean;
   logic [31:0] rd_inv, o_inv;
   sparsehls_valid_pipe #(.N(OP)) u_valid (.clk(ap_clk), .rst_n(ap_rst_n), .en(adv), .in(issue), .v(ov));
+  // the parameter table (every layer's beats): a ROM ($readmemh), or a RAM written by the
+  // start-up load, in UltraRAM when deeper than 1,024 words (the generator's rule for tables)
+  if (LOADABLE == 0) begin : g_rom
+    logic [W*PW-1:0] rom[LAYERS*DEPTH];
+    initial $readmemh({MEM_PREFIX, "ln_params.mem"}, rom);
+    always_ff @(posedge ap_clk) if (adv) o_w0 <= rom[base+LAW'(issued[AW-1:0])];
+  end else if (LAYERS * DEPTH > 1024) begin : g_uram
+    (* ram_style = "ultra" *) logic [W*PW-1:0] rom[LAYERS*DEPTH];
+    always_ff @(posedge ap_clk) if (tbl_we) rom[LAW'(tbl_addr)] <= tbl_wdata;
+    always_ff @(posedge ap_clk) if (adv) o_w0 <= rom[base+LAW'(issued[AW-1:0])];
+  end else begin : g_ram
+    logic [W*PW-1:0] rom[LAYERS*DEPTH];
+    always_ff @(posedge ap_clk) if (tbl_we) rom[LAW'(tbl_addr)] <= tbl_wdata;
+    always_ff @(posedge ap_clk) if (adv) o_w0 <= rom[base+LAW'(issued[AW-1:0])];
+  end
   always_ff @(posedge ap_clk) begin
     if (adv) begin
       rd_x <= buf_r[{k[0], issued[AW-1:0]}];
-      o_w0 <= rom[base+LAW'(issued[AW-1:0])];
       om <= {om[OP-3:0], out_lanes};
       rd_mean <= 33'(mean_o);
       rd_inv <= inv_o;

@@ -437,6 +437,7 @@ def render_accel(plan: AccelPlan) -> dict[str, str]:
     )
     s = plan.shape
     lb = plan.line_beats
+    act_aw = max(1, (plan.tmax * s.x_beats - 1).bit_length())
     top = env.get_template(TEMPLATE.name).render(
         top=TOP,
         core=CORE,
@@ -467,7 +468,8 @@ def render_accel(plan: AccelPlan) -> dict[str, str]:
         eln_eps_q=plan.eln["eps_q"],
         ln_bits=rtl_layer.LN_PARAM_BITS * plan.eln_w,
         eln_w=plan.eln_w,
-        act_aw=max(1, (plan.tmax * s.x_beats - 1).bit_length()),
+        act_aw=act_aw,
+        act_uram=rtl_layer.ram_uram(1 << act_aw),
         rd_inst=_engine_inst("sparsehls_axi_rd", "rd", MAXI_READ, "out"),
         wr_inst=_engine_inst("sparsehls_axi_wr", "wr", MAXI_WRITE, "in"),
     )

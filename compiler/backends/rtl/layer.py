@@ -156,6 +156,11 @@ class Ram:
     def nr(self) -> int:
         return max(1, len(self.read_ports))
 
+    @property
+    def uram(self) -> bool:
+        """Built in UltraRAM (el_ram URAM = 1): deeper than a RAMB36 column is useful."""
+        return ram_uram(1 << self.aw)
+
 
 @dataclass(frozen=True)
 class Port:
@@ -617,6 +622,12 @@ def weight_copies(lanes: int) -> int:
 def weight_uram(cap: int) -> bool:
     """Whether a loadable block-weight table of ``cap`` lines is built in UltraRAM."""
     return cap >= URAM_MIN_LINES
+
+
+def ram_uram(depth: int) -> bool:
+    """Whether an activation RAM (el_ram) of ``depth`` words is built in UltraRAM: the same
+    rule as the weight tables (a URAM288 is 4,096 x 72; a RAMB36 at most 1,024 x 36 wide)."""
+    return depth >= URAM_MIN_LINES
 
 
 def tbl_widths(plan: LayerPlan, caps: dict[str, int]) -> dict[int, int]:
