@@ -41,6 +41,8 @@ KEY = (
     "batch",
     "max_len",
     "time_budget_s",
+    "lr",
+    "pruning_steps",
     "data",
     "n_train",
     "n_test",
@@ -132,7 +134,8 @@ def one_row(a: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         rep = run_prune(
             a.model, out, a.method, a.sp, a.blk, data=a.data, steps=a.steps, seed=a.seed,
-            batch=a.batch, max_len=a.max_len, time_budget=a.time_budget,
+            batch=a.batch, max_len=a.max_len, time_budget=a.time_budget, lr=a.lr,
+            pruning_steps=a.pruning_steps if a.method in ("pgb", "obert") else None,
         )  # fmt: skip
         wall = time.perf_counter() - t0
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -194,6 +197,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-len", type=int, default=64)
     ap.add_argument("--time-budget", type=float, default=None, help="seconds of fine-tuning per prune")
+    ap.add_argument(
+        "--lr", type=float, default=None, help="distillation learning rate (default: the prune's)"
+    )
+    ap.add_argument("--pruning-steps", type=int, default=None, help="pgb / obert: gradual selections")
     ap.add_argument("--n-train", type=int, default=2000, help="probe-train sentences")
     ap.add_argument("--n-test", type=int, default=1000, help="probe-test sentences")
     ap.add_argument("--seed", type=int, default=0)
@@ -233,6 +240,10 @@ def _child_args(a: argparse.Namespace, method: str, sp: float, blk: str, emb: Pa
         args += ["--steps", str(a.steps)]
     if a.time_budget is not None:
         args += ["--time-budget", str(a.time_budget)]
+    if a.lr is not None:
+        args += ["--lr", str(a.lr)]
+    if a.pruning_steps is not None:
+        args += ["--pruning-steps", str(a.pruning_steps)]
     return args
 
 
@@ -280,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                     row = {
                         "model": a.model, "method": m, "sparsity": sp, "block": blk, "steps": a.steps,
                         "batch": a.batch, "max_len": a.max_len, "time_budget_s": a.time_budget,
-                        "data": a.data, "n_train": a.n_train, "n_test": a.n_test, "seed": a.seed,
+                        "lr": a.lr, "pruning_steps": a.pruning_steps, "data": a.data, "n_train": a.n_train,
+                        "n_test": a.n_test, "seed": a.seed,
                         "threads": a.threads, "pgb_permute_hidden": a.pgb_permute_hidden and m == "pgb",
                         **({"label": a.label} if a.label else {}),
                         **json.loads(line[4:]),

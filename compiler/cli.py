@@ -64,7 +64,7 @@ def _check_prune_args(a: argparse.Namespace) -> None:
         raise UserError(f"unknown pruning method '{a.method}' (choose from {', '.join(METHODS)})")
     check_sparsity(a.sparsity)
     block = parse_block(a.block)
-    check_recovery_args(a.steps, a.batch, a.time_budget)
+    check_recovery_args(a.steps, a.batch, a.time_budget, a.lr, a.pruning_steps, a.method)
     ref = resolve_model(a.model)
     if ref.kind == "onnx":
         raise UserError(
@@ -118,6 +118,8 @@ def cmd_prune(a: argparse.Namespace) -> int:
             max_len=a.max_len,
             time_budget=a.time_budget,
             on_step=on_step,
+            lr=a.lr,
+            pruning_steps=a.pruning_steps,
         )
     c = _console()
     c.print(
@@ -369,6 +371,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-len", type=int, default=None, help="tokens per sentence (64, or the model's positions)"
     )
     s.add_argument("--time-budget", type=float, default=None, help="seconds after which fine-tuning stops")
+    s.add_argument(
+        "--lr", type=float, default=None, help="distillation learning rate (AdamW peak; docs/pruning.md)"
+    )
+    s.add_argument(
+        "--pruning-steps",
+        type=int,
+        default=None,
+        help="pgb / obert: prune gradually in K selections on a cubic schedule (pgb: 1, one-shot)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--force", action="store_true", help="replace an existing output folder")
     s.set_defaults(fn=cmd_prune)

@@ -192,6 +192,8 @@ CASES = [
     Case("prune-data-no-header", _write("../raw.tsv", "1\t0.5\thello world\n"), (*PRUNE, "--data", "{tmp}/raw.tsv"), "needs a 'text' column named in its header"),
     Case("prune-data-no-text-field", _write("../d.jsonl", '{"sentence": "hi"}\n'), (*PRUNE, "--data", "{tmp}/d.jsonl"), "no 'text' field"),
     Case("prune-batch-0", _nothing, (*PRUNE, "--batch", "0"), "--batch 0 must be >= 1"),
+    Case("prune-lr-0", _nothing, (*PRUNE, "--lr", "0"), "--lr 0.0 must be a learning rate in (0, 1]"),
+    Case("prune-lr-2", _nothing, (*PRUNE, "--lr", "2"), "--lr 2.0 must be a learning rate"),
     Case("prune-max-len-above-positions", _nothing, (*PRUNE, "--max-len", "65"), "--max-len 65 is above the model's 64 position embeddings"),
     Case("prune-max-len-0", _nothing, (*PRUNE, "--max-len", "0"), "--max-len 0 must be >= 1"),
     Case("prune-time-budget-0", _nothing, (*PRUNE, "--time-budget", "0"), "must be a positive number of seconds"),

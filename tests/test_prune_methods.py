@@ -104,6 +104,41 @@ def test_obert_gradual_steps_reach_their_targets(tmp_path: Path, monkeypatch: py
     assert seen == [want[-1]]
 
 
+def test_pgb_gradual_keeps_pruned_blocks_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--pruning-steps 3: before each recovery run the weights hold the cubic schedule's zero blocks
+    (global budget: round(s x all blocks)), every block pruned at one step is still zero at the
+    next, and the fine-tune steps split half between the selections, half after the last."""
+    from compiler.prune import objective
+
+    seen: list[tuple[int, int, torch.Tensor]] = []
+    real = objective.Context.finetune
+
+    def spy(self, steps, masks, *a, **k):  # type: ignore[no-untyped-def]
+        zb = torch.cat(
+            [(block_sum((t.weight.detach() == 0).float(), 4, 4) == 16).flatten() for t in self.targets]
+        )
+        seen.append((steps, int(zb.sum()), zb))
+        return real(self, steps, masks, *a, **k)
+
+    monkeypatch.setattr(objective.Context, "finetune", spy)
+    r = run_prune(str(tiny(tmp_path)), tmp_path / "o", "pgb", 0.6, "4x4", steps=8, pruning_steps=3)
+    total = r["blocks"]
+    want = [round(s * total) for s in (0.422222, 0.577778, 0.6)]
+    assert [z for _, z, _ in seen] == want
+    assert [n for n, _, _ in seen] == [2, 2, 4]  # 8 // (2 x 2) between, the rest at the end
+    for (_, _, a), (_, _, b) in zip(seen, seen[1:], strict=False):
+        assert bool(b[a].all())  # pruned stays pruned
+    assert r["settings"]["pruning_steps"] == 3
+    assert whole_blocks(tmp_path / "o", r, 4, 4) == want[-1] == r["zero_blocks"]
+
+
+def test_pruning_steps_only_for_gradual_methods(tmp_path: Path) -> None:
+    from compiler.errors import UserError
+
+    with pytest.raises(UserError, match="applies to pgb and obert"):
+        run_prune(str(tiny(tmp_path)), tmp_path / "o", "magnitude", 0.5, "4x4", pruning_steps=2)
+
+
 def test_obert_fisher_samples_cover_the_block() -> None:
     """Enough gradient samples for the Fisher block: rank(sum g g^T) <= m, so m >= B (here 2B)."""
     from compiler.prune.obert import fisher_block_size, grad_samples_for

@@ -65,12 +65,16 @@ def run_prune(
     max_len: int | None = None,
     time_budget: float | None = None,
     on_step: StepHook | None = None,
+    lr: float | None = None,
+    pruning_steps: int | None = None,
 ) -> dict[str, Any]:
     """Prune ``model`` with ``method`` to ``sparsity`` in ``block`` (BMxBN) blocks; return the report.
 
     ``data``: a TSV/CSV/JSONL file, ``"vader"`` (the VADER distillation split) or None (the
     shipped corpus).  ``batch`` sentences per step, cut to ``max_len`` tokens; fine-tuning
     stops ``time_budget`` seconds after the start (the prune itself is not interrupted).
+    ``lr``: the distillation learning rate (None: :data:`objective.LR`); ``pruning_steps``:
+    selections of a gradual method (pgb: 1, one-shot; obert: ``steps``, else 3).
     """
     t0 = time.perf_counter()
     deadline = None if time_budget is None else time.monotonic() + time_budget
@@ -78,7 +82,7 @@ def run_prune(
         raise UserError(f"unknown pruning method '{method}' (choose from {', '.join(METHODS)})")
     check_sparsity(float(sparsity))
     bm, bn = parse_block(block)
-    check_recovery_args(steps, batch, time_budget)
+    check_recovery_args(steps, batch, time_budget, lr, pruning_steps, method)
     ref = resolve_model(model)
     if ref.kind == "onnx":
         raise UserError(
@@ -94,6 +98,9 @@ def run_prune(
         ref.path, textset, bm, bn, float(sparsity), seed, steps, progress, batch, max_len
     )
     ctx.on_step, ctx.deadline = on_step, deadline
+    if lr is not None:
+        ctx.lr = float(lr)
+    ctx.pruning_steps = pruning_steps
     if method == "ae":
         ctx.quality = _ae_quality(tokenize)
     student, teacher, targets, heads = ctx.student, ctx.teacher, ctx.targets, ctx.heads

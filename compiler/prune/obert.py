@@ -126,7 +126,7 @@ def obs_update(w: torch.Tensor, finv: torch.Tensor, keep: torch.Tensor) -> torch
 
 
 def prune_obert(ctx: Context) -> PruneResult:
-    n_steps = PRUNING_STEPS if ctx.steps is None else max(1, ctx.steps)
+    n_steps = ctx.pruning_steps or (PRUNING_STEPS if ctx.steps is None else max(1, ctx.steps))
     sched = cubic_schedule(ctx.sparsity, n_steps)
     fb = max(fisher_block_size(ctx.bn, t.shape[1]) for t in ctx.targets)
     samples = grad_samples_for(fb)

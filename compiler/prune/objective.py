@@ -41,6 +41,7 @@ StepHook = Callable[[int, int, float], None]  # (step done, steps, loss) for a p
 TEACHER_CACHE_BYTES = 1 << 30  # fp16 teacher hidden states kept at most; the rest is recomputed
 VAL_BATCHES = 2  # calibration batches held back to choose the best fine-tuned parameters
 EVALS_PER_RUN = 8  # validation passes per fine-tune run (best-checkpoint granularity)
+LR = 1e-4  # AdamW peak learning rate of the masked distillation (--lr)
 
 
 def seed_all(seed: int) -> None:
@@ -114,7 +115,8 @@ class Context:
     calib: list[Batch]
     seed: int = 0
     steps: int | None = None
-    lr: float = 1e-4
+    pruning_steps: int | None = None  # gradual methods: selections on the cubic schedule (pgb, obert)
+    lr: float = LR
     progress: Callable[[str], None] | None = None
     on_step: StepHook | None = None
     deadline: float | None = None  # time.monotonic() at which fine-tuning stops

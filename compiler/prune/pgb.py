@@ -22,6 +22,12 @@ Grouping for BERT Pruning").
    to the next best blocks elsewhere, so the total number of zero blocks is exactly
    round(s * total blocks) (globally, not per matrix).
 4. Short masked distillation (``--steps``, default 40).
+
+``--pruning-steps K`` (default 1: one-shot, as in the paper) prunes gradually instead: the
+permutation is found once, then K selections on the cubic schedule of Zhu & Gupta (as
+obert's), each from saliencies re-estimated on the masked, distilled student, with every
+pruned block kept pruned; half of the ``--steps`` are spread evenly between the selections,
+the other half follow the last one (docs/pruning.md).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import torch
 
 from compiler.prune.blocks import block_sum, expand, n_zero_blocks
 from compiler.prune.compensate import compensate
+from compiler.prune.obert import cubic_schedule
 from compiler.prune.objective import Context
 from compiler.prune.permute_hidden import hidden_profile, permute_hidden, permute_saliency
 from compiler.prune.result import PruneResult
@@ -126,12 +133,13 @@ def permute_layer(
 
 
 def select(
-    ctx: Context, scores: dict[str, torch.Tensor], min_layer_keep: float
+    ctx: Context, scores: dict[str, torch.Tensor], min_layer_keep: float, sparsity: float | None = None
 ) -> tuple[dict[str, torch.Tensor], list[int], dict[int, list[int]]]:
-    """Global block selection with head and layer cleanup; exact total budget."""
+    """Global block selection with head and layer cleanup; exact total budget (``sparsity``,
+    default the context's)."""
     names = [t.name for t in ctx.targets]
     total = sum(scores[n].numel() for n in names)
-    n_keep = total - n_zero_blocks(total, ctx.sparsity)
+    n_keep = total - n_zero_blocks(total, ctx.sparsity if sparsity is None else sparsity)
     banned = {n: torch.zeros_like(scores[n], dtype=torch.bool) for n in names}
     layers = by_layer(ctx.targets)
     dropped: list[int] = []
@@ -202,6 +210,19 @@ def permute_hidden_dim(ctx: Context, s: dict[str, torch.Tensor], keep_frac: floa
     return perm.tolist()
 
 
+def block_scores(ctx: Context, s: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Block saliency relative to the mean of its matrix kind (q, k, ... over all layers): the
+    global ranking moves budget between layers and towards concentrated saliency, without
+    starving a whole kind (Q/K saliency is orders of magnitude below FFN saliency)."""
+    scores = {t.name: block_sum(s[t.name], ctx.bm, ctx.bn) for t in ctx.targets}
+    for kind in {t.kind for t in ctx.targets}:
+        names = [t.name for t in ctx.targets if t.kind == kind]
+        mean = torch.cat([scores[n].flatten() for n in names]).mean().clamp(min=1e-30)
+        for n in names:
+            scores[n] = scores[n] / mean
+    return scores
+
+
 def prune_pgb(ctx: Context) -> PruneResult:
     s = saliency(ctx, GRAD_SAMPLES)
     keep_frac = 1.0 - ctx.sparsity
@@ -209,27 +230,35 @@ def prune_pgb(ctx: Context) -> PruneResult:
     perms = {}
     for layer, d in by_layer(ctx.targets).items():
         perms[layer] = permute_layer(ctx, d, s, keep_frac)
-    # saliency relative to the mean of its matrix kind (q, k, ... over all layers): the global
-    # ranking moves budget between layers and towards concentrated saliency, without starving
-    # a whole kind (Q/K saliency is orders of magnitude below FFN saliency)
-    scores = {t.name: block_sum(s[t.name], ctx.bm, ctx.bn) for t in ctx.targets}
-    for kind in {t.kind for t in ctx.targets}:
-        names = [t.name for t in ctx.targets if t.kind == kind]
-        mean = torch.cat([scores[n].flatten() for n in names]).mean().clamp(min=1e-30)
-        for n in names:
-            scores[n] = scores[n] / mean
-    keep, dropped, dead_heads = select(ctx, scores, MIN_LAYER_KEEP)
-    masks = {t.name: expand(keep[t.name], ctx.bm, ctx.bn, t.shape) for t in ctx.targets}
     dense = {t.name: t.weight.detach().clone() for t in ctx.targets} if COMPENSATE else {}
-    ctx.apply(masks)
-    comp = compensate(ctx, masks, dense) if COMPENSATE else None
+    n_prune = max(1, ctx.pruning_steps or 1)
+    sched = cubic_schedule(ctx.sparsity, n_prune)
     steps = FINETUNE_STEPS if ctx.steps is None else ctx.steps
-    ctx.finetune(steps, masks)
+    between = steps // (2 * (n_prune - 1)) if n_prune > 1 else 0
+    prev: dict[str, torch.Tensor] | None = None
+    for k, s_k in enumerate(sched):
+        if k > 0:
+            s = saliency(ctx, GRAD_SAMPLES)  # on the masked, distilled student
+        scores = block_scores(ctx, s)
+        if prev is not None:  # a pruned block stays pruned
+            scores = {n: torch.where(prev[n], v, torch.full_like(v, -1e30)) for n, v in scores.items()}
+        keep, dropped, dead_heads = select(ctx, scores, MIN_LAYER_KEEP, sparsity=s_k)
+        prev = keep
+        masks = {t.name: expand(keep[t.name], ctx.bm, ctx.bn, t.shape) for t in ctx.targets}
+        ctx.apply(masks)
+        if k < n_prune - 1:
+            ctx.finetune(between, masks, seed_offset=k + 1)
+            if ctx.progress:
+                ctx.progress(f"pgb step {k + 1}/{n_prune}: sparsity {s_k:.3f}")
+    comp = compensate(ctx, masks, dense) if COMPENSATE else None
+    ctx.finetune(steps - between * (n_prune - 1), masks)
     return PruneResult(
         masks,
         settings={
             "grad_samples": GRAD_SAMPLES,
             "finetune_steps": steps,
+            "pruning_steps": n_prune,
+            **({"schedule": [round(x, 4) for x in sched], "between_steps": between} if n_prune > 1 else {}),
             "lr": ctx.lr,
             "min_layer_keep": MIN_LAYER_KEEP,
             "budget": "global",
