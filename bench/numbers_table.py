@@ -421,6 +421,50 @@ def prune_section(root: Path) -> Lines:
     )
 
 
+def prune_task_section(root: Path) -> Lines:
+    d, out = opening(
+        root,
+        "prune_quality.json",
+        "## Task quality of pruned MiniLM (sentiment probe)",
+        "`python bench/prune_quality.py` (the row's options in its columns).",
+    )
+    if d is None:
+        return out
+    dense = next(iter(d.get("dense", {}).values()), {})
+    meta = d.get("meta", {})
+    out += [
+        f"Kind: {MEASURED}. Ridge probe on frozen mean-pooled embeddings, VADER probe-train / "
+        "probe-test split (docs/pruning.md); mean cosine to the dense model on held-out VADER "
+        f"sentences. Dense MiniLM: probe Spearman {dense.get('probe_spearman', '–')}, cosine between "
+        f"unrelated sentences {dense.get('unrelated_cosine', '–')}. Wall seconds of the prune on "
+        f"{meta.get('machine', 'the machine that ran it')}. Compiled: the probe Spearman of the "
+        "compiled golden integer model (`--int-probe`).",
+        "",
+    ]
+    body = []
+    for r in sorted(d["rows"], key=lambda r: (r["sparsity"], r["block"], r["method"], r.get("steps") or 0)):
+        rec = r.get("recovery") or {}
+        opts = f"{rec.get('steps_done', '–')} of {r.get('steps') or 'default'} steps"
+        opts += "" if r.get("lr") is None else f", lr {r['lr']:g}"
+        opts += "" if (r.get("pruning_steps") or 1) == 1 else f", {r['pruning_steps']} selections"
+        ci = r.get("compiled_int") or {}
+        body.append(
+            (
+                r["method"],
+                f"{r['sparsity']:.2f}",
+                r["block"],
+                opts,
+                f"{r['probe_spearman']:.3f}",
+                f"{r['mean_cosine_to_dense']:.3f}",
+                f"{ci['probe_spearman']:.3f}" if ci else "–",
+                f"{r['wall_s']:.0f}",
+                f"{r['peak_rss_mb'] / 1024:.2f}",
+            )
+        )
+    head = ("method", "sparsity", "block", "recovery", "probe Spearman", "cosine to dense")
+    return out + table((*head, "compiled: probe", "prune wall s", "peak RSS GB"), body)
+
+
 def prune_compile_section(root: Path) -> Lines:
     d, out = opening(
         root,
@@ -739,6 +783,7 @@ SECTIONS: tuple[Callable[[Path], Lines], ...] = (
     sweep_section,
     compile_section,
     prune_section,
+    prune_task_section,
     prune_compile_section,
     rtl_linear_section,
     rtlsim_layer_section,

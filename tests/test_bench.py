@@ -218,11 +218,13 @@ def test_report_plots_pruning_quality(bench_out: Path, tmp_path: Path) -> None:
             {**row, "sparsity": 0.8},
             {**row, "sparsity": 0.5, "probe_spearman": 0.58, "mean_cosine_to_dense": 0.79},
             {**row, "method": "obert", "steps": None, "sparsity": 0.5},
+            {**row, "steps": 300, "lr": 0.003, "pruning_steps": 3, "sparsity": 0.8, "probe_spearman": 0.6},
         ],
     }
     assert figures.prune_quality_series(doc) == {
         "obert 16x16": [(0.5, 0.5, 0.7)],
         "pgb 16x16 40 steps": [(0.5, 0.58, 0.79), (0.8, 0.5, 0.7)],
+        "pgb 16x16 300 steps lr 0.003 3 selections": [(0.8, 0.6, 0.7)],
     }
     project = tmp_path / "project"
     shutil.copytree(bench_out / "project", project)

@@ -132,6 +132,19 @@ def test_pgb_gradual_keeps_pruned_blocks_pruned(tmp_path: Path, monkeypatch: pyt
     assert whole_blocks(tmp_path / "o", r, 4, 4) == want[-1] == r["zero_blocks"]
 
 
+def test_cli_passes_lr_and_pruning_steps(tmp_path: Path) -> None:
+    """`sparsehls prune --lr --pruning-steps` reach the prune: the report records both."""
+    import json
+
+    from compiler.cli import main
+
+    out = tmp_path / "o"
+    args = ["prune", str(tiny(tmp_path)), "-o", str(out), "--method", "pgb", "--sparsity", "0.5"]
+    assert main([*args, "--block", "4x4", "--steps", "2", "--pruning-steps", "2", "--lr", "0.002"]) == 0
+    settings = json.loads((out / "prune_report.json").read_text())["settings"]
+    assert settings["lr"] == 0.002 and settings["pruning_steps"] == 2 and settings["between_steps"] == 1
+
+
 def test_pruning_steps_only_for_gradual_methods(tmp_path: Path) -> None:
     from compiler.errors import UserError
 

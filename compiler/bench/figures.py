@@ -172,11 +172,14 @@ def latency(rep: dict[str, Any], bench: dict[str, Any] | None, gpu: dict[str, An
 
 
 def prune_quality_series(doc: dict[str, Any]) -> dict[str, list[tuple[float, float, float]]]:
-    """``bench/results/prune_quality.json`` rows as one series per recipe (method, block, steps):
-    sorted (sparsity, probe Spearman, mean cosine to dense)."""
+    """``bench/results/prune_quality.json`` rows as one series per recipe (method, block, steps,
+    learning rate and gradual selections when set): sorted (sparsity, probe Spearman, mean cosine
+    to dense)."""
     out: dict[str, list[tuple[float, float, float]]] = {}
     for r in doc.get("rows", []):
         key = f"{r['method']} {r['block']}" + ("" if r.get("steps") is None else f" {r['steps']} steps")
+        key += "" if r.get("lr") is None else f" lr {r['lr']:g}"
+        key += "" if (r.get("pruning_steps") or 1) == 1 else f" {r['pruning_steps']} selections"
         out.setdefault(key, []).append(
             (float(r["sparsity"]), float(r["probe_spearman"]), float(r["mean_cosine_to_dense"]))
         )
