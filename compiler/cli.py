@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps",
         type=int,
         default=None,
-        help="fine-tune steps; obert: pruning steps of its gradual schedule (3; 1 = one-shot); docs/pruning.md",
+        help="fine-tune steps; obert without --pruning-steps: pruning steps of its gradual schedule (3; 1 = one-shot); docs/pruning.md",
     )
     s.add_argument("--batch", type=int, default=8, help="sentences per distillation step (8)")
     s.add_argument(

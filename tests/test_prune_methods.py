@@ -104,6 +104,25 @@ def test_obert_gradual_steps_reach_their_targets(tmp_path: Path, monkeypatch: py
     assert seen == [want[-1]]
 
 
+def test_obert_pruning_steps_make_steps_the_finetune_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --pruning-steps 3, --steps 10 is the distillation budget: 10 // (2 x 2) = 2 steps after
+    each of the first two selections, the remaining 6 after the last (not 10 pruning steps)."""
+    from compiler.prune import objective
+
+    runs: list[int] = []
+    real = objective.Context.finetune
+
+    def spy(self, steps, masks, *a, **k):  # type: ignore[no-untyped-def]
+        runs.append(steps)
+        return real(self, steps, masks, *a, **k)
+
+    monkeypatch.setattr(objective.Context, "finetune", spy)
+    r = run_prune(str(tiny(tmp_path)), tmp_path / "o", "obert", 0.6, "4x8", steps=10, pruning_steps=3)
+    assert runs == [2, 2, 6]
+    assert r["settings"]["pruning_steps"] == 3 and r["settings"]["between_steps"] == 2
+    assert r["settings"]["finetune_steps"] == 6 and r["recovery"]["steps_done"] == 10
+
+
 def test_pgb_gradual_keeps_pruned_blocks_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--pruning-steps 3: before each recovery run the weights hold the cubic schedule's zero blocks
     (global budget: round(s x all blocks)), every block pruned at one step is still zero at the

@@ -74,7 +74,8 @@ def run_prune(
     shipped corpus).  ``batch`` sentences per step, cut to ``max_len`` tokens; fine-tuning
     stops ``time_budget`` seconds after the start (the prune itself is not interrupted).
     ``lr``: the distillation learning rate (None: :data:`objective.LR`); ``pruning_steps``:
-    selections of a gradual method (pgb: 1, one-shot; obert: ``steps``, else 3).
+    selections of a gradual method (pgb: 1, one-shot; obert: ``steps``, else 3); with it,
+    ``steps`` is the whole fine-tune budget of either method.
     """
     t0 = time.perf_counter()
     deadline = None if time_budget is None else time.monotonic() + time_budget

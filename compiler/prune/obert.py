@@ -18,7 +18,9 @@ Gradual by default, as in the paper: ``--steps K`` pruning steps (default
 that oBERT uses, s_t = s_f + (s_i - s_f) (1 - t/K)^3 for t = 1..K from the dense model
 (s_i = 0), re-estimating the Fisher at each step, with :data:`BETWEEN_STEPS` masked
 distillation steps between pruning steps (recovery before the next Fisher), then
-:data:`FINETUNE_STEPS` at the end.
+:data:`FINETUNE_STEPS` at the end.  With ``--pruning-steps K`` instead, ``--steps`` is the
+whole distillation budget, split as gradual PGB splits it: half spread evenly between the
+K selections, the rest after the last one.
 
 Gradient samples: the empirical Fisher of a B-wide block from m samples has rank <= m,
 so m >= B is needed for it to be invertible without leaning on the damping; we take
@@ -126,7 +128,14 @@ def obs_update(w: torch.Tensor, finv: torch.Tensor, keep: torch.Tensor) -> torch
 
 
 def prune_obert(ctx: Context) -> PruneResult:
-    n_steps = ctx.pruning_steps or (PRUNING_STEPS if ctx.steps is None else max(1, ctx.steps))
+    if ctx.pruning_steps:  # --pruning-steps K: --steps is the fine-tune budget, split as pgb's
+        n_steps = ctx.pruning_steps
+        total = BETWEEN_STEPS * (n_steps - 1) + FINETUNE_STEPS if ctx.steps is None else ctx.steps
+        between = total // (2 * (n_steps - 1)) if n_steps > 1 else 0
+        final = total - between * (n_steps - 1)
+    else:  # legacy: --steps is K, with the fixed fine-tune steps
+        n_steps = PRUNING_STEPS if ctx.steps is None else max(1, ctx.steps)
+        between, final = BETWEEN_STEPS, FINETUNE_STEPS
     sched = cubic_schedule(ctx.sparsity, n_steps)
     fb = max(fisher_block_size(ctx.bn, t.shape[1]) for t in ctx.targets)
     samples = grad_samples_for(fb)
@@ -136,19 +145,19 @@ def prune_obert(ctx: Context) -> PruneResult:
         one_shot_prune(ctx, s_k, new_masks, masks, grad_samples=samples)
         masks = new_masks
         if k < n_steps - 1:
-            ctx.finetune(BETWEEN_STEPS, masks, seed_offset=k)
+            ctx.finetune(between, masks, seed_offset=k)
         if ctx.progress:
             ctx.progress(f"obert step {k + 1}/{n_steps}: sparsity {s_k:.3f}")
     assert masks is not None
-    ctx.finetune(FINETUNE_STEPS, masks, seed_offset=n_steps)
+    ctx.finetune(final, masks, seed_offset=n_steps)
     settings: dict[str, Any] = {
         "grad_samples": samples,
         "damp": DAMP,
         "fisher_block": fb,
         "pruning_steps": n_steps,
         "schedule": [round(x, 4) for x in sched],
-        "between_steps": BETWEEN_STEPS if n_steps > 1 else 0,
-        "finetune_steps": FINETUNE_STEPS,
+        "between_steps": between if n_steps > 1 else 0,
+        "finetune_steps": final,
         "lr": ctx.lr,
     }
     return PruneResult(masks, settings=settings)
