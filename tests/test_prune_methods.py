@@ -104,7 +104,9 @@ def test_obert_gradual_steps_reach_their_targets(tmp_path: Path, monkeypatch: py
     assert seen == [want[-1]]
 
 
-def test_obert_pruning_steps_make_steps_the_finetune_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_obert_pruning_steps_make_steps_the_finetune_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With --pruning-steps 3, --steps 10 is the distillation budget: 10 // (2 x 2) = 2 steps after
     each of the first two selections, the remaining 6 after the last (not 10 pruning steps)."""
     from compiler.prune import objective
